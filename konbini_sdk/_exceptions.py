@@ -1,0 +1,321 @@
+"""Every error the SDK raises, in one tree.
+
+::
+
+    KonbiniError                              base of everything raised here
+    ├── KonbiniValidationError (ValueError)   local: bad input, before any request
+    ├── VoucherUnavailableError               the intent has no Konbini voucher (names its state)
+    ├── WebhookError                          a webhook body or signature was refused (HTTP 400)
+    └── StripeAPIError                        Stripe (or the emulator) answered with an error
+        ├── RateLimitedError                  payment_method_rate_limit_exceeded,
+        │                                     payment_intent_rate_limit_exceeded, HTTP 429: retry
+        ├── PaymentMethodUnavailableError     payment_method_not_available: offer another method
+        ├── ConfirmationNumberRejectedError   payment_intent_konbini_rejected_confirmation_number
+        ├── CancellationRefusedError          cancel refused (the customer is paying in the store)
+        ├── CardError                         card declined or failed; message is safe to show
+        ├── AuthenticationError               bad, revoked or live key where a test key is needed
+        ├── InvalidRequestError               Stripe rejected the parameters or the state
+        │   └── IdempotencyError              same Idempotency-Key, different parameters
+        └── OutcomeUnknownError               timeout, dropped connection or 5xx: the request
+                                              may or may not have been applied
+
+Every ``StripeAPIError`` keeps ``code``, ``http_status``, ``request_id`` and ``param`` from
+Stripe's answer, and the original ``stripe.StripeError`` as ``__cause__``.
+:func:`translate_stripe_error` is the one place that maps a ``stripe`` error to this tree.
+
+Messages never contain personal data or secrets: Stripe's own message is kept only on
+``stripe_message`` (it can echo parameter values), never in ``str(error)``.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+import stripe
+
+__all__ = [
+    "AuthenticationError",
+    "CancellationRefusedError",
+    "CardError",
+    "ConfirmationNumberRejectedError",
+    "IdempotencyError",
+    "InvalidRequestError",
+    "KonbiniError",
+    "KonbiniValidationError",
+    "OutcomeUnknownError",
+    "PaymentMethodUnavailableError",
+    "RateLimitedError",
+    "StripeAPIError",
+    "VoucherUnavailableError",
+    "WebhookError",
+    "translate_stripe_error",
+]
+
+#: Error codes Stripe uses for Konbini's per-payment-method rate limit. The seed documents
+#: name the first; the ``stripe`` library's generated code lists the second.
+RATE_LIMIT_CODES: Final = frozenset(
+    {"payment_method_rate_limit_exceeded", "payment_intent_rate_limit_exceeded", "rate_limit"}
+)
+PAYMENT_METHOD_NOT_AVAILABLE: Final = "payment_method_not_available"
+REJECTED_CONFIRMATION_NUMBER: Final = "payment_intent_konbini_rejected_confirmation_number"
+
+
+class KonbiniError(Exception):
+    """Base class of every error raised by konbini-sdk."""
+
+
+class KonbiniValidationError(KonbiniError, ValueError):
+    """Input broke a Konbini rule; raised locally, before any request is sent.
+
+    ``field`` is the dotted name of the offending field (``product_description``,
+    ``billing_details.email``) and ``rule`` a short statement of the rule that was broken.
+    The message names both and never repeats the rejected value, which may be personal data.
+    """
+
+    def __init__(self, field: str, rule: str) -> None:
+        self.field = field
+        self.rule = rule
+        super().__init__(f"{field}: {rule}")
+
+
+class VoucherUnavailableError(KonbiniError):
+    """A PaymentIntent has no Konbini voucher (``next_action.konbini_display_details``).
+
+    ``status`` is the intent's status and ``next_action_type`` the type of its next action,
+    if any, so the caller can tell "not confirmed yet" from "already paid" or "canceled".
+    """
+
+    def __init__(
+        self, payment_intent_id: str, status: str | None, next_action_type: str | None
+    ) -> None:
+        self.payment_intent_id = payment_intent_id
+        self.status = status
+        self.next_action_type = next_action_type
+        what = f"next_action is {next_action_type!r}" if next_action_type else "no next_action"
+        super().__init__(
+            f"PaymentIntent {payment_intent_id} has no Konbini voucher: status is "
+            f"{status!r} and {what}; a voucher exists only while the intent is "
+            "'requires_action' with next_action.type 'konbini_display_details'"
+        )
+
+
+class WebhookError(KonbiniError):
+    """A webhook delivery was refused: bad signature, stale timestamp or malformed body.
+
+    The web framework should answer HTTP 400; nothing was recorded and no handler ran.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"webhook refused: {reason}")
+
+
+class StripeAPIError(KonbiniError):
+    """Stripe answered with an error (or could not be reached).
+
+    Attributes:
+        code: Stripe's error code (``error.code``), if any.
+        http_status: the HTTP status, if a response arrived.
+        request_id: Stripe's ``Request-Id`` for support tickets, if any.
+        param: the parameter Stripe blamed, if any.
+        stripe_message: Stripe's own message. It may echo submitted values, so it is kept
+            apart and never included in ``str(error)`` or log lines.
+
+    """
+
+    default_message = "Stripe rejected the request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        param: str | None = None,
+        stripe_message: str | None = None,
+    ) -> None:
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        self.param = param
+        self.stripe_message = stripe_message
+        text = message or self.default_message
+        details = [
+            f"{name}={value}"
+            for name, value in (
+                ("code", code),
+                ("http_status", http_status),
+                ("param", param),
+                ("request_id", request_id),
+            )
+            if value is not None
+        ]
+        super().__init__(f"{text} ({', '.join(details)})" if details else text)
+
+
+class RateLimitedError(StripeAPIError):
+    """Too many requests for Konbini in succession, or the API-wide limit (HTTP 429).
+
+    Temporary: the SDK retries these with backoff. If it still fails, a sale may be
+    saturating Konbini: offer the customer another payment method as well.
+    """
+
+    default_message = (
+        "Konbini is rate limited; retry with backoff, and under sustained load offer "
+        "another payment method"
+    )
+
+
+class PaymentMethodUnavailableError(StripeAPIError):
+    """Konbini is temporarily unavailable (outage or maintenance); not retried.
+
+    Invite the customer to pay with another payment method or to try again later.
+    """
+
+    default_message = (
+        "Konbini is temporarily unavailable; offer the customer another payment method "
+        "or ask them to try again later"
+    )
+
+
+class ConfirmationNumberRejectedError(StripeAPIError):
+    """Stripe refused the confirmation number (too common among in-flight store payments).
+
+    Ask the customer for another number (for example another phone number), or confirm
+    without one so Stripe generates a random number.
+    """
+
+    default_message = (
+        "the confirmation number was rejected as too common; ask for another number "
+        "or let Stripe generate one"
+    )
+
+
+class CancellationRefusedError(StripeAPIError):
+    """Cancellation was refused, typically because the customer is paying in the store.
+
+    Retry after the customer abandons the attempt and the payment slip expires.
+    """
+
+    default_message = (
+        "cancellation was refused; the customer may be paying in the store right now, "
+        "retry after the slip expires"
+    )
+
+
+class CardError(StripeAPIError):
+    """A card was declined or could not be charged.
+
+    ``safe_message`` is a short, customer-safe explanation built from ``decline_code`` /
+    ``code``; it never includes card or personal data.
+    """
+
+    default_message = "the card could not be charged"
+
+    @property
+    def safe_message(self) -> str:
+        """A message that can be shown to the customer as it is."""
+        return _CARD_MESSAGES.get(self.code or "", "Your card could not be charged.")
+
+
+_CARD_MESSAGES: Final[dict[str, str]] = {
+    "card_declined": "Your card was declined. Please use another card.",
+    "insufficient_funds": "Your card has insufficient funds. Please use another card.",
+    "expired_card": "Your card has expired. Please use another card.",
+    "incorrect_cvc": "The card's security code is incorrect.",
+    "processing_error": "An error occurred while processing your card. Please try again.",
+    "authentication_required": "Your bank requires authentication. Please try again.",
+}
+
+
+class AuthenticationError(StripeAPIError):
+    """The API key was missing, invalid, revoked, or not allowed for this call."""
+
+    default_message = "Stripe refused the API key"
+
+
+class InvalidRequestError(StripeAPIError):
+    """Stripe rejected the request's parameters or the object's current state."""
+
+    default_message = "Stripe rejected the request as invalid"
+
+
+class IdempotencyError(InvalidRequestError):
+    """An Idempotency-Key was reused with different parameters."""
+
+    default_message = "the idempotency key was already used with different parameters"
+
+
+class OutcomeUnknownError(StripeAPIError):
+    """No definitive answer: timeout, dropped connection, or a 5xx from Stripe.
+
+    The request may have been applied. Retry with the same idempotency key, or look the
+    object up, before doing anything that could create a duplicate.
+    """
+
+    default_message = "the request's outcome is unknown (network failure or Stripe 5xx)"
+
+
+Operation = Literal["create", "confirm", "update", "cancel", "retrieve", "refund", "other"]
+
+
+def translate_stripe_error(
+    error: stripe.StripeError, *, operation: Operation = "other"
+) -> StripeAPIError:
+    """Map a ``stripe.StripeError`` to the SDK's typed error; the caller raises it ``from`` it.
+
+    ``operation`` says what was being attempted: a state error (``payment_intent_unexpected_state``)
+    during ``cancel`` means the cancellation was refused.
+    """
+    code = error.code
+    status = error.http_status
+    error_object = error.error
+    error_type = error_object.type if error_object is not None else None
+    cls = _error_class(error, code, status, error_type, operation)
+    if cls is CardError and error_object is not None and error_object.decline_code:
+        code = error_object.decline_code
+    return cls(
+        code=code,
+        http_status=status,
+        request_id=error.request_id,
+        param=error_object.param if error_object is not None else None,
+        stripe_message=_stripe_message(error),
+    )
+
+
+def _error_class(
+    error: stripe.StripeError,
+    code: str | None,
+    status: int | None,
+    error_type: str | None,
+    operation: Operation,
+) -> type[StripeAPIError]:
+    if code in RATE_LIMIT_CODES or status == 429 or isinstance(error, stripe.RateLimitError):
+        return RateLimitedError
+    if code == PAYMENT_METHOD_NOT_AVAILABLE:
+        return PaymentMethodUnavailableError
+    if code == REJECTED_CONFIRMATION_NUMBER:
+        return ConfirmationNumberRejectedError
+    if isinstance(error, stripe.CardError) or error_type == "card_error":
+        return CardError
+    if isinstance(error, stripe.AuthenticationError | stripe.PermissionError) or status in (
+        401,
+        403,
+    ):
+        return AuthenticationError
+    if isinstance(error, stripe.IdempotencyError) or error_type == "idempotency_error":
+        return IdempotencyError
+    if operation == "cancel" and code == "payment_intent_unexpected_state":
+        return CancellationRefusedError
+    if isinstance(error, stripe.APIConnectionError) or (status is not None and status >= 500):
+        return OutcomeUnknownError
+    if isinstance(error, stripe.InvalidRequestError) or status in (400, 402, 404):
+        return InvalidRequestError
+    return StripeAPIError
+
+
+def _stripe_message(error: stripe.StripeError) -> str | None:
+    if error.error is not None and error.error.message:
+        return str(error.error.message)
+    return None

@@ -1,0 +1,120 @@
+"""The Konbini voucher: what the customer needs to pay at the store.
+
+Built from a PaymentIntent whose ``next_action`` is ``konbini_display_details``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from konbini_sdk._exceptions import VoucherUnavailableError
+from konbini_sdk._japanese import to_jst
+
+__all__ = ["Chain", "StoreCode", "Voucher"]
+
+
+class Chain(StrEnum):
+    """The convenience-store chains that accept Konbini payments, as Stripe names them."""
+
+    FAMILYMART = "familymart"
+    LAWSON = "lawson"
+    MINISTOP = "ministop"
+    SEICOMART = "seicomart"
+
+    @property
+    def display_name_ja(self) -> str:
+        """The chain's name as Japanese customers know it."""
+        return _NAMES_JA[self]
+
+    @property
+    def display_name_en(self) -> str:
+        """The chain's name in English."""
+        return _NAMES_EN[self]
+
+
+_NAMES_JA = {
+    Chain.FAMILYMART: "ファミリーマート",
+    Chain.LAWSON: "ローソン",
+    Chain.MINISTOP: "ミニストップ",
+    Chain.SEICOMART: "セイコーマート",
+}
+_NAMES_EN = {
+    Chain.FAMILYMART: "FamilyMart",
+    Chain.LAWSON: "Lawson",
+    Chain.MINISTOP: "Ministop",
+    Chain.SEICOMART: "Seicomart",
+}
+
+
+class StoreCode(BaseModel):
+    """One chain's codes: the customer gives both at the machine or the counter.
+
+    ``confirmation_number`` is personal data when it is the customer's phone number:
+    it is excluded from ``repr`` and must not be logged.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    chain: Chain
+    payment_code: str
+    confirmation_number: str | None = None
+
+    def __repr__(self) -> str:
+        return f"StoreCode(chain={self.chain.value!r}, payment_code={self.payment_code!r})"
+
+
+class Voucher(BaseModel):
+    """A Konbini voucher (payment instructions) of one confirmed PaymentIntent.
+
+    ``expires_at`` is the payment deadline as an aware datetime in JST. ``stores`` maps each
+    chain present in Stripe's answer to its codes, in Stripe's order.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    payment_intent_id: str
+    amount: int
+    currency: str = "jpy"
+    product_description: str | None = None
+    hosted_voucher_url: str
+    expires_at: datetime
+    stores: dict[Chain, StoreCode]
+
+    @classmethod
+    def from_payment_intent(cls, payment_intent: Mapping[str, Any]) -> Voucher:
+        """Build the voucher of a PaymentIntent (a ``stripe.PaymentIntent`` or its JSON dict).
+
+        Raises ``VoucherUnavailableError`` naming the intent's status when it has no
+        ``konbini_display_details`` next action.
+        """
+        intent_id = str(payment_intent.get("id"))
+        next_action = payment_intent.get("next_action") or None
+        action_type = next_action.get("type") if next_action else None
+        details = next_action.get("konbini_display_details") if next_action else None
+        if action_type != "konbini_display_details" or not details:
+            raise VoucherUnavailableError(intent_id, payment_intent.get("status"), action_type)
+        stores: dict[Chain, StoreCode] = {}
+        for name, codes in (details.get("stores") or {}).items():
+            if not codes or name not in Chain.__members__.values():
+                continue
+            chain = Chain(name)
+            stores[chain] = StoreCode(
+                chain=chain,
+                payment_code=str(codes["payment_code"]),
+                confirmation_number=codes.get("confirmation_number"),
+            )
+        options = (payment_intent.get("payment_method_options") or {}).get("konbini") or {}
+        return cls(
+            payment_intent_id=intent_id,
+            amount=int(payment_intent["amount"]),
+            currency=str(payment_intent.get("currency") or "jpy"),
+            product_description=options.get("product_description"),
+            hosted_voucher_url=str(details["hosted_voucher_url"]),
+            expires_at=to_jst(int(details["expires_at"])),
+            stores=stores,
+        )

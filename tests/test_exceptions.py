@@ -1,0 +1,87 @@
+import pytest
+import stripe
+
+from konbini_sdk import (
+    AuthenticationError,
+    CancellationRefusedError,
+    CardError,
+    ConfirmationNumberRejectedError,
+    IdempotencyError,
+    InvalidRequestError,
+    KonbiniError,
+    OutcomeUnknownError,
+    PaymentMethodUnavailableError,
+    RateLimitedError,
+)
+from konbini_sdk._exceptions import translate_stripe_error
+
+
+def _stripe_error(
+    cls: type[stripe.StripeError], status: int | None, code: str | None, **extra: str
+) -> stripe.StripeError:
+    body = {"error": {"type": extra.pop("type", "invalid_request_error"), "code": code,
+                      "message": "taro@example.com is bad", **extra}}
+    needs_param = cls in (stripe.InvalidRequestError, stripe.CardError)
+    positional: tuple[object, ...] = ("taro@example.com is bad",)
+    if needs_param:
+        positional += (None,)
+    return cls(
+        *positional,  # type: ignore[arg-type]
+        http_body="{}",
+        http_status=status,
+        json_body=body,
+        headers={"request-id": "req_123"},
+        code=code,
+    )
+
+
+@pytest.mark.parametrize(
+    ("cls", "status", "code", "expected"),
+    [
+        (stripe.InvalidRequestError, 400, "payment_method_rate_limit_exceeded", RateLimitedError),
+        (stripe.InvalidRequestError, 400, "payment_intent_rate_limit_exceeded", RateLimitedError),
+        (stripe.RateLimitError, 429, "rate_limit", RateLimitedError),
+        (stripe.InvalidRequestError, 400, "payment_method_not_available",
+         PaymentMethodUnavailableError),
+        (stripe.InvalidRequestError, 400, "payment_intent_konbini_rejected_confirmation_number",
+         ConfirmationNumberRejectedError),
+        (stripe.AuthenticationError, 401, None, AuthenticationError),
+        (stripe.IdempotencyError, 400, None, IdempotencyError),
+        (stripe.APIError, 500, None, OutcomeUnknownError),
+        (stripe.InvalidRequestError, 400, "parameter_invalid_integer", InvalidRequestError),
+    ],
+)
+def test_translation_keeps_code_status_and_request_id(
+    cls: type[stripe.StripeError], status: int, code: str | None, expected: type[Exception]
+) -> None:
+    original = _stripe_error(cls, status, code)
+    translated = translate_stripe_error(original)
+    assert type(translated) is expected
+    assert isinstance(translated, KonbiniError)
+    assert translated.code == code
+    assert translated.http_status == status
+    assert translated.request_id == "req_123"
+    assert translated.stripe_message == "taro@example.com is bad"
+    assert "taro@example.com" not in str(translated)
+
+
+def test_unexpected_state_on_cancel_is_a_refused_cancellation() -> None:
+    original = _stripe_error(stripe.InvalidRequestError, 400, "payment_intent_unexpected_state")
+    assert isinstance(translate_stripe_error(original, operation="cancel"),
+                      CancellationRefusedError)
+    assert type(translate_stripe_error(original, operation="confirm")) is InvalidRequestError
+
+
+def test_card_error_uses_decline_code_and_a_safe_message() -> None:
+    original = _stripe_error(stripe.CardError, 402, "card_declined", type="card_error",
+                             decline_code="insufficient_funds")
+    translated = translate_stripe_error(original)
+    assert isinstance(translated, CardError)
+    assert translated.code == "insufficient_funds"
+    assert "insufficient funds" in translated.safe_message
+
+
+def test_connection_error_is_outcome_unknown() -> None:
+    translated = translate_stripe_error(stripe.APIConnectionError("connection reset"))
+    assert isinstance(translated, OutcomeUnknownError)
+    assert translated.http_status is None
