@@ -299,7 +299,13 @@ def _to_text(content: _Content) -> str:
         ]
     lines += ["", f"■ {content.steps_heading}" if ja else f"{content.steps_heading}:"]
     lines += [f"{index}. {step}" for index, step in enumerate(content.steps, start=1)]
-    lines += ["", content.deadline_note, "", f"{content.link_label}{sep.rstrip()}", content.link_url]
+    lines += [
+        "",
+        content.deadline_note,
+        "",
+        f"{content.link_label}{sep.rstrip()}",
+        content.link_url,
+    ]
     return "\n".join(lines) + "\n"
 
 
