@@ -216,7 +216,7 @@ def _build(
                 "現金でお支払いください。"
             ),
             notice=(
-                "以前お送りしたお支払い番号は無効になりました。こちらの新しい番号でお支払いください。"
+                "以前お送りした支払いコードと確認番号は無効になりました。こちらの新しい番号でお支払いください。"
                 if replaces_previous
                 else None
             ),
@@ -371,7 +371,7 @@ def _to_html(content: _Content) -> str:
         f"<h1>{e(content.title)}</h1>",
     ]
     if content.notice:
-        parts.append(f'<p class="notice" role="alert">{e(content.notice)}</p>')
+        parts.append(f'<p class="notice">{e(content.notice)}</p>')
     parts.append(f"<p>{e(content.intro)}</p>")
     parts.append('<dl class="summary">')
     (item_label, item), (amount_label, amount), (deadline_label, deadline) = content.summary

@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import to_jst
@@ -159,6 +159,7 @@ class RefundView(BaseModel):
             failure_reason=data.get("failure_reason"),
         )
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def is_final(self) -> bool:
         """True when the status will not change any more (``failed`` or ``canceled``).
@@ -168,16 +169,19 @@ class RefundView(BaseModel):
         """
         return self.state in _FINAL
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def waiting_on_customer(self) -> bool:
         """True while Stripe waits for the customer's bank account details."""
         return self.state is RefundState.REQUIRES_ACTION
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def merchant_must_act(self) -> bool:
         """True when the merchant has to refund the customer outside Stripe (``failed``)."""
         return self.state is RefundState.FAILED
 
+    @computed_field(repr=False)  # type: ignore[prop-decorator]
     @property
     def merchant_action(self) -> str:
         """What this status means and what the merchant should do, in English.
@@ -190,6 +194,7 @@ class RefundView(BaseModel):
             text += f" Deadline for the bank details: {self.expires_at:%Y-%m-%d %H:%M} JST."
         return text
 
+    @computed_field(repr=False)  # type: ignore[prop-decorator]
     @property
     def merchant_action_ja(self) -> str:
         """What this status means and what the merchant should do, in Japanese."""

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 import stripe
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import JST, to_jst
@@ -109,11 +109,13 @@ class PaymentStatus(BaseModel):
     cancellation_reason: str | None = None
     summary: str
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def should_fulfil(self) -> bool:
         """True only when the payment succeeded: ship the goods or grant the service."""
         return self.state in _SHOULD_FULFIL
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def is_final(self) -> bool:
         """True when the status can no longer change (succeeded or canceled).
@@ -123,6 +125,7 @@ class PaymentStatus(BaseModel):
         """
         return self.state in _FINAL
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def waiting_on_customer(self) -> bool:
         """True while the customer has to act: choose a method, or pay at the store."""

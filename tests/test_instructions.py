@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._instructions import (
@@ -428,3 +429,13 @@ def test_unknown_language_is_refused() -> None:
     assert info.value.field == "lang"
     with pytest.raises(KonbiniValidationError):
         format_yen(100, "de")  # type: ignore[arg-type]
+
+
+def test_rendering_logs_nothing() -> None:
+    # The output holds confirmation numbers (often phone numbers): nothing may be logged.
+    with capture_logs() as logs:
+        for lang in ("ja", "en"):
+            render_text(make_voucher(), lang)  # type: ignore[arg-type]
+            render_html(make_voucher(), lang)  # type: ignore[arg-type]
+            render_email(make_voucher(), lang, merchant_name="Shop")  # type: ignore[arg-type]
+    assert logs == []

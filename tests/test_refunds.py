@@ -193,3 +193,11 @@ def test_non_mapping_input_is_refused() -> None:
     with pytest.raises(KonbiniValidationError) as info:
         RefundView.from_refund("re_1")
     assert info.value.field == "refund"
+
+
+def test_model_dump_carries_the_derived_answers() -> None:
+    dumped = RefundView.from_refund(FIXTURES["failed"]).model_dump(mode="json")
+    assert dumped["state"] == "failed"
+    assert dumped["is_final"] is True
+    assert dumped["merchant_must_act"] is True
+    assert "outside Stripe" in dumped["merchant_action"]

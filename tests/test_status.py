@@ -300,3 +300,13 @@ def test_naive_now_is_refused() -> None:
     with pytest.raises(KonbiniValidationError) as info:
         describe_payment(konbini_payment_intent(), now=datetime(2026, 11, 27))
     assert info.value.field == "now"
+
+
+def test_model_dump_carries_the_derived_answers() -> None:
+    dumped = describe_payment(ALL_FIXTURES["succeeded"]).model_dump(mode="json")
+    assert dumped["state"] == "succeeded"
+    assert dumped["should_fulfil"] is True
+    assert dumped["is_final"] is True
+    waiting = describe_payment(konbini_payment_intent()).model_dump(mode="json")
+    assert waiting["deadline"] == "2026-11-26T23:59:59+09:00"
+    assert waiting["should_fulfil"] is False
