@@ -195,6 +195,28 @@ def test_expires_at_unix_seconds() -> None:
     rejects("expires_at", amount=500, expires_at=seconds - 2 * 3600)
 
 
+@pytest.mark.parametrize("seconds", [10**20, -(10**20)])
+def test_expires_at_absurd_unix_seconds_rejected(seconds: int) -> None:
+    rejects("expires_at", amount=500, expires_at=seconds)
+
+
+def test_expires_at_iso_text_from_json() -> None:
+    request = PaymentIntentRequest.model_validate_json(
+        '{"amount": 500, "expires_at": "2026-11-24T09:00:00+09:00"}', context={"now": NOW}
+    )
+    assert request.expires_at == datetime(2026, 11, 24, 9, 0, tzinfo=JST)
+    with pytest.raises(KonbiniValidationError) as info:
+        PaymentIntentRequest.model_validate_json(
+            '{"amount": 500, "expires_at": "2026-11-24T09:00:00"}', context={"now": NOW}
+        )
+    assert "timezone-aware" in info.value.rule
+
+
+@pytest.mark.parametrize("value", [1.5e9, "tomorrow", True])
+def test_expires_at_wrong_type_rejected(value: object) -> None:
+    assert "Unix seconds" in rejects("expires_at", amount=500, expires_at=value).rule
+
+
 def test_expires_at_naive_rejected() -> None:
     naive = (NOW + timedelta(hours=2)).replace(tzinfo=None)
     assert "timezone-aware" in rejects("expires_at", amount=500, expires_at=naive).rule
