@@ -45,6 +45,7 @@ __all__ = [
     "MIN_AMOUNT",
     "BillingDetails",
     "ConfirmationNumber",
+    "KonbiniModel",
     "PaymentIntentRequest",
     "confirm_params",
     "is_valid_email",
@@ -286,8 +287,14 @@ def _translate(exc: ValidationError, model: str) -> KonbiniValidationError:
     return KonbiniValidationError(field, rule)
 
 
-class _KonbiniModel(BaseModel):
-    """Frozen, extra-forbidding base whose validation errors are ``KonbiniValidationError``."""
+class KonbiniModel(BaseModel):
+    """Frozen, extra-forbidding base whose validation errors are ``KonbiniValidationError``.
+
+    Use it for every SDK input model. Validators raise ``KonbiniValidationError(field, rule)``
+    (pydantic wraps it; the translation takes the rule back out); other pydantic errors keep
+    pydantic's message, which never contains the input. The dotted field path comes from
+    pydantic's location (``billing.email`` for a nested model).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -329,7 +336,7 @@ class _KonbiniModel(BaseModel):
 # --------------------------------------------------------------------------- models
 
 
-class BillingDetails(_KonbiniModel):
+class BillingDetails(KonbiniModel):
     """The customer's details Stripe needs to confirm a Konbini payment.
 
     ``name`` (required, not blank) is shown at the store and on the receipt, cut to 20
@@ -412,7 +419,7 @@ def confirm_params(
     return cast("PaymentIntentConfirmParams", params)
 
 
-class PaymentIntentRequest(_KonbiniModel):
+class PaymentIntentRequest(KonbiniModel):
     """A Konbini PaymentIntent to create, with every Konbini rule checked on construction.
 
     Rules (each failure raises ``KonbiniValidationError`` naming the field):
