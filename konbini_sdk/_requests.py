@@ -45,6 +45,7 @@ __all__ = [
     "MIN_AMOUNT",
     "BillingDetails",
     "ConfirmationNumber",
+    "KonbiniModel",
     "PaymentIntentRequest",
     "confirm_params",
     "is_valid_email",
@@ -286,8 +287,14 @@ def _translate(exc: ValidationError, model: str) -> KonbiniValidationError:
     return KonbiniValidationError(field, rule)
 
 
-class _KonbiniModel(BaseModel):
-    """Frozen, extra-forbidding base whose validation errors are ``KonbiniValidationError``."""
+class KonbiniModel(BaseModel):
+    """Frozen, extra-forbidding base whose validation errors are ``KonbiniValidationError``.
+
+    Use it for every SDK input model. Validators raise ``KonbiniValidationError(field, rule)``
+    (pydantic wraps it; the translation takes the rule back out); other pydantic errors keep
+    pydantic's message, which never contains the input. The dotted field path comes from
+    pydantic's location (``billing.email`` for a nested model).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -329,7 +336,7 @@ class _KonbiniModel(BaseModel):
 # --------------------------------------------------------------------------- models
 
 
-class BillingDetails(_KonbiniModel):
+class BillingDetails(KonbiniModel):
     """The customer's details Stripe needs to confirm a Konbini payment.
 
     ``name`` (required, not blank) is shown at the store and on the receipt, cut to 20
@@ -412,7 +419,7 @@ def confirm_params(
     return cast("PaymentIntentConfirmParams", params)
 
 
-class PaymentIntentRequest(_KonbiniModel):
+class PaymentIntentRequest(KonbiniModel):
     """A Konbini PaymentIntent to create, with every Konbini rule checked on construction.
 
     Rules (each failure raises ``KonbiniValidationError`` naming the field):
@@ -425,11 +432,11 @@ class PaymentIntentRequest(_KonbiniModel):
       as ``①`` or ``髙`` are refused. ``～`` (FULLWIDTH TILDE, cp932's spelling) is accepted
       and sent as ``〜`` (WAVE DASH, the JIS X 0208 code point); likewise the other five
       cp932/JIS twins. See :mod:`konbini_sdk._japanese`.
-    - ``expires_after_days`` (1..60) or ``expires_at`` (aware ``datetime`` or Unix seconds,
-      from 30 minutes to 60 days after "now"), never both. Neither: Stripe's default of 3
-      days. ``expires_at`` is kept in JST, whole seconds. The window is checked against
-      the validation context's ``now`` or the real clock; Stripe checks again when it
-      applies the request, so leave a margin.
+    - ``expires_after_days`` (1..60) or ``expires_at`` (aware ``datetime``, ISO 8601 text
+      with an offset, or Unix seconds; from 30 minutes to 60 days after "now"), never
+      both. Neither: Stripe's default of 3 days. ``expires_at`` is kept in JST, whole
+      seconds. The window is checked against the validation context's ``now`` or the real
+      clock; Stripe checks again when it applies the request, so leave a margin.
     - ``confirmation_number``: optional, see :func:`normalize_confirmation_number`.
     - ``payment_method_types``: must include ``"konbini"`` (``"card"`` etc. may sit
       beside it); default ``("konbini",)``.
@@ -462,15 +469,25 @@ class PaymentIntentRequest(_KonbiniModel):
         if value is None:
             return None
         if isinstance(value, bool):
-            raise _rule("expires_at", "must be an aware datetime or Unix seconds (int)")
+            raise _rule("expires_at", "must be an aware datetime, ISO 8601 text or Unix seconds")
         if isinstance(value, int):
-            moment = datetime.fromtimestamp(value, tz=UTC)
-        elif isinstance(value, datetime):
+            try:
+                moment = datetime.fromtimestamp(value, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                raise _rule("expires_at", "must be at most 60 days in the future") from None
+        elif isinstance(value, datetime | str):
+            if isinstance(value, str):
+                try:
+                    value = datetime.fromisoformat(value)
+                except ValueError:
+                    raise _rule(
+                        "expires_at", "must be an aware datetime, ISO 8601 text or Unix seconds"
+                    ) from None
             if value.utcoffset() is None:
                 raise _rule("expires_at", "must be timezone-aware (a naive datetime is ambiguous)")
             moment = value.replace(microsecond=0)
         else:
-            raise _rule("expires_at", "must be an aware datetime or Unix seconds (int)")
+            raise _rule("expires_at", "must be an aware datetime, ISO 8601 text or Unix seconds")
         lead = moment - _now(info)
         if lead < MIN_EXPIRES_AT_LEAD:
             raise _rule("expires_at", "must be at least 30 minutes in the future")

@@ -48,7 +48,7 @@ def test_jis_x_0208_in(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["①", "髙", "㈱", "😀", "ｱ", "ﾟ", "한", "¥", "‾", "\t", "\n", "€", "\u00e9"]
+    "text", ["①", "髙", "㈱", "😀", "ｱ", "ﾟ", "한", "¥", "‾", "\t", "\n", "€", "\u00e9", "\ue000"]
 )
 def test_jis_x_0208_out(text: str) -> None:
     assert not is_jis_x_0208(text)
@@ -66,6 +66,7 @@ def test_to_fullwidth_katakana() -> None:
     assert to_fullwidth_katakana("ｶﾞｷﾞﾊﾟﾋﾟ") == "ガギパピ"
     assert to_fullwidth_katakana("ｺｰﾋｰ 2杯｡") == "コーヒー 2杯。"
     assert to_fullwidth_katakana("ﾞ") == "゛"
+    assert to_fullwidth_katakana("ｳﾞｧｲｵﾘﾝ") == "ヴァイオリン"
     assert to_fullwidth_katakana("ＡＢＣ①") == "ＡＢＣ①"  # nothing else touched
     assert check_product_description(to_fullwidth_katakana("ﾃｨｰｼｬﾂ")) == "ティーシャツ"
 

@@ -18,6 +18,7 @@ from konbini_sdk import (
     normalize_confirmation_number,
 )
 from konbini_sdk._japanese import JST
+from konbini_sdk._requests import KonbiniModel
 from tests.spec_check import request_errors
 
 NOW = datetime(2026, 11, 23, 12, 0, 0, tzinfo=UTC)
@@ -193,6 +194,28 @@ def test_expires_at_unix_seconds() -> None:
     konbini = request.to_stripe_params()["payment_method_options"]["konbini"]
     assert konbini["expires_at"] == seconds
     rejects("expires_at", amount=500, expires_at=seconds - 2 * 3600)
+
+
+@pytest.mark.parametrize("seconds", [10**20, -(10**20)])
+def test_expires_at_absurd_unix_seconds_rejected(seconds: int) -> None:
+    rejects("expires_at", amount=500, expires_at=seconds)
+
+
+def test_expires_at_iso_text_from_json() -> None:
+    request = PaymentIntentRequest.model_validate_json(
+        '{"amount": 500, "expires_at": "2026-11-24T09:00:00+09:00"}', context={"now": NOW}
+    )
+    assert request.expires_at == datetime(2026, 11, 24, 9, 0, tzinfo=JST)
+    with pytest.raises(KonbiniValidationError) as info:
+        PaymentIntentRequest.model_validate_json(
+            '{"amount": 500, "expires_at": "2026-11-24T09:00:00"}', context={"now": NOW}
+        )
+    assert "timezone-aware" in info.value.rule
+
+
+@pytest.mark.parametrize("value", [1.5e9, "tomorrow", True])
+def test_expires_at_wrong_type_rejected(value: object) -> None:
+    assert "Unix seconds" in rejects("expires_at", amount=500, expires_at=value).rule
 
 
 def test_expires_at_naive_rejected() -> None:
@@ -512,3 +535,32 @@ def test_billing_store_display_name_preview() -> None:
 def test_billing_is_frozen() -> None:
     with pytest.raises(pydantic.ValidationError):
         BILLING.name = "x"  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- base model
+
+
+class Order(KonbiniModel):
+    billing: BillingDetails
+    request: PaymentIntentRequest
+
+
+def test_nested_models_report_dotted_field() -> None:
+    with pytest.raises(KonbiniValidationError) as info:
+        Order.model_validate(
+            {"billing": {"name": "Taro", "email": "not-an-email"}, "request": {"amount": 500}}
+        )
+    assert info.value.field == "billing.email"
+    assert info.value.rule == "must be a valid email address"
+    with pytest.raises(KonbiniValidationError) as info:
+        Order(billing=BILLING, request={"amount": 500, "product_description": "①"})
+    assert info.value.field == "request.product_description"
+
+
+def test_model_validate_strings_and_wrong_top_level_type() -> None:
+    with pytest.raises(KonbiniValidationError) as info:
+        PaymentIntentRequest.model_validate_strings({"amount": "500"})
+    assert info.value.field == "amount"
+    with pytest.raises(KonbiniValidationError) as info:
+        PaymentIntentRequest.model_validate(["amount", 500])
+    assert info.value.field == "PaymentIntentRequest"
