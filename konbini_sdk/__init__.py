@@ -1,5 +1,12 @@
 """konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline."""
 
+from konbini_sdk._checkout import (
+    CheckoutLineItem,
+    CheckoutPriceData,
+    CheckoutSessionRequest,
+    CheckoutSessions,
+    CheckoutState,
+)
 from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
 from konbini_sdk._exceptions import (
     AuthenticationError,
@@ -47,6 +54,11 @@ __all__ = [
     "CancellationRefusedError",
     "CardError",
     "Chain",
+    "CheckoutLineItem",
+    "CheckoutPriceData",
+    "CheckoutSessionRequest",
+    "CheckoutSessions",
+    "CheckoutState",
     "ConfirmationNumber",
     "ConfirmationNumberRejectedError",
     "IdempotencyError",
