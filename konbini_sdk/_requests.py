@@ -30,10 +30,12 @@ from pydantic import (
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import (
+    DEFAULT_EXPIRES_AFTER_DAYS,
     JST,
     MAX_EXPIRES_AFTER_DAYS,
     MIN_EXPIRES_AFTER_DAYS,
     check_product_description,
+    konbini_deadline,
     store_display_name,
 )
 
@@ -512,6 +514,18 @@ class PaymentIntentRequest(KonbiniModel):
         if self.confirmation_number is not None:
             options["confirmation_number"] = self.confirmation_number
         return options
+
+    def deadline(self, confirmed_at: datetime) -> datetime:
+        """When the slip expires if the intent is confirmed at ``confirmed_at`` (aware, JST).
+
+        ``expires_at`` when set; otherwise 23:59:59 JST on the last of ``expires_after_days``
+        (default 3) days, see :func:`~konbini_sdk.konbini_deadline`. Stripe's voucher
+        (``Voucher.expires_at``) is the authority once the intent is confirmed.
+        """
+        if self.expires_at is not None:
+            return self.expires_at.astimezone(JST)
+        days = self.expires_after_days or DEFAULT_EXPIRES_AFTER_DAYS
+        return konbini_deadline(confirmed_at, days)
 
     def to_stripe_params(self) -> PaymentIntentCreateParams:
         """Parameters for ``POST /v1/payment_intents`` (``client.v1.payment_intents.create``).

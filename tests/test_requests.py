@@ -564,3 +564,15 @@ def test_model_validate_strings_and_wrong_top_level_type() -> None:
     with pytest.raises(KonbiniValidationError) as info:
         PaymentIntentRequest.model_validate(["amount", 500])
     assert info.value.field == "PaymentIntentRequest"
+
+
+def test_deadline_preview() -> None:
+    monday = datetime(2026, 11, 23, 0, 30, tzinfo=JST)
+    assert PaymentIntentRequest(amount=500).deadline(monday) == datetime(
+        2026, 11, 26, 23, 59, 59, tzinfo=JST
+    )
+    two_days = PaymentIntentRequest(amount=500, expires_after_days=2)
+    assert two_days.deadline(monday) == datetime(2026, 11, 25, 23, 59, 59, tzinfo=JST)
+    fixed = at_now(amount=500, expires_at=NOW + timedelta(hours=5))
+    assert fixed.deadline(monday) == NOW + timedelta(hours=5)
+    assert fixed.deadline(monday).utcoffset() == timedelta(hours=9)
