@@ -121,9 +121,14 @@ def _confirmation_number(value: object) -> object:
     return None if value is None else normalize_confirmation_number(value)
 
 
-#: A confirmation number field: normalised to 10 or 11 digits (see
-#: :func:`normalize_confirmation_number`).
-ConfirmationNumber = Annotated[str, BeforeValidator(normalize_confirmation_number)]
+def _required_confirmation_number(value: object) -> str:
+    # One parameter only: pydantic would pass ValidationInfo as the second.
+    return normalize_confirmation_number(value)
+
+
+#: A confirmation number field for pydantic models: normalised to 10 or 11 digits (see
+#: :func:`normalize_confirmation_number`); the error names the model's own field.
+ConfirmationNumber = Annotated[str, BeforeValidator(_required_confirmation_number)]
 
 
 def is_valid_email(email: str) -> bool:
@@ -282,11 +287,8 @@ def _translate(exc: ValidationError, model: str) -> KonbiniValidationError:
             problems.append((field, f"is not a field of {model}"))
         else:
             problems.append((field or model, str(error["msg"])))
-    field, rule = problems[0]
-    if len(problems) > 1:
-        others = ", ".join(sorted({name for name, _ in problems[1:]}))
-        rule = f"{rule} (also invalid: {others})"
-    return KonbiniValidationError(field, rule)
+    (field, rule), *others = problems
+    return KonbiniValidationError(field, rule, others=others)
 
 
 class KonbiniModel(BaseModel):
