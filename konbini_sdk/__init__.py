@@ -1,5 +1,6 @@
 """konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline."""
 
+from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
 from konbini_sdk._exceptions import (
     AuthenticationError,
     CancellationRefusedError,
@@ -33,6 +34,7 @@ from konbini_sdk._requests import (
     confirm_params,
     normalize_confirmation_number,
 )
+from konbini_sdk._retry import RetryPolicy
 from konbini_sdk._voucher import Chain, StoreCode, Voucher
 
 __version__ = "0.1.0"
@@ -49,12 +51,16 @@ __all__ = [
     "ConfirmationNumberRejectedError",
     "IdempotencyError",
     "InvalidRequestError",
+    "KonbiniClient",
     "KonbiniError",
     "KonbiniValidationError",
     "OutcomeUnknownError",
+    "PaymentIntentChange",
     "PaymentIntentRequest",
     "PaymentMethodUnavailableError",
     "RateLimitedError",
+    "ReissuedVoucher",
+    "RetryPolicy",
     "StoreCode",
     "StripeAPIError",
     "Voucher",
