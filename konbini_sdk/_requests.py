@@ -308,6 +308,11 @@ class KonbiniModel(BaseModel):
         except ValidationError as exc:
             raise _translate(exc, type(self).__name__) from exc
 
+    def __hash__(self) -> int:
+        # pydantic's frozen hash fails on dict fields (metadata); the JSON form is hashable
+        # and equal models have equal JSON.
+        return hash((type(self), self.model_dump_json()))
+
     # This __init__ only translates the error, so pydantic may treat it as its own: validation
     # (model_validate with a context) then does not route through __init__ and keeps the context.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]

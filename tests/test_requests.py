@@ -602,3 +602,12 @@ def test_confirmation_number_type_in_other_models() -> None:
     with pytest.raises(KonbiniValidationError) as info:
         Callback(phone_number="0000000000")
     assert (info.value.field, info.value.rule) == ("phone_number", "must not consist only of zeros")
+
+
+def test_equal_requests_hash_equal_even_with_metadata() -> None:
+    first = PaymentIntentRequest(amount=500, metadata={"order_id": "A-1"})
+    second = PaymentIntentRequest(amount=500, metadata={"order_id": "A-1"})
+    other = PaymentIntentRequest(amount=500, metadata={"order_id": "A-2"})
+    assert first == second
+    assert len({first, second, other}) == 2
+    assert hash(BILLING) == hash(BillingDetails.model_validate(BILLING.model_dump()))
