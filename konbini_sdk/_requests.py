@@ -30,10 +30,12 @@ from pydantic import (
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import (
+    DEFAULT_EXPIRES_AFTER_DAYS,
     JST,
     MAX_EXPIRES_AFTER_DAYS,
     MIN_EXPIRES_AFTER_DAYS,
     check_product_description,
+    konbini_deadline,
     store_display_name,
 )
 
@@ -119,9 +121,14 @@ def _confirmation_number(value: object) -> object:
     return None if value is None else normalize_confirmation_number(value)
 
 
-#: A confirmation number field: normalised to 10 or 11 digits (see
-#: :func:`normalize_confirmation_number`).
-ConfirmationNumber = Annotated[str, BeforeValidator(normalize_confirmation_number)]
+def _required_confirmation_number(value: object) -> str:
+    # One parameter only: pydantic would pass ValidationInfo as the second.
+    return normalize_confirmation_number(value)
+
+
+#: A confirmation number field for pydantic models: normalised to 10 or 11 digits (see
+#: :func:`normalize_confirmation_number`); the error names the model's own field.
+ConfirmationNumber = Annotated[str, BeforeValidator(_required_confirmation_number)]
 
 
 def is_valid_email(email: str) -> bool:
@@ -280,11 +287,8 @@ def _translate(exc: ValidationError, model: str) -> KonbiniValidationError:
             problems.append((field, f"is not a field of {model}"))
         else:
             problems.append((field or model, str(error["msg"])))
-    field, rule = problems[0]
-    if len(problems) > 1:
-        others = ", ".join(sorted({name for name, _ in problems[1:]}))
-        rule = f"{rule} (also invalid: {others})"
-    return KonbiniValidationError(field, rule)
+    (field, rule), *others = problems
+    return KonbiniValidationError(field, rule, others=others)
 
 
 class KonbiniModel(BaseModel):
@@ -303,6 +307,11 @@ class KonbiniModel(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise _translate(exc, type(self).__name__) from exc
+
+    def __hash__(self) -> int:
+        # pydantic's frozen hash fails on dict fields (metadata); the JSON form is hashable
+        # and equal models have equal JSON.
+        return hash((type(self), self.model_dump_json()))
 
     # This __init__ only translates the error, so pydantic may treat it as its own: validation
     # (model_validate with a context) then does not route through __init__ and keeps the context.
@@ -512,6 +521,18 @@ class PaymentIntentRequest(KonbiniModel):
         if self.confirmation_number is not None:
             options["confirmation_number"] = self.confirmation_number
         return options
+
+    def deadline(self, confirmed_at: datetime) -> datetime:
+        """When the slip expires if the intent is confirmed at ``confirmed_at`` (aware, JST).
+
+        ``expires_at`` when set; otherwise 23:59:59 JST on the last of ``expires_after_days``
+        (default 3) days, see :func:`~konbini_sdk.konbini_deadline`. Stripe's voucher
+        (``Voucher.expires_at``) is the authority once the intent is confirmed.
+        """
+        if self.expires_at is not None:
+            return self.expires_at.astimezone(JST)
+        days = self.expires_after_days or DEFAULT_EXPIRES_AFTER_DAYS
+        return konbini_deadline(confirmed_at, days)
 
     def to_stripe_params(self) -> PaymentIntentCreateParams:
         """Parameters for ``POST /v1/payment_intents`` (``client.v1.payment_intents.create``).

@@ -12,6 +12,7 @@ from stripe._encode import _api_encode
 
 from konbini_sdk import (
     BillingDetails,
+    ConfirmationNumber,
     KonbiniValidationError,
     PaymentIntentRequest,
     confirm_params,
@@ -85,8 +86,22 @@ def test_missing_and_unknown_fields() -> None:
 
 
 def test_first_problem_reported_and_others_named() -> None:
-    error = rejects("amount", amount=1, currency="usd")
-    assert "also invalid: currency" in str(error)
+    error = rejects("amount", amount=1, currency="usd", confirmation_number="0000000000")
+    assert error.rule == "must be from 120 to 300,000 yen (Konbini limits)"
+    assert str(error) == (
+        "amount: must be from 120 to 300,000 yen (Konbini limits) "
+        "(also invalid: currency, confirmation_number)"
+    )
+    assert error.errors == [
+        ("amount", "must be from 120 to 300,000 yen (Konbini limits)"),
+        ("currency", "Konbini accepts only 'jpy'"),
+        ("confirmation_number", "must not consist only of zeros"),
+    ]
+
+
+def test_single_problem_errors_list() -> None:
+    error = rejects("amount", amount=1)
+    assert error.errors == [("amount", error.rule)]
 
 
 # --------------------------------------------------------------------------- currency
@@ -564,3 +579,35 @@ def test_model_validate_strings_and_wrong_top_level_type() -> None:
     with pytest.raises(KonbiniValidationError) as info:
         PaymentIntentRequest.model_validate(["amount", 500])
     assert info.value.field == "PaymentIntentRequest"
+
+
+def test_deadline_preview() -> None:
+    monday = datetime(2026, 11, 23, 0, 30, tzinfo=JST)
+    assert PaymentIntentRequest(amount=500).deadline(monday) == datetime(
+        2026, 11, 26, 23, 59, 59, tzinfo=JST
+    )
+    two_days = PaymentIntentRequest(amount=500, expires_after_days=2)
+    assert two_days.deadline(monday) == datetime(2026, 11, 25, 23, 59, 59, tzinfo=JST)
+    fixed = at_now(amount=500, expires_at=NOW + timedelta(hours=5))
+    assert fixed.deadline(monday) == NOW + timedelta(hours=5)
+    assert fixed.deadline(monday).utcoffset() == timedelta(hours=9)
+
+
+class Callback(KonbiniModel):
+    phone_number: ConfirmationNumber
+
+
+def test_confirmation_number_type_in_other_models() -> None:
+    assert Callback(phone_number="０３-1234-5678").phone_number == "0312345678"
+    with pytest.raises(KonbiniValidationError) as info:
+        Callback(phone_number="0000000000")
+    assert (info.value.field, info.value.rule) == ("phone_number", "must not consist only of zeros")
+
+
+def test_equal_requests_hash_equal_even_with_metadata() -> None:
+    first = PaymentIntentRequest(amount=500, metadata={"order_id": "A-1"})
+    second = PaymentIntentRequest(amount=500, metadata={"order_id": "A-1"})
+    other = PaymentIntentRequest(amount=500, metadata={"order_id": "A-2"})
+    assert first == second
+    assert len({first, second, other}) == 2
+    assert hash(BILLING) == hash(BillingDetails.model_validate(BILLING.model_dump()))
