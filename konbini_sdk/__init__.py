@@ -1,5 +1,12 @@
 """konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline."""
 
+from konbini_sdk._billing import (
+    InvoiceLine,
+    Invoices,
+    KonbiniInvoiceRequest,
+    KonbiniSubscriptionRequest,
+    SubscriptionItem,
+)
 from konbini_sdk._checkout import (
     CheckoutLineItem,
     CheckoutPriceData,
@@ -63,8 +70,12 @@ __all__ = [
     "ConfirmationNumberRejectedError",
     "IdempotencyError",
     "InvalidRequestError",
+    "InvoiceLine",
+    "Invoices",
     "KonbiniClient",
     "KonbiniError",
+    "KonbiniInvoiceRequest",
+    "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
     "OutcomeUnknownError",
     "PaymentIntentChange",
@@ -75,6 +86,7 @@ __all__ = [
     "RetryPolicy",
     "StoreCode",
     "StripeAPIError",
+    "SubscriptionItem",
     "Voucher",
     "VoucherUnavailableError",
     "WebhookError",
