@@ -217,9 +217,7 @@ def test_events_without_a_handler_are_still_recorded(store: EventStore, clock: C
     assert state.state == "succeeded"
 
 
-def test_crashed_claim_expires_after_the_lease(
-    store_factory: StoreFactory, clock: Clock
-) -> None:
+def test_crashed_claim_expires_after_the_lease(store_factory: StoreFactory, clock: Clock) -> None:
     crashed = store_factory()
     event = parse_event(envelope("evt_paid", "payment_intent.succeeded", BASE_TIME,
                                  payment_intent(PI, "succeeded", BASE_TIME)))  # fmt: skip
@@ -335,8 +333,13 @@ def test_old_event_after_final_one_is_superseded(
 def test_reconfirmation_after_expiry_runs_but_stale_events_do_not(
     processor: WebhookProcessor, recorder: Recorder
 ) -> None:
-    expired = pi_event("evt_expired", "payment_intent.payment_failed", "requires_payment_method",
-                       BASE_TIME + 3 * 86400, error_code="payment_intent_payment_attempt_expired")
+    expired = pi_event(
+        "evt_expired",
+        "payment_intent.payment_failed",
+        "requires_payment_method",
+        BASE_TIME + 3 * 86400,
+        error_code="payment_intent_payment_attempt_expired",
+    )
     second = pi_event("evt_voucher2", "payment_intent.requires_action", "requires_action",
                       BASE_TIME + 3 * 86400 + 600)  # fmt: skip
     assert deliver(processor, expired) == (200, "processed")
@@ -354,8 +357,13 @@ def test_payment_failed_after_newer_voucher_is_superseded(
 ) -> None:
     second = pi_event("evt_voucher2", "payment_intent.requires_action", "requires_action",
                       BASE_TIME + 3 * 86400 + 600)  # fmt: skip
-    expired = pi_event("evt_expired", "payment_intent.payment_failed", "requires_payment_method",
-                       BASE_TIME + 3 * 86400, error_code="payment_intent_payment_attempt_expired")
+    expired = pi_event(
+        "evt_expired",
+        "payment_intent.payment_failed",
+        "requires_payment_method",
+        BASE_TIME + 3 * 86400,
+        error_code="payment_intent_payment_attempt_expired",
+    )
     assert deliver(processor, second) == (200, "processed")
     # Telling the customer "your payment failed" now would be wrong: a new voucher is live.
     assert deliver(processor, expired) == (200, "superseded")
