@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 import stripe
-import structlog
 
 from konbini_sdk._exceptions import WebhookError
+from konbini_sdk._logging import RedactingLogger, get_logger
 from konbini_sdk.webhooks._events import WebhookEvent, parse_event
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
 from konbini_sdk.webhooks._store import Claim, ClaimOutcome, EventRecord, EventStore
@@ -115,7 +115,7 @@ class WebhookProcessor:
         self._lease = lease_seconds
         self._clock = clock
         self._handlers: dict[type[WebhookEvent], Callable[[Any], object]] = {}
-        self._log = structlog.get_logger("konbini_sdk")
+        self._log = get_logger()
 
     def __repr__(self) -> str:
         return (
@@ -227,7 +227,9 @@ class WebhookProcessor:
         log.info("webhook_processed", outcome="processed", handled=handler is not None)
         return self._result(200, "processed", "processed", event)
 
-    def _answer_unclaimed(self, claim: Claim, event: WebhookEvent, log: Any) -> WebhookResult:
+    def _answer_unclaimed(
+        self, claim: Claim, event: WebhookEvent, log: RedactingLogger
+    ) -> WebhookResult:
         outcome = claim.outcome.value
         if claim.outcome is ClaimOutcome.BUSY:
             log.info("webhook_busy", outcome=outcome)
@@ -235,7 +237,7 @@ class WebhookProcessor:
         log.info("webhook_skipped", outcome=outcome)
         return self._result(200, outcome, outcome, event)
 
-    def _release(self, claim: Claim, log: Any) -> None:
+    def _release(self, claim: Claim, log: RedactingLogger) -> None:
         try:
             self._store.release(claim)
         except Exception as exc:
