@@ -9,6 +9,14 @@ def test_webhooks_exports_are_sorted_documented_and_importable() -> None:
 
 
 def test_main_webhook_names_are_exported_at_the_top_level() -> None:
-    for name in ("WebhookProcessor", "WebhookResult", "PaymentSucceeded", "SQLiteEventStore",
-                 "PostgresEventStore", "MemoryEventStore", "VoucherIssued", "EventStore"):  # fmt: skip
+    for name in (
+        "WebhookProcessor",
+        "WebhookResult",
+        "PaymentSucceeded",
+        "SQLiteEventStore",
+        "PostgresEventStore",
+        "MemoryEventStore",
+        "VoucherIssued",
+        "EventStore",
+    ):
         assert getattr(konbini_sdk, name) is getattr(webhooks, name)
