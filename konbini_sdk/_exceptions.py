@@ -29,6 +29,7 @@ Messages never contain personal data or secrets: Stripe's own message is kept on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final, Literal
 
 import stripe
@@ -70,12 +71,19 @@ class KonbiniValidationError(KonbiniError, ValueError):
     ``field`` is the dotted name of the offending field (``product_description``,
     ``billing_details.email``) and ``rule`` a short statement of the rule that was broken.
     The message names both and never repeats the rejected value, which may be personal data.
+    When several fields were bad, ``field``/``rule`` are the first and ``errors`` lists every
+    ``(field, rule)`` pair, the first included; the message names the other fields.
     """
 
-    def __init__(self, field: str, rule: str) -> None:
+    def __init__(self, field: str, rule: str, *, others: Sequence[tuple[str, str]] = ()) -> None:
         self.field = field
         self.rule = rule
-        super().__init__(f"{field}: {rule}")
+        self.errors: list[tuple[str, str]] = [(field, rule), *others]
+        message = f"{field}: {rule}"
+        if others:
+            names = ", ".join(dict.fromkeys(name for name, _ in others))
+            message += f" (also invalid: {names})"
+        super().__init__(message)
 
 
 class VoucherUnavailableError(KonbiniError):

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+from stripe import StripeObject
 
 from konbini_sdk._exceptions import VoucherUnavailableError
 from konbini_sdk._japanese import to_jst
@@ -86,12 +87,15 @@ class Voucher(BaseModel):
     stores: dict[Chain, StoreCode]
 
     @classmethod
-    def from_payment_intent(cls, payment_intent: Mapping[str, Any]) -> Voucher:
+    def from_payment_intent(cls, payment_intent: Mapping[str, Any] | StripeObject) -> Voucher:
         """Build the voucher of a PaymentIntent (a ``stripe.PaymentIntent`` or its JSON dict).
 
-        Raises ``VoucherUnavailableError`` naming the intent's status when it has no
-        ``konbini_display_details`` next action.
+        ``stripe`` objects are not mappings (since stripe 13); they are read through
+        ``to_dict()``. Raises ``VoucherUnavailableError`` naming the intent's status when it
+        has no ``konbini_display_details`` next action.
         """
+        if isinstance(payment_intent, StripeObject):
+            payment_intent = payment_intent.to_dict()
         intent_id = str(payment_intent.get("id"))
         next_action = payment_intent.get("next_action") or None
         action_type = next_action.get("type") if next_action else None

@@ -1,0 +1,222 @@
+"""The SDK's structlog logger, and the processor that redacts secrets and personal data.
+
+A library must not call ``structlog.configure()``: the merchant owns the processor chain (and
+``structlog.testing.capture_logs()`` swaps it out entirely). So the SDK cannot rely on a
+processor of its own sitting in that chain. Instead, :func:`get_logger` returns a
+:class:`RedactingLogger`, a thin wrapper that runs :func:`redact_sensitive` over the event and
+its key-value pairs *before* handing them to ``structlog.get_logger("konbini_sdk")``. Whatever
+chain is configured (the merchant's, structlog's default, or ``capture_logs``) only ever sees
+redacted values.
+
+Every SDK module logs like this::
+
+    from konbini_sdk._logging import get_logger
+
+    log = get_logger()
+    log.info("payment_intent.created", payment_intent_id=intent.id)
+
+Merchants who want the same protection for their own log lines add the processor to their
+chain, first, so the renderers see redacted values::
+
+    import structlog
+    from konbini_sdk import redact_sensitive
+
+    structlog.configure(
+        processors=[redact_sensitive, structlog.processors.add_log_level,
+                    structlog.processors.JSONRenderer()]
+    )
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import traceback
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Final
+
+import structlog
+
+__all__ = [
+    "LOGGER_NAME",
+    "REDACTED",
+    "SENSITIVE_KEYS",
+    "RedactingLogger",
+    "get_logger",
+    "redact_sensitive",
+    "scrub_text",
+]
+
+#: The name every SDK log line is emitted under (passed to the logger factory).
+LOGGER_NAME: Final = "konbini_sdk"
+#: What a redacted value is replaced with.
+REDACTED: Final = "[REDACTED]"
+
+#: Keys whose values are always replaced, at any depth (compared lower-case, ``-`` as ``_``).
+SENSITIVE_KEYS: Final = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "secret",
+        "secret_key",
+        "webhook_secret",
+        "endpoint_secret",
+        "signing_secret",
+        "client_secret",
+        "authorization",
+        "proxy_authorization",
+        "cookie",
+        "set_cookie",
+        "password",
+        "token",
+        "name",
+        "email",
+        "phone",
+        "confirmation_number",
+        "billing_details",
+        "receipt_email",
+        "shipping",
+        "address",
+        "stripe_signature",
+    }
+)
+_SENSITIVE_SUFFIXES: Final = (
+    "_secret",
+    "_api_key",
+    "_email",
+    "_phone",
+    "_password",
+    "_token",
+    "_confirmation_number",
+)
+
+# Secret-looking strings, scrubbed wherever they appear (values under any key, the event).
+_SECRET_KEY: Final = re.compile(r"\b(?:sk|rk)_(?:test|live)_[0-9A-Za-z]+")
+_WEBHOOK_SECRET: Final = re.compile(r"\bwhsec_[0-9A-Za-z+/=]+")
+# A client secret is "<object id>_secret_<token>": the id is useful in logs, the token is not.
+_CLIENT_SECRET: Final = re.compile(r"\b((?:pi|seti|cs|src)_[0-9A-Za-z]+)_secret_[0-9A-Za-z]+")
+_EMAIL: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# Phone or confirmation numbers: a standalone run of 10 or 11 digits (digits inside ids such
+# as "pi_3Mtw..." or "req_123..." touch a letter or "_" and are left alone), or a phone number
+# written with hyphens or spaces ("090-1234-5678", "+81 90 1234 5678").
+_DIGITS: Final = re.compile(r"(?<![\w.])\d{10,11}(?![\w.])")
+_PHONE: Final = re.compile(r"(?<![\w+])(?:\+81[ -]?|0)\d{1,4}[ -]\d{1,4}[ -]\d{3,4}(?![\w])")
+_MAX_DEPTH: Final = 20
+
+
+def _is_sensitive_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    normal = key.lower().replace("-", "_")
+    return normal in SENSITIVE_KEYS or normal.endswith(_SENSITIVE_SUFFIXES)
+
+
+def scrub_text(text: str) -> str:
+    """Mask secret-looking substrings of ``text``.
+
+    API keys (``sk_test_``/``sk_live_``/``rk_...``), webhook secrets (``whsec_``), the token
+    part of client secrets (``pi_123_secret_abc`` → ``pi_123_secret_[REDACTED]``), email
+    addresses, and phone or confirmation numbers (standalone runs of 10 or 11 digits, or
+    phone numbers written with separators). Unix timestamps written as text are 10-digit
+    runs too and are masked as well: log times as ints or ISO strings.
+    """
+    text = _SECRET_KEY.sub(REDACTED, text)
+    text = _WEBHOOK_SECRET.sub(REDACTED, text)
+    text = _CLIENT_SECRET.sub(rf"\1_secret_{REDACTED}", text)
+    text = _EMAIL.sub(REDACTED, text)
+    text = _PHONE.sub(REDACTED, text)
+    return _DIGITS.sub(REDACTED, text)
+
+
+def _redact(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return scrub_text(value)
+    if depth >= _MAX_DEPTH:
+        return value
+    if isinstance(value, Mapping):
+        return {
+            key: REDACTED if _is_sensitive_key(key) else _redact(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_redact(item, depth + 1) for item in value]
+        return items if isinstance(value, list) else type(value)(items)
+    return value
+
+
+def redact_sensitive(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Mask secrets and personal data in an event dict.
+
+    Values under sensitive keys (:data:`SENSITIVE_KEYS`, plus keys ending in ``_secret``,
+    ``_api_key``, ``_email``, ``_phone``, ``_password``, ``_token``,
+    ``_confirmation_number``) become ``"[REDACTED]"`` at any depth of nested dicts and lists;
+    every other string, the event included, goes through :func:`scrub_text`. Returns a new
+    dict; the one passed in is left as it was.
+    """
+    redacted: dict[str, Any] = _redact(event_dict, 0)
+    return redacted
+
+
+class RedactingLogger:
+    """A structlog logger for the SDK that redacts before the configured processors run.
+
+    Each call looks up ``structlog.get_logger("konbini_sdk")`` afresh, so the merchant's
+    current configuration (or ``capture_logs``) applies, and passes it the redacted event.
+    ``bind`` returns a new ``RedactingLogger`` with the (redacted) context added.
+    """
+
+    __slots__ = ("_context",)
+
+    def __init__(self, context: Mapping[str, Any] | None = None) -> None:
+        self._context: dict[str, Any] = dict(redact_sensitive(None, "bind", dict(context or {})))
+
+    def bind(self, **new_values: Any) -> RedactingLogger:
+        """Return a logger whose lines also carry ``new_values`` (redacted)."""
+        return RedactingLogger({**self._context, **new_values})
+
+    def unbind(self, *keys: str) -> RedactingLogger:
+        """Return a logger without the context ``keys``."""
+        return RedactingLogger({k: v for k, v in self._context.items() if k not in keys})
+
+    def _emit(self, method: str, event: str, kw: dict[str, Any]) -> Any:
+        clean = redact_sensitive(None, method, {**self._context, **kw, "event": event})
+        clean_event = clean.pop("event")
+        target = structlog.get_logger(LOGGER_NAME)
+        return getattr(target, method)(clean_event, **clean)
+
+    def debug(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at debug level."""
+        return self._emit("debug", event, kw)
+
+    def info(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at info level."""
+        return self._emit("info", event, kw)
+
+    def warning(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at warning level."""
+        return self._emit("warning", event, kw)
+
+    def error(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at error level."""
+        return self._emit("error", event, kw)
+
+    def critical(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at critical level."""
+        return self._emit("critical", event, kw)
+
+    def exception(self, event: str, **kw: Any) -> Any:
+        """Log ``event`` at error level with the current exception's traceback.
+
+        The traceback is rendered here, into the ``exception`` key, so that it is scrubbed
+        like every other string (an exception message can quote a key or an email).
+        """
+        if sys.exc_info()[0] is not None:
+            kw["exception"] = "".join(traceback.format_exc())
+        return self._emit("error", event, kw)
+
+
+def get_logger(**initial_values: Any) -> RedactingLogger:
+    """Return the SDK's logger; every value it is given is redacted before structlog sees it."""
+    return RedactingLogger(initial_values)

@@ -1,0 +1,291 @@
+"""Safe retries: tenacity strategies, and deterministic idempotency keys.
+
+Two rules keep "one order, one PaymentIntent, one live voucher" true whatever the network
+or Stripe's rate limits do.
+
+**What is retried** (:func:`is_retryable`), with exponential backoff and full jitter, within
+a budget of attempts and of total time (:class:`RetryPolicy`):
+
+- :class:`~konbini_sdk.RateLimitedError` (``payment_method_rate_limit_exceeded``,
+  ``payment_intent_rate_limit_exceeded``, HTTP 429): nothing was done; try again later.
+- :class:`~konbini_sdk.OutcomeUnknownError` (timeout, dropped connection, 5xx): the request
+  may have been applied, so it is retried with the **same** idempotency key and Stripe
+  answers with the stored result if it was.
+- HTTP 409 ``idempotency_error``: another request with the same key is still running; retry
+  the same key and receive its result.
+
+Everything else is definitive and raised at once, notably
+:class:`~konbini_sdk.PaymentMethodUnavailableError` (an outage: offer another method).
+A ``Retry-After`` header, when Stripe sends one, replaces the computed wait (capped by
+``max_backoff_seconds``); a wait that would overrun the time budget ends the retries instead.
+
+**Which key is sent** (:class:`KeyChain`): keys are derived from the merchant's order id (or
+the PaymentIntent id) and the operation, ``konbini-sdk:v1:order:{order_id}:create``, so a
+crashed and restarted process, or a second thread, sends the same key as the first. Stripe
+stores the result of every request that began executing, errors included, for 24 hours and
+replays it (``Idempotent-Replayed: true``) to anyone sending the same key. A key whose stored
+result is an error would block the order for a day, so the chain moves to the next
+generation (``...:create:g2``, ``:g3`` ...) exactly when Stripe *replays* a definitive error
+for the current key. A replayed error proves the key is permanently bound to a request that
+created nothing, so no caller can ever create anything under it; every caller that reaches
+the same key gets the same replay and takes the same step, so concurrent callers walk one
+chain and meet on the same next key. A *fresh* definitive error does not move the chain (the
+next attempt sends the same key again; if Stripe stored the error it is replayed and the chain
+moves then): moving on a fresh error could let a slower caller, whose request with the old key
+was never stored, create a second object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import quote
+
+import stripe
+import tenacity
+from tenacity.stop import stop_base
+from tenacity.wait import wait_base
+
+from konbini_sdk._exceptions import (
+    IdempotencyError,
+    KonbiniValidationError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    StripeAPIError,
+)
+
+__all__ = [
+    "KEY_PREFIX",
+    "KeyChain",
+    "RetryPolicy",
+    "intent_key",
+    "is_definitive",
+    "is_retryable",
+    "order_key",
+    "retry_after_seconds",
+    "was_replayed",
+]
+
+#: Every idempotency key the SDK derives starts with this; ``v1`` versions the scheme.
+KEY_PREFIX: Final = "konbini-sdk:v1"
+
+#: Stripe accepts idempotency keys of at most 255 characters; order ids are kept well below.
+MAX_ORDER_ID_LENGTH: Final = 100
+
+
+def _key_part(value: str, field_name: str) -> str:
+    if not value or not value.strip():
+        raise KonbiniValidationError(field_name, "must be a non-empty string")
+    if len(value) > MAX_ORDER_ID_LENGTH:
+        raise KonbiniValidationError(field_name, f"at most {MAX_ORDER_ID_LENGTH} characters")
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise KonbiniValidationError(field_name, "must not contain control characters")
+    # Percent-encoding keeps the key ASCII (it travels as an HTTP header) and injective:
+    # ':' is encoded too, so no order id can imitate another key's structure.
+    return quote(value, safe="-_.~")
+
+
+def order_key(order_id: str, operation: str) -> str:
+    """Return the base idempotency key of ``operation`` on the merchant's order ``order_id``."""
+    return f"{KEY_PREFIX}:order:{_key_part(order_id, 'order_id')}:{operation}"
+
+
+def intent_key(payment_intent_id: str, operation: str, discriminator: str | None = None) -> str:
+    """Return the base idempotency key of ``operation`` on a PaymentIntent.
+
+    ``discriminator`` separates repeated operations on purpose (a reissue names the voucher
+    it voids, so reissuing the same voucher twice still yields one new voucher); it is hashed
+    so that no URL or personal data ends up in a header or a log line.
+    """
+    key = f"{KEY_PREFIX}:pi:{_key_part(payment_intent_id, 'payment_intent_id')}:{operation}"
+    if discriminator is not None:
+        key += ":" + hashlib.sha256(discriminator.encode()).hexdigest()[:16]
+    return key
+
+
+@dataclass
+class KeyChain:
+    """The generations of one operation's idempotency key: ``base``, ``base:g2``, ...
+
+    Move to the next generation only when Stripe replays a definitive error for the current
+    key (see the module docstring for why that is safe and why nothing else is).
+    """
+
+    base: str
+    generation: int = 1
+
+    @property
+    def key(self) -> str:
+        """Return the key to send now."""
+        return self.base if self.generation == 1 else f"{self.base}:g{self.generation}"
+
+    def advance(self) -> None:
+        """Move to the next generation."""
+        self.generation += 1
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    wanted = name.lower()
+    for key, value in headers.items():
+        if str(key).lower() == wanted:
+            return str(value)
+    return None
+
+
+def _original(error: BaseException) -> stripe.StripeError | None:
+    cause = error.__cause__
+    return cause if isinstance(cause, stripe.StripeError) else None
+
+
+def response_replayed(headers: Mapping[str, Any] | None) -> bool:
+    """Tell whether a response carries ``Idempotent-Replayed: true`` (a stored result)."""
+    return (_header(headers, "Idempotent-Replayed") or "").strip().lower() == "true"
+
+
+def was_replayed(error: BaseException) -> bool:
+    """Tell whether Stripe answered this error from its idempotency store (a stored result)."""
+    original = _original(error)
+    return original is not None and response_replayed(original.headers)
+
+
+def retry_after_seconds(error: BaseException) -> float | None:
+    """Return the ``Retry-After`` delay (seconds) Stripe asked for, if any and readable."""
+    original = _original(error)
+    value = _header(original.headers if original is not None else None, "Retry-After")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None  # HTTP-date form: Stripe does not send it; fall back to backoff
+    return seconds if seconds >= 0 else None
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Tell whether ``error`` is temporary and the same request may be sent again."""
+    if isinstance(error, RateLimitedError):
+        return True
+    if isinstance(error, IdempotencyError):
+        return error.http_status == 409  # the same key is still being processed
+    if isinstance(error, OutcomeUnknownError):
+        # A replayed 5xx is Stripe's stored answer: resending the key only replays it again.
+        return not was_replayed(error)
+    return False
+
+
+def is_definitive(error: BaseException) -> bool:
+    """Tell whether Stripe definitively refused the request (so it created and changed nothing)."""
+    if not isinstance(error, StripeAPIError) or isinstance(error, OutcomeUnknownError):
+        return False
+    return not (isinstance(error, IdempotencyError) and error.http_status in (400, 409))
+
+
+class stop_when_budget_spent(stop_base):  # noqa: N801 (tenacity's naming)
+    """Stop when the next wait would end after ``budget`` seconds since ``started_at``."""
+
+    def __init__(self, budget: float, clock: Callable[[], float], started_at: float) -> None:
+        self.budget = budget
+        self.clock = clock
+        self.started_at = started_at
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        elapsed = self.clock() - self.started_at
+        return elapsed + retry_state.upcoming_sleep > self.budget
+
+
+class wait_retry_after(wait_base):  # noqa: N801 (tenacity's naming)
+    """Wait what Stripe's ``Retry-After`` asks (capped), else what ``fallback`` computes."""
+
+    def __init__(self, fallback: wait_base, cap: float) -> None:
+        self.fallback = fallback
+        self.cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        asked = retry_after_seconds(error) if error is not None else None
+        if asked is not None:
+            return min(asked, self.cap)
+        return self.fallback(retry_state)
+
+
+class _wait_full_jitter(wait_base):  # noqa: N801 (tenacity's naming)
+    """Full jitter: uniform in [0, min(cap, initial * 2**(attempt-1))], from our own RNG."""
+
+    def __init__(self, initial: float, cap: float, rng: random.Random) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.rng = rng
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exponent = min(retry_state.attempt_number - 1, 30)
+        return self.rng.uniform(0, min(self.cap, self.initial * 2**exponent))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard the SDK retries temporary failures of one operation.
+
+    Attributes:
+        max_attempts: requests with a fresh answer per operation, the first included.
+        max_elapsed_seconds: time budget per operation, waits included; a wait that would
+            overrun it ends the retries and the last error is raised.
+        initial_backoff_seconds: upper bound of the first wait (full jitter: uniform in
+            ``[0, initial * 2**(n-1)]``, capped by ``max_backoff_seconds``).
+        max_backoff_seconds: the longest single wait, ``Retry-After`` included.
+        max_key_generations: how many stored errors one operation may walk past (each costs
+            one immediate request) before giving up.
+
+    """
+
+    max_attempts: int = 8
+    max_elapsed_seconds: float = 60.0
+    initial_backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 8.0
+    max_key_generations: int = 20
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise KonbiniValidationError("max_attempts", "must be at least 1")
+        if self.max_key_generations < 1:
+            raise KonbiniValidationError("max_key_generations", "must be at least 1")
+        for name in ("max_elapsed_seconds", "initial_backoff_seconds", "max_backoff_seconds"):
+            if getattr(self, name) < 0:
+                raise KonbiniValidationError(name, "must not be negative")
+
+    @classmethod
+    def no_retries(cls) -> RetryPolicy:
+        """Return a policy that sends each request once (errors are still translated)."""
+        return cls(max_attempts=1)
+
+    def retrying(
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
+    ) -> tenacity.Retrying:
+        """Return a fresh ``tenacity.Retrying`` for one operation; its time budget starts now."""
+        jitter = _wait_full_jitter(
+            self.initial_backoff_seconds,
+            self.max_backoff_seconds,
+            rng or random.Random(),  # noqa: S311 (jitter, not security)
+        )
+        return tenacity.Retrying(
+            retry=tenacity.retry_if_exception(is_retryable),
+            stop=(
+                tenacity.stop_after_attempt(self.max_attempts)
+                | stop_when_budget_spent(self.max_elapsed_seconds, clock, clock())
+            ),
+            wait=wait_retry_after(jitter, self.max_backoff_seconds),
+            sleep=sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
