@@ -254,6 +254,8 @@ def _create(call: Call) -> dict[str, Any]:
     items = _items(state, params)
     _check(state, params, items)
     session = _new_session(state, params, items, int(expires_at))
+    if params.get("return_url"):
+        session["return_url"] = params["return_url"]  # absent (not null) on hosted pages
     _intent_data(state)[session["id"]] = dict(params.get("payment_intent_data") or {})
     state.add(session)
     state.clock.schedule(
@@ -339,7 +341,6 @@ def _new_session(
         "payment_status": "unpaid",
         "phone_number_collection": {"enabled": False},
         "recovered_from": None,
-        "return_url": params.get("return_url"),
         "setup_intent": None,
         "shipping_address_collection": None,
         "shipping_cost": None,
