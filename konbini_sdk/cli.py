@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import IO, Any, Final, NoReturn
+from typing import IO, Any, Final, NoReturn, TextIO, cast
 
 import structlog
 
@@ -747,7 +747,7 @@ def _sdk_logging(err: IO[str], verbose: bool) -> Iterator[None]:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.INFO if verbose else logging.WARNING
         ),
-        logger_factory=structlog.PrintLoggerFactory(err),
+        logger_factory=structlog.PrintLoggerFactory(cast("TextIO", err)),
         cache_logger_on_first_use=False,
     )
     try:

@@ -188,7 +188,7 @@ def submit_bank_account(
     account_number: str,
     routing_number: str = TEST_ROUTING_NUMBER,
 ) -> dict[str, Any]:
-    """The customer enters bank details on the collection page Stripe emailed them.
+    """Submit bank details as the customer does on the page Stripe emailed them.
 
     Only Stripe's test accounts are accepted (routing ``1100000``); the refund becomes
     ``pending`` now and settles :data:`SETTLE_SECONDS` later: ``succeeded`` for
@@ -236,7 +236,7 @@ def _return_after_failure(state: State, refund: dict[str, Any]) -> None:
 
 
 def _back_to_customer(state: State, refund: dict[str, Any]) -> None:
-    """The customer's bank sent the money back: ask the customer again (or fail if late)."""
+    """Handle funds sent back by the bank: ask the customer again (or fail if too late)."""
     if state.now() >= refund["created"] + EXPIRES_AFTER_SECONDS:
         _change(state, refund, "failed", failure_reason="unknown")
         return
@@ -244,7 +244,7 @@ def _back_to_customer(state: State, refund: dict[str, Any]) -> None:
 
 
 def return_funds(state: State, refund_id: str) -> dict[str, Any]:
-    """The customer's bank returns a ``succeeded`` refund: ``requires_action`` again."""
+    """Return a ``succeeded`` refund's funds as the bank would: ``requires_action`` again."""
     refund = state.get("refund", refund_id, param="refund")
     if refund["status"] != "succeeded":
         raise ApiError(
@@ -325,9 +325,7 @@ def _create(call: Call) -> dict[str, Any]:
     if amount in (None, ""):
         amount = remaining
     if amount < 1 and params.get("amount") not in (None, ""):
-        raise invalid(
-            "Invalid positive integer", code="parameter_invalid_integer", param="amount"
-        )
+        raise invalid("Invalid positive integer", code="parameter_invalid_integer", param="amount")
     if remaining <= 0:
         raise ApiError(
             400,
