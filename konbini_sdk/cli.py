@@ -730,7 +730,7 @@ def _error_code(error: BaseException) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def _sdk_logging(err: IO[str], verbose: bool) -> Iterator[None]:
-    """Send the SDK's log lines to stderr (warnings only unless ``-v``), redacted.
+    """Send the SDK's log lines to stderr with ``-v`` (else none: errors get one line), redacted.
 
     The library never configures structlog; the command does, for its own run only, and
     only when the host program has not configured it already.
@@ -745,7 +745,7 @@ def _sdk_logging(err: IO[str], verbose: bool) -> Iterator[None]:
             structlog.dev.ConsoleRenderer(colors=False),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
-            logging.INFO if verbose else logging.WARNING
+            logging.INFO if verbose else logging.CRITICAL
         ),
         logger_factory=structlog.PrintLoggerFactory(cast("TextIO", err)),
         cache_logger_on_first_use=False,

@@ -81,8 +81,7 @@ def test_full_refund_waits_on_the_customer(emu: Emulator, konbini: KonbiniClient
 
 def test_idempotency_key_comes_from_the_merchant_refund_id_or_the_order() -> None:
     assert (
-        refund_idempotency_key(merchant_refund_id="rf/1")
-        == "konbini-sdk:v1:refund:rf%2F1:create"
+        refund_idempotency_key(merchant_refund_id="rf/1") == "konbini-sdk:v1:refund:rf%2F1:create"
     )
     assert refund_idempotency_key(order_id="A-7") == "konbini-sdk:v1:order:A-7:refund"
     with pytest.raises(KonbiniValidationError) as caught:
@@ -252,9 +251,7 @@ def test_rate_limits_are_retried_with_the_same_key(
     emu.inject("payment_method_rate_limit", method="POST", path="/v1/refunds", times=2)
     view = konbini.refunds.create(intent, merchant_refund_id="rl")
     assert view.state is RefundState.REQUIRES_ACTION
-    keys = [
-        e.body for e in emu.requests if e.method == "POST" and e.path == "/v1/refunds"
-    ]
+    keys = [e.body for e in emu.requests if e.method == "POST" and e.path == "/v1/refunds"]
     assert len(keys) == 3
     assert len(sleeps) == 2
     assert len(emu.events("refund.created")) == 1
