@@ -21,6 +21,7 @@ from konbini_sdk.testing._resources import (
     payment_intents,
     payment_methods,
     prices,
+    refunds,
     webhook_endpoints,
 )
 from konbini_sdk.testing._router import Router
@@ -41,6 +42,7 @@ MODULES: Final[list[Callable[[Router, State], None]]] = [
     prices.register,
     checkout_sessions.register,
     invoices.register,
+    refunds.register,
 ]
 
 
