@@ -16,10 +16,11 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from konbini_sdk import __version__
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
-from konbini_sdk.testing._resources import konbini, register_all, webhook_endpoints
+from konbini_sdk.testing._resources import konbini, refunds, register_all, webhook_endpoints
 from konbini_sdk.testing._router import Call, Router
 from konbini_sdk.testing._server import Answer, Incoming, make_server
 from konbini_sdk.testing._state import RequestInfo, Settings, State
@@ -31,8 +32,7 @@ __all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
 
 #: The API version answered when a request names none (the ``stripe`` package's own).
 DEFAULT_API_VERSION: Final = "2026-10-28.endive"
-_VERSION: Final = "0.1.0"
-EMULATOR_HEADER: Final = f"konbini-sdk/{_VERSION} (offline Stripe test-mode emulator)"
+EMULATOR_HEADER: Final = f"konbini-sdk/{__version__} (offline Stripe test-mode emulator)"
 _LOOPBACK_NAMES: Final = ("localhost",)
 
 
@@ -228,6 +228,38 @@ class Emulator:
             self._state.request = RequestInfo(None, None)
             self._konbini.complete_store_payment(self._state, payment_intent, chain)
 
+    # ---- refund controls (the customer's side of a Konbini refund) ----------------------
+
+    def submit_refund_bank_account(
+        self,
+        refund: str,
+        account_number: str,
+        routing_number: str = refunds.TEST_ROUTING_NUMBER,
+    ) -> dict[str, Any]:
+        """Submit bank details as the customer would on Stripe's collection page.
+
+        Test accounts only (routing ``1100000``; ``0001234`` succeeds; ``1111113``,
+        ``1111116``, ``3333335``, ``4444440`` fail), else ``ApiError``. The refund is
+        ``pending`` at once and settles ``refunds.SETTLE_SECONDS`` (60) emulator seconds
+        later: advance the clock to see ``succeeded``, or ``requires_action`` again.
+        """
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            found = refunds.submit_bank_account(self._state, refund, account_number, routing_number)
+            return copy.deepcopy(found)
+
+    def return_refund_funds(self, refund: str) -> dict[str, Any]:
+        """Return a succeeded refund's funds as the customer's bank would: ``requires_action``."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(refunds.return_funds(self._state, refund))
+
+    def expire_refund(self, refund: str) -> dict[str, Any]:
+        """Let a waiting refund's 45 days pass now (as the ``expire`` test helper does)."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(refunds.expire(self._state, refund))
+
     # ---- faults, webhooks, inspection ---------------------------------------------------
 
     def inject(
@@ -334,7 +366,7 @@ class Emulator:
                     self._remember(incoming, None, None, request_id, replayed, dropped=True)
                     return Answer(drop=True)
         except ApiError as error:
-            status, payload = error.status, error.body()
+            status, payload = error.status, error.body(self._log_url(request_id))
             headers += list(error.headers.items())
         except Exception as exc:  # a bug must still get a Stripe-shaped answer
             status = 500
@@ -343,7 +375,7 @@ class Emulator:
                 f"The emulator failed unexpectedly ({type(exc).__name__}). This is a bug in "
                 "konbini_sdk.testing; please report it with the request.",
                 type_="api_error",
-            ).body()
+            ).body(self._log_url(request_id))
         body = json.dumps(payload, ensure_ascii=False, indent=2).encode()
         headers.append(("Content-Type", "application/json"))
         self._remember(incoming, status, payload, request_id, replayed, dropped=False)
@@ -479,11 +511,14 @@ class Emulator:
                 payload = handler(call)
                 status, headers, keep = 200, [], True
             except ApiError as error:
-                payload = error.body()
+                payload = error.body(self._log_url(request_id))
                 status, headers, keep = error.status, list(error.headers.items()), error.stored
             finally:
                 self._run_due()
         return status, payload, headers, keep
+
+    def _log_url(self, request_id: str) -> str:
+        return f"{self.api_base}/_emulator/requests/{request_id}"
 
     def _run_due(self) -> None:
         self._state.request = RequestInfo(None, None)
@@ -533,6 +568,19 @@ class Emulator:
                 raise ApiError(404, f"Unknown control action {'/'.join(action)}")
             found = self.get(intent)
             return 200, found
+        if method == "POST" and len(parts) == 3 and parts[0] == "refunds":
+            refund, refund_action = parts[1], parts[2]
+            if refund_action == "bank_account":
+                return 200, self.submit_refund_bank_account(
+                    refund,
+                    _required(form, "account_number"),
+                    form.get("routing_number") or refunds.TEST_ROUTING_NUMBER,
+                )
+            if refund_action == "return_funds":
+                return 200, self.return_refund_funds(refund)
+            if refund_action == "expire":
+                return 200, self.expire_refund(refund)
+            raise ApiError(404, f"Unknown control action {refund_action}")
         if parts == ["faults"]:
             if method == "GET":
                 return 200, {"data": [fault.as_json() for fault in self.faults.active()]}
@@ -555,6 +603,11 @@ class Emulator:
             return 200, {"secret": secret}
         if (method, parts) == ("GET", ["requests"]):
             return 200, {"data": [_exchange_json(e) for e in self.requests]}
+        if method == "GET" and len(parts) == 2 and parts[0] == "requests":
+            for exchange in self.requests:
+                if exchange.request_id == parts[1]:
+                    return 200, _exchange_json(exchange)
+            raise ApiError(404, f"No such request: {parts[1]}", code="resource_missing")
         raise ApiError(404, f"Unknown emulator control endpoint {method} {path}")
 
     def _fault_from_form(self, form: dict[str, str]) -> Fault:
