@@ -7,6 +7,11 @@ from konbini_sdk._billing import (
     KonbiniSubscriptionRequest,
     SubscriptionItem,
 )
+from konbini_sdk._card import (
+    CardPaymentRequest,
+    CardPaymentResult,
+    CardPayments,
+)
 from konbini_sdk._checkout import (
     CheckoutLineItem,
     CheckoutPriceData,
@@ -41,6 +46,10 @@ from konbini_sdk._japanese import (
     to_fullwidth_katakana,
 )
 from konbini_sdk._logging import redact_sensitive
+from konbini_sdk._polling import (
+    PaymentStatusPoller,
+    PollingPolicy,
+)
 from konbini_sdk._requests import (
     BillingDetails,
     ConfirmationNumber,
@@ -79,6 +88,9 @@ __all__ = [
     "BillingDetails",
     "CancellationRefusedError",
     "CardError",
+    "CardPaymentRequest",
+    "CardPaymentResult",
+    "CardPayments",
     "Chain",
     "CheckoutAsyncPaymentFailed",
     "CheckoutAsyncPaymentSucceeded",
@@ -108,7 +120,9 @@ __all__ = [
     "PaymentIntentRequest",
     "PaymentMethodUnavailableError",
     "PaymentProcessing",
+    "PaymentStatusPoller",
     "PaymentSucceeded",
+    "PollingPolicy",
     "PostgresEventStore",
     "RateLimitedError",
     "RefundFailed",
