@@ -1,0 +1,74 @@
+"""Konbini webhooks in FastAPI: verify, run each handler exactly once, answer Stripe.
+
+    STRIPE_WEBHOOK_SECRET=whsec_... uvicorn --factory examples.webhook_fastapi:app_from_env
+
+The processor is synchronous (signature check, a short database transaction, your handler).
+FastAPI's endpoint is async, so it runs the processor in the thread pool (``run_in_threadpool``):
+the event loop never blocks on the database or on a slow handler. Read the body with
+``await request.body()``: the signature covers the exact raw bytes, never re-serialised JSON.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from konbini_sdk.webhooks import (
+    EventStore,
+    PaymentFailed,
+    PaymentSucceeded,
+    VoucherIssued,
+    WebhookProcessor,
+)
+
+
+class Shop:
+    """Stands in for your order system."""
+
+    def __init__(self) -> None:
+        self.fulfilled: list[str] = []
+        self.vouchers: dict[str, str] = {}
+
+    def send_voucher(self, event: VoucherIssued) -> None:
+        self.vouchers[event.payment_intent_id] = event.voucher.hosted_voucher_url
+
+    def fulfil(self, event: PaymentSucceeded) -> None:
+        self.fulfilled.append(event.metadata.get("order_id", event.payment_intent_id))
+
+    def payment_failed(self, event: PaymentFailed) -> None:
+        print(f"{event.payment_intent_id}: {'expired' if event.expired else event.failure_code}")
+
+
+def make_processor(secrets: list[str], store: EventStore | str, shop: Shop) -> WebhookProcessor:
+    processor = WebhookProcessor(secrets, store=store)
+    processor.on(VoucherIssued)(shop.send_voucher)
+    processor.on(PaymentSucceeded)(shop.fulfil)
+    processor.on(PaymentFailed)(shop.payment_failed)
+    return processor
+
+
+def create_app(processor: WebhookProcessor) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/webhooks/stripe")
+    async def stripe_webhook(request: Request) -> Response:
+        body = await request.body()
+        signature = request.headers.get("stripe-signature")
+        result = await run_in_threadpool(processor.process, body, signature)
+        return Response(result.body, status_code=result.status_code, media_type="text/plain")
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    secrets = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")  # "new,old" while rotating
+    store = os.environ.get("KONBINI_WEBHOOK_DB", "konbini_webhooks.sqlite3")
+    return create_app(make_processor(secrets, store, Shop()))
+
+
+if __name__ == "__main__":
+    import uvicorn
+
+    uvicorn.run(app_from_env(), host="127.0.0.1", port=8000)

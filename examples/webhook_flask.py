@@ -1,0 +1,67 @@
+"""Konbini webhooks in Flask: verify, run each handler exactly once, answer Stripe.
+
+    STRIPE_WEBHOOK_SECRET=whsec_... flask --app examples.webhook_flask:app_from_env run
+
+Flask views are synchronous, so the processor is called directly. Pass the raw body
+(``request.get_data()``): the signature covers the exact bytes Stripe sent.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, Response, request
+
+from konbini_sdk.webhooks import (
+    EventStore,
+    PaymentFailed,
+    PaymentSucceeded,
+    VoucherIssued,
+    WebhookProcessor,
+)
+
+
+class Shop:
+    """Stands in for your order system."""
+
+    def __init__(self) -> None:
+        self.fulfilled: list[str] = []
+        self.vouchers: dict[str, str] = {}
+
+    def send_voucher(self, event: VoucherIssued) -> None:
+        self.vouchers[event.payment_intent_id] = event.voucher.hosted_voucher_url
+
+    def fulfil(self, event: PaymentSucceeded) -> None:
+        self.fulfilled.append(event.metadata.get("order_id", event.payment_intent_id))
+
+    def payment_failed(self, event: PaymentFailed) -> None:
+        print(f"{event.payment_intent_id}: {'expired' if event.expired else event.failure_code}")
+
+
+def make_processor(secrets: list[str], store: EventStore | str, shop: Shop) -> WebhookProcessor:
+    processor = WebhookProcessor(secrets, store=store)
+    processor.on(VoucherIssued)(shop.send_voucher)
+    processor.on(PaymentSucceeded)(shop.fulfil)
+    processor.on(PaymentFailed)(shop.payment_failed)
+    return processor
+
+
+def create_app(processor: WebhookProcessor) -> Flask:
+    app = Flask(__name__)
+
+    @app.post("/webhooks/stripe")
+    def stripe_webhook() -> Response:
+        result = processor.process(request.get_data(), request.headers.get("Stripe-Signature"))
+        return Response(result.body, status=result.status_code, mimetype="text/plain")
+
+    return app
+
+
+def app_from_env() -> Flask:
+    secrets = os.environ["STRIPE_WEBHOOK_SECRET"].split(",")  # "new,old" while rotating
+    store = os.environ.get("KONBINI_WEBHOOK_DB", "konbini_webhooks.sqlite3")
+    return create_app(make_processor(secrets, store, Shop()))
+
+
+if __name__ == "__main__":
+    app_from_env().run(host="127.0.0.1", port=8000)

@@ -1,0 +1,44 @@
+"""``python -m konbini_sdk.testing --port 12111``: run the emulator until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from konbini_sdk.testing import serve
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments and serve; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m konbini_sdk.testing",
+        description="Offline Stripe test-mode emulator for Konbini payments (loopback only).",
+    )
+    parser.add_argument("--port", type=int, default=12111, help="port (0: any free port)")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind")
+    parser.add_argument("--seed", type=int, default=None, help="seed for ids and codes")
+    parser.add_argument(
+        "--realtime", action="store_true", help="let real time move the emulator clock too"
+    )
+    args = parser.parse_args(argv)
+    try:
+        serve(
+            args.port,
+            args.host,
+            ready=lambda emu: print(
+                f"Konbini emulator (Stripe test mode, offline) on {emu.api_base}", flush=True
+            ),
+            seed=args.seed,
+            realtime=args.realtime,
+        )
+    except KeyboardInterrupt:
+        return 0
+    except (OSError, ValueError) as exc:
+        print(f"konbini emulator: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

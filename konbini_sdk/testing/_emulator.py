@@ -1,0 +1,600 @@
+"""The Emulator: a local, stateful Stripe test-mode server for Konbini payments."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import parse_qsl
+
+from konbini_sdk.testing._clock import Clock
+from konbini_sdk.testing._faults import Fault, FaultKind, Faults
+from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
+from konbini_sdk.testing._resources import konbini, register_all, webhook_endpoints
+from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._server import Answer, Incoming, make_server
+from konbini_sdk.testing._state import RequestInfo, Settings, State
+from konbini_sdk.testing._voucher_page import render_voucher
+from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher
+from konbini_sdk.testing._wire import ApiError, fingerprint, parse_form
+
+__all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
+
+#: The API version answered when a request names none (the ``stripe`` package's own).
+DEFAULT_API_VERSION: Final = "2026-10-28.endive"
+_VERSION: Final = "0.1.0"
+EMULATOR_HEADER: Final = f"konbini-sdk/{_VERSION} (offline Stripe test-mode emulator)"
+_LOOPBACK_NAMES: Final = ("localhost",)
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request the emulator answered (the request log)."""
+
+    method: str
+    path: str
+    query: str
+    body: str
+    status: int | None
+    #: The JSON answer (``None`` for HTML pages and dropped connections).
+    response: Any
+    request_id: str
+    idempotent_replayed: bool
+    dropped: bool
+
+    @property
+    def url(self) -> str:
+        """Path plus query string."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
+def _is_loopback(host: str) -> bool:
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Emulator:
+    """A local Stripe test-mode server that behaves as Stripe documents for Konbini.
+
+    Use it as ``with Emulator() as emu:`` (or ``emu.start()`` / ``emu.stop()``) and point
+    ``stripe.StripeClient("sk_test_...", base_addresses={"api": emu.api_base})`` at it.
+    Only loopback addresses are served; ``port=0`` picks a free port.
+
+    Time stands still unless :meth:`advance` moves it (or ``realtime=True``, where real time
+    counts too); every timed transition (payments, expiries) runs in order, with its events.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        realtime: bool = False,
+        expiry_buffer_seconds: float = 3600.0,
+        webhook_retry_delays: Sequence[float] = (0.5, 2.0, 8.0, 30.0),
+        webhook_timeout: float = 5.0,
+        api_version: str = DEFAULT_API_VERSION,
+        record: bool = True,
+    ) -> None:
+        if not _is_loopback(host):
+            raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
+        self._host = host
+        self._port = port
+        self._record = record
+        self._clock = Clock(realtime=realtime)
+        self._state = State(
+            clock=self._clock,
+            seed=seed,
+            api_version=api_version,
+            api_base=lambda: self.api_base,
+            settings=Settings(expiry_buffer_seconds=expiry_buffer_seconds),
+        )
+        self._router = Router()
+        register_all(self._router, self._state)
+        self._konbini = konbini.KonbiniType()
+        self._dispatcher = Dispatcher(
+            self._state, retry_delays=webhook_retry_delays, timeout=webhook_timeout
+        )
+        self._state.event_listeners.append(self._dispatcher.on_event)
+        self._idempotency = IdempotencyStore()
+        self._log: list[Exchange] = []
+        self._log_lock = threading.Lock()
+        #: The fault table; see :meth:`inject`.
+        self.faults = Faults(seed)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Bind the port and serve in a background thread; returns ``self``."""
+        if self._server is not None:
+            return self
+        self._server = make_server(self._host, self._port, self._handle)
+        self._port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="konbini-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        self._dispatcher.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delivering webhooks."""
+        self._dispatcher.stop()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (used by ``python -m``)."""
+        self.start()
+        try:
+            while True:
+                time.sleep(3600)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (after :meth:`start`)."""
+        return self._port
+
+    @property
+    def api_base(self) -> str:
+        """``http://127.0.0.1:PORT``: the ``api`` base address for ``stripe.StripeClient``."""
+        return f"http://{self._host}:{self._port}"
+
+    # ---- clock --------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """Return the emulator time as an aware UTC datetime."""
+        with self._state.lock:
+            return datetime.fromtimestamp(self._clock.now(), tz=UTC)
+
+    def timestamp(self) -> int:
+        """Return the emulator time as Unix seconds."""
+        with self._state.lock:
+            return self._state.now()
+
+    def advance(self, seconds: float | timedelta) -> int:
+        """Move the clock forward, running every due transition in time order.
+
+        Returns how many transitions ran. Events they create carry ``request.id = null``.
+        """
+        amount = seconds.total_seconds() if isinstance(seconds, timedelta) else float(seconds)
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return self._clock.advance(amount)
+
+    @property
+    def expiry_buffer_seconds(self) -> float:
+        """Seconds between a voucher's ``expires_at`` and the intent's failure."""
+        return self._state.settings.expiry_buffer_seconds
+
+    @expiry_buffer_seconds.setter
+    def expiry_buffer_seconds(self, value: float) -> None:
+        """Change the buffer for vouchers confirmed from now on."""
+        self._state.settings.expiry_buffer_seconds = value
+
+    # ---- store controls -----------------------------------------------------------------
+
+    def begin_store_payment(self, payment_intent: str) -> None:
+        """Start a store payment: cancel, update and re-confirm fail until it is abandoned."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            self._konbini.begin_store_payment(self._state, payment_intent)
+
+    def abandon_store_payment(self, payment_intent: str) -> None:
+        """Abandon the store payment: the voucher can be canceled again."""
+        with self._state.lock:
+            self._konbini.abandon_store_payment(self._state, payment_intent)
+
+    def complete_store_payment(self, payment_intent: str, chain: str = "familymart") -> None:
+        """Pay at ``chain``: the intent succeeds with a Charge and events."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            self._konbini.complete_store_payment(self._state, payment_intent, chain)
+
+    # ---- faults, webhooks, inspection ---------------------------------------------------
+
+    def inject(
+        self,
+        kind: FaultKind | str,
+        *,
+        method: str = "*",
+        path: str = "*",
+        times: int | None = 1,
+        probability: float | None = None,
+        seconds: float = 0.0,
+        status: int | None = None,
+    ) -> Fault:
+        """Inject a fault (same as ``emu.faults.add``); see :class:`FaultKind`."""
+        return self.faults.add(
+            kind,
+            method=method,
+            path=path,
+            times=times,
+            probability=probability,
+            seconds=seconds,
+            status=status,
+        )
+
+    def add_webhook_endpoint(
+        self, url: str, secret: str | None = None, events: Sequence[str] | None = None
+    ) -> str:
+        """Register a webhook endpoint (all events unless ``events``); returns its secret."""
+        with self._state.lock:
+            _, signing_secret = webhook_endpoints.create_endpoint(
+                self._state, url, list(events or ["*"]), secret=secret
+            )
+        return signing_secret
+
+    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued webhook delivery (and retry) is done; ``False`` on timeout."""
+        return self._dispatcher.wait(timeout)
+
+    @property
+    def deliveries(self) -> list[DeliveryAttempt]:
+        """Every webhook delivery attempt so far."""
+        return self._dispatcher.log()
+
+    @property
+    def requests(self) -> list[Exchange]:
+        """Every request answered so far (when ``record=True``), oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        with self._log_lock:
+            self._log.clear()
+
+    def get(self, object_id: str) -> dict[str, Any] | None:
+        """Return a copy of any stored object by id (``pi_``, ``ch_``, ``evt_``...), or ``None``."""
+        with self._state.lock:
+            found = self._state.find(object_id)
+            return copy.deepcopy(found) if found is not None else None
+
+    def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
+        """Return copies of the events so far, oldest first, optionally of one type."""
+        with self._state.lock:
+            return [
+                copy.deepcopy(event)
+                for event in self._state.all("event")
+                if event_type is None or event["type"] == event_type
+            ]
+
+    def voucher_html(self, hosted_voucher_url: str) -> str:
+        """Return the voucher page HTML for a ``hosted_voucher_url`` this emulator issued."""
+        token = hosted_voucher_url.rstrip("/").rsplit("/", 1)[-1]
+        with self._state.lock:
+            voucher = konbini.vouchers(self._state).get(token)
+            if voucher is None:
+                raise KeyError("no voucher with that URL")
+            return render_voucher(voucher, self._state.now())
+
+    # ---- the request pipeline -----------------------------------------------------------
+
+    def _next_request_id(self) -> str:
+        return self._state.new_id("req", 14)
+
+    def _handle(self, incoming: Incoming) -> Answer:
+        with self._state.lock:
+            request_id = self._next_request_id()
+        version = incoming.headers.get("stripe-version") or self._state.api_version
+        headers = [
+            ("Request-Id", request_id),
+            ("Stripe-Version", version),
+            ("Konbini-Emulator", EMULATOR_HEADER),
+            ("Cache-Control", "no-cache, no-store"),
+        ]
+        replayed = False
+        try:
+            if incoming.path.startswith("/konbini/voucher/"):
+                return self._voucher_page(incoming, request_id, headers)
+            if incoming.path.startswith("/_emulator/"):
+                status, payload = self._control(incoming)
+            else:
+                status, payload, extra, replayed, drop = self._api(incoming, request_id)
+                headers += extra
+                if drop:
+                    self._remember(incoming, None, None, request_id, replayed, dropped=True)
+                    return Answer(drop=True)
+        except ApiError as error:
+            status, payload = error.status, error.body()
+            headers += list(error.headers.items())
+        body = json.dumps(payload, ensure_ascii=False, indent=2).encode()
+        headers.append(("Content-Type", "application/json"))
+        self._remember(incoming, status, payload, request_id, replayed, dropped=False)
+        return Answer(status, body, headers)
+
+    def _remember(
+        self,
+        incoming: Incoming,
+        status: int | None,
+        payload: Any,
+        request_id: str,
+        replayed: bool,
+        *,
+        dropped: bool,
+    ) -> None:
+        if not self._record:
+            return
+        exchange = Exchange(
+            incoming.method,
+            incoming.path,
+            incoming.query,
+            incoming.body,
+            status,
+            payload,
+            request_id,
+            replayed,
+            dropped,
+        )
+        with self._log_lock:
+            self._log.append(exchange)
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        raw = headers.get("authorization", "")
+        key = ""
+        if raw.lower().startswith("bearer "):
+            key = raw[7:].strip()
+        elif raw.lower().startswith("basic "):
+            try:
+                key = base64.b64decode(raw[6:].strip()).decode().partition(":")[0]
+            except (ValueError, UnicodeDecodeError):
+                key = ""
+        if not key:
+            raise ApiError(
+                401,
+                "You did not provide an API key. Provide your test secret key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "sk_test_...') or HTTP Basic auth (curl -u sk_test_...:).",
+                stored=False,
+            )
+        if key.startswith(("sk_live_", "rk_live_")):
+            raise ApiError(
+                401,
+                "This is the konbini-sdk offline emulator of Stripe's test mode: live-mode "
+                "keys are refused. Use a test key (sk_test_...).",
+                code="livemode_key_refused",
+                stored=False,
+            )
+        if not key.startswith(("sk_test_", "rk_test_")):
+            raise ApiError(
+                401,
+                "Invalid API Key provided: use a secret test key (sk_test_...).",
+                code="api_key_invalid",
+                stored=False,
+            )
+
+    def _api(
+        self, incoming: Incoming, request_id: str
+    ) -> tuple[int, Any, list[tuple[str, str]], bool, bool]:
+        """(status, JSON, extra headers, replayed, drop) of one Stripe API request."""
+        self._authenticate(incoming.headers)
+        method = incoming.method.upper()
+        source = incoming.body if method == "POST" and incoming.body else incoming.query
+        with self._state.lock:
+            self._run_due()
+            route, path_params = self._router.match(method, incoming.path)
+        key = incoming.headers.get("idempotency-key") if method == "POST" else None
+        extra: list[tuple[str, str]] = []
+        params = fingerprint(source)
+        if key is not None:
+            extra.append(("Idempotency-Key", key))
+            stored = self._idempotency.begin(key, method, incoming.path, params, self._clock.now())
+            if stored is not None:
+                extra += list(stored.headers)
+                extra.append(("Idempotent-Replayed", "true"))
+                return stored.status, json.loads(stored.body), extra, True, False
+        outcome: Stored | None = None
+        try:
+            drop = False
+            for fault in self.faults.take(method, incoming.path):
+                if fault.kind is FaultKind.LATENCY:
+                    time.sleep(fault.seconds)
+                elif fault.kind is FaultKind.DROP_BEFORE_COMMIT:
+                    return 0, None, extra, False, True
+                elif fault.kind is FaultKind.DROP_AFTER_COMMIT:
+                    drop = True
+                else:
+                    raise fault.error()
+            status, payload, error_headers, keep = self._execute(
+                route.handler, method, incoming.path, path_params, source, request_id, key
+            )
+            extra += error_headers
+            if key is not None and keep:
+                outcome = Stored(
+                    method,
+                    incoming.path,
+                    params,
+                    status,
+                    json.dumps(payload, ensure_ascii=False).encode(),
+                    tuple(error_headers),
+                    self._clock.now(),
+                )
+            return status, payload, extra, False, drop
+        finally:
+            if key is not None:
+                self._idempotency.finish(key, outcome)
+
+    def _execute(
+        self,
+        handler: Any,
+        method: str,
+        path: str,
+        path_params: dict[str, str],
+        source: str,
+        request_id: str,
+        key: str | None,
+    ) -> tuple[int, Any, list[tuple[str, str]], bool]:
+        """Run a handler under the lock: (status, JSON, headers, store-for-idempotency)."""
+        with self._state.lock:
+            self._state.request = RequestInfo(request_id, key)
+            try:
+                raw = parse_form(source)
+                call = Call(self._state, method, path, path_params, raw, request_id, key)
+                payload = handler(call)
+                status, headers, keep = 200, [], True
+            except ApiError as error:
+                payload = error.body()
+                status, headers, keep = error.status, list(error.headers.items()), error.stored
+            finally:
+                self._run_due()
+        return status, payload, headers, keep
+
+    def _run_due(self) -> None:
+        self._state.request = RequestInfo(None, None)
+        self._clock.run_due()
+
+    # ---- voucher page and control API ---------------------------------------------------
+
+    def _voucher_page(
+        self, incoming: Incoming, request_id: str, headers: list[tuple[str, str]]
+    ) -> Answer:
+        token = incoming.path.rsplit("/", 1)[-1]
+        with self._state.lock:
+            self._run_due()
+            voucher = konbini.vouchers(self._state).get(token)
+            html = render_voucher(voucher, self._state.now()) if voucher else None
+        status = 200 if html is not None else 404
+        page = html or "<!DOCTYPE html><title>Not found</title><p>No such voucher.</p>"
+        self._remember(incoming, status, None, request_id, False, dropped=False)
+        return Answer(
+            status,
+            page.encode(),
+            [*headers, ("Content-Type", "text/html; charset=utf-8")],
+        )
+
+    def _control(self, incoming: Incoming) -> tuple[int, Any]:
+        """Answer the ``/_emulator/...`` control API (loopback only, no API key needed)."""
+        method = incoming.method.upper()
+        path = incoming.path.rstrip("/")
+        form = dict(parse_qsl(incoming.body or incoming.query, keep_blank_values=True))
+        parts = path.split("/")[2:]
+        if (method, parts) == ("GET", ["health"]):
+            return 200, {"ok": True, "emulator": EMULATOR_HEADER, "now": self.timestamp()}
+        if parts == ["clock"] and method == "GET":
+            return 200, {"now": self.timestamp()}
+        if (method, parts) == ("POST", ["clock", "advance"]):
+            ran = self.advance(float(_required(form, "seconds")))
+            return 200, {"now": self.timestamp(), "transitions": ran}
+        if method == "POST" and len(parts) == 4 and parts[0] == "payment_intents":
+            intent, action = parts[1], parts[2:]
+            if action == ["store_payment", "begin"]:
+                self.begin_store_payment(intent)
+            elif action == ["store_payment", "abandon"]:
+                self.abandon_store_payment(intent)
+            elif action == ["store_payment", "complete"]:
+                self.complete_store_payment(intent, form.get("chain", "familymart"))
+            else:
+                raise ApiError(404, f"Unknown control action {'/'.join(action)}")
+            found = self.get(intent)
+            return 200, found
+        if parts == ["faults"]:
+            if method == "GET":
+                return 200, {"data": [fault.as_json() for fault in self.faults.active()]}
+            if method == "DELETE":
+                self.faults.clear()
+                return 200, {"data": []}
+            if method == "POST":
+                fault = self._fault_from_form(form)
+                return 200, fault.as_json()
+        if (method, parts) == ("GET", ["webhook_deliveries"]):
+            return 200, {"data": [_attempt_json(a) for a in self.deliveries]}
+        if (method, parts) == ("POST", ["webhook_deliveries", "wait"]):
+            done = self.wait_for_deliveries(float(form.get("timeout", "5")))
+            return 200, {"done": done}
+        if (method, parts) == ("POST", ["webhook_endpoints"]):
+            events = [value for key, value in parse_qsl(incoming.body) if key.startswith("events")]
+            secret = self.add_webhook_endpoint(
+                _required(form, "url"), form.get("secret") or None, events or None
+            )
+            return 200, {"secret": secret}
+        if (method, parts) == ("GET", ["requests"]):
+            return 200, {"data": [_exchange_json(e) for e in self.requests]}
+        raise ApiError(404, f"Unknown emulator control endpoint {method} {path}")
+
+    def _fault_from_form(self, form: dict[str, str]) -> Fault:
+        try:
+            return self.inject(
+                _required(form, "kind"),
+                method=form.get("method", "*"),
+                path=form.get("path", "*"),
+                times=None if form.get("times") in ("", "none") else int(form.get("times", "1")),
+                probability=float(form["probability"]) if form.get("probability") else None,
+                seconds=float(form.get("seconds", "0")),
+                status=int(form["status"]) if form.get("status") else None,
+            )
+        except ValueError as exc:
+            raise ApiError(400, f"Invalid fault: {exc}") from exc
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = form.get(name)
+    if not value:
+        raise ApiError(400, f"Missing required param: {name}.", code="parameter_missing")
+    return value
+
+
+def _attempt_json(attempt: DeliveryAttempt) -> dict[str, Any]:
+    return {
+        "event": attempt.event_id,
+        "type": attempt.event_type,
+        "endpoint": attempt.endpoint_id,
+        "url": attempt.url,
+        "attempt": attempt.attempt,
+        "status": attempt.status,
+        "error": attempt.error,
+        "succeeded": attempt.succeeded,
+        "will_retry": attempt.will_retry,
+        "at": attempt.at,
+    }
+
+
+def _exchange_json(exchange: Exchange) -> dict[str, Any]:
+    return {
+        "method": exchange.method,
+        "path": exchange.path,
+        "query": exchange.query,
+        "body": exchange.body,
+        "status": exchange.status,
+        "response": exchange.response,
+        "request_id": exchange.request_id,
+        "idempotent_replayed": exchange.idempotent_replayed,
+        "dropped": exchange.dropped,
+    }

@@ -1,0 +1,118 @@
+"""Webhook endpoints: create (returns the ``whsec_`` secret once), list, retrieve, delete.
+
+Delivery itself is done by ``konbini_sdk.testing._webhooks.Dispatcher``, which reads the
+endpoints and their secrets from the state.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._wire import Arr, Bool, Map, Node, Str, invalid
+
+__all__ = ["SECRETS", "create_endpoint", "register"]
+
+#: ``state.extra`` key: endpoint id → signing secret.
+SECRETS: Final = "webhook_endpoint_secrets"
+
+CREATE: Final[dict[str, Node]] = {
+    "url": Str(5000),
+    "enabled_events": Arr(Str(5000)),
+    "description": Str(5000),
+    "metadata": Map(),
+    "api_version": Str(5000),
+    "connect": Bool(),
+}
+
+
+def create_endpoint(
+    state: State,
+    url: str,
+    enabled_events: list[str],
+    *,
+    secret: str | None = None,
+    description: str | None = None,
+    metadata: dict[str, str] | None = None,
+    api_version: str | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Store an endpoint; return it (without its secret) and its signing secret."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid("Invalid URL: must be an http(s) URL", code="url_invalid", param="url")
+    if not enabled_events:
+        raise invalid(
+            "Missing required param: enabled_events.",
+            code="parameter_missing",
+            param="enabled_events",
+        )
+    signing_secret = secret or "whsec_" + secrets.token_hex(24)
+    endpoint: dict[str, Any] = {
+        "id": state.new_id("we"),
+        "object": "webhook_endpoint",
+        "api_version": api_version,
+        "application": None,
+        "created": state.now(),
+        "description": description,
+        "enabled_events": list(enabled_events),
+        "livemode": False,
+        "metadata": metadata or {},
+        "status": "enabled",
+        "url": url,
+    }
+    state.add(endpoint)
+    state.extra.setdefault(SECRETS, {})[endpoint["id"]] = signing_secret
+    return endpoint, signing_secret
+
+
+def _create(call: Call) -> dict[str, Any]:
+    params = call.params(CREATE)
+    if not params.get("url"):
+        raise invalid("Missing required param: url.", code="parameter_missing", param="url")
+    metadata = params.get("metadata") or {}
+    endpoint, secret = create_endpoint(
+        call.state,
+        params["url"],
+        params.get("enabled_events") or [],
+        description=params.get("description") or None,
+        metadata={k: v for k, v in metadata.items() if v != ""},
+        api_version=params.get("api_version"),
+    )
+    answer = call.respond(endpoint, params)
+    answer["secret"] = secret
+    return answer
+
+
+def _retrieve(call: Call) -> dict[str, Any]:
+    params = call.params({})
+    endpoint = call.state.get(
+        "webhook_endpoint", call.path_params["webhook_endpoint"], param="webhook_endpoint"
+    )
+    return call.respond(endpoint, params)
+
+
+def _delete(call: Call) -> dict[str, Any]:
+    call.params({}, expandable=False)
+    endpoint_id = call.path_params["webhook_endpoint"]
+    call.state.get("webhook_endpoint", endpoint_id, param="webhook_endpoint")
+    del call.state.objects["webhook_endpoint"][endpoint_id]
+    call.state.extra.get(SECRETS, {}).pop(endpoint_id, None)
+    return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
+
+
+def _list(call: Call) -> dict[str, Any]:
+    params = call.params(dict(LIST_PARAMS))
+    page = call.state.list_page("webhook_endpoint", "/v1/webhook_endpoints", params)
+    return call.respond(page, params)
+
+
+def register(router: Router, state: State) -> None:
+    """Register the webhook endpoint routes."""
+    state.register_kind("we", "webhook_endpoint")
+    router.add("POST", "/v1/webhook_endpoints", _create)
+    router.add("GET", "/v1/webhook_endpoints", _list)
+    router.add("GET", "/v1/webhook_endpoints/{webhook_endpoint}", _retrieve)
+    router.add("DELETE", "/v1/webhook_endpoints/{webhook_endpoint}", _delete)

@@ -1,0 +1,134 @@
+"""The route registry: (method, path pattern) → handler; and what a handler receives.
+
+Resource modules register their routes with :meth:`Router.add`; a handler gets a
+:class:`Call` and returns the JSON object to send with HTTP 200, or raises ``ApiError``.
+Handlers run with the state lock held, so each request is atomic.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from konbini_sdk.testing._state import State
+from konbini_sdk.testing._wire import ApiError, Arr, Node, Obj, Str, coerce, invalid
+
+__all__ = ["Call", "Handler", "Route", "Router", "expand"]
+
+
+@dataclass
+class Call:
+    """One API request as a handler sees it."""
+
+    state: State
+    method: str
+    path: str
+    path_params: dict[str, str]
+    raw: dict[str, Any]
+    request_id: str
+    idempotency_key: str | None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def params(self, shape: Mapping[str, Node], *, expandable: bool = True) -> dict[str, Any]:
+        """Return the parameters checked against ``shape`` (plus ``expand``) and converted.
+
+        Unknown parameters raise 400 ``parameter_unknown`` naming the parameter.
+        """
+        fields = dict(shape)
+        if expandable:
+            fields.setdefault("expand", Arr(Str(5000)))
+        return coerce(self.raw, Obj(fields, emptiable=False))
+
+    def respond(self, obj: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        """Return a deep copy of ``obj`` with the requested ``expand[]`` paths expanded."""
+        return expand(self.state, obj, params.get("expand") or [])
+
+
+Handler = Callable[[Call], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A registered endpoint."""
+
+    method: str
+    pattern: str
+    regex: re.Pattern[str]
+    handler: Handler
+    literal_segments: int
+
+
+class Router:
+    """(method, path pattern) → handler. ``{name}`` segments match one path segment."""
+
+    def __init__(self) -> None:
+        self._routes: list[Route] = []
+
+    def add(self, method: str, pattern: str, handler: Handler) -> None:
+        """Register ``handler`` for ``method`` on ``pattern`` (e.g. ``/v1/charges/{charge}``)."""
+        parts = pattern.strip("/").split("/")
+        regex = "/".join(
+            f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
+            for part in parts
+        )
+        literal = sum(not part.startswith("{") for part in parts)
+        route = Route(method.upper(), pattern, re.compile(f"^/{regex}$"), handler, literal)
+        self._routes.append(route)
+        self._routes.sort(key=lambda r: -r.literal_segments)
+
+    def routes(self) -> list[Route]:
+        """Every registered route (most specific first)."""
+        return list(self._routes)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """Return the route and path parameters for a request, or a 404 like Stripe's."""
+        for route in self._routes:
+            found = route.regex.match(path)
+            if found and route.method == method.upper():
+                return route, found.groupdict()
+        raise ApiError(
+            404,
+            f"Unrecognized request URL ({method.upper()}: {path}). Please see "
+            "https://docs.stripe.com or the konbini_sdk.testing documentation for the "
+            "endpoints this emulator serves.",
+            stored=False,
+        )
+
+
+def expand(state: State, obj: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:
+    """Copy ``obj`` and replace the ids at each dotted path by the objects they name."""
+    result = copy.deepcopy(dict(obj))
+    for path in paths:
+        _expand_path(state, result, path.split("."), path)
+    return result
+
+
+def _expand_path(state: State, node: Any, parts: list[str], full: str) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _expand_path(state, item, parts, full)
+        return
+    if not isinstance(node, dict) or parts[0] not in node:
+        raise invalid(
+            f"This property cannot be expanded ({full}).",
+            code="parameter_invalid_string",
+            param="expand",
+        )
+    key, rest = parts[0], parts[1:]
+    value = node[key]
+    if rest:
+        _expand_path(state, value, rest, full)
+        return
+    if value is None or isinstance(value, dict):
+        return
+    found = state.find(str(value)) if isinstance(value, str) else None
+    if found is None:
+        raise invalid(
+            f"This property cannot be expanded ({full}).",
+            code="parameter_invalid_string",
+            param="expand",
+        )
+    node[key] = copy.deepcopy(found)

@@ -1,0 +1,485 @@
+"""Typed webhook events: what a Konbini merchant reacts to, built from a verified Stripe event.
+
+Every typed event carries the event ``id``, ``type``, ``created`` (aware UTC datetime), the
+``object_id`` of the PaymentIntent, Checkout Session or Refund it is about, and the raw
+``data.object`` as ``raw`` for anything else. ``raw`` and fields that may hold personal data
+(metadata, Stripe's failure message) are left out of ``repr``.
+
+Ordering (see :class:`OrderKey`): each typed event has a place in its object's life. The
+processor uses it to refuse to run a handler for an event that is older than one already
+processed for the same object (an out-of-order redelivery), so state never goes backwards.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
+from konbini_sdk._voucher import Voucher
+
+__all__ = [
+    "CheckoutAsyncPaymentFailed",
+    "CheckoutAsyncPaymentSucceeded",
+    "CheckoutCompleted",
+    "OrderKey",
+    "PaymentCanceled",
+    "PaymentFailed",
+    "PaymentProcessing",
+    "PaymentSucceeded",
+    "RefundFailed",
+    "RefundUpdated",
+    "VoucherIssued",
+    "WebhookEvent",
+    "parse_event",
+]
+
+#: ``last_payment_error.code`` of a Konbini payment that was not paid before its deadline.
+EXPIRED_CODES: Final = frozenset({"payment_intent_payment_attempt_expired"})
+
+
+class OrderKey(NamedTuple):
+    """Where an event sits in its object's life; larger is later.
+
+    Compared as a tuple: ``(terminal, created, rank)``.
+
+    - ``terminal`` is 1 for an event after which the object can no longer change in a way a
+      merchant acts on (PaymentIntent succeeded or canceled, Checkout Session async payment
+      succeeded or failed, Refund failed or canceled). Nothing that arrives after a processed
+      terminal event runs, whatever its timestamp.
+    - ``created`` is the event's Unix timestamp (Stripe's resolution is one second).
+    - ``rank`` breaks ties within one second by the natural order of the object's states
+      (a voucher is issued before the payment fails or succeeds).
+    """
+
+    terminal: int
+    created: int
+    rank: int
+
+
+class WebhookEvent(BaseModel):
+    """Base of every typed event: the event's identity and the object it is about."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: The Stripe event types this class is built from.
+    event_types: ClassVar[tuple[str, ...]] = ()
+    #: The kind of object: ``payment_intent``, ``checkout_session`` or ``refund``.
+    object_kind: ClassVar[str] = ""
+
+    id: str
+    type: str
+    created: datetime
+    livemode: bool = False
+    object_id: str
+    raw: dict[str, Any] = Field(repr=False)
+
+    @property
+    def object_key(self) -> str:
+        """The key under which the store keeps this object's latest state."""
+        return f"{self.object_kind}:{self.object_id}"
+
+    @property
+    @abstractmethod
+    def state(self) -> str:
+        """The object's state this event reports (e.g. ``succeeded``)."""
+
+    @property
+    def terminal(self) -> bool:
+        """Whether this event ends the object's life (nothing after it runs)."""
+        return False
+
+    @property
+    @abstractmethod
+    def rank(self) -> int:
+        """Order of this event's state among the object's states within one second."""
+
+    @property
+    def order_key(self) -> OrderKey:
+        """Return the event's :class:`OrderKey`."""
+        return OrderKey(int(self.terminal), int(self.created.timestamp()), self.rank)
+
+
+# --- PaymentIntent events -------------------------------------------------------------------
+
+
+class _PaymentIntentEvent(WebhookEvent):
+    object_kind: ClassVar[str] = "payment_intent"
+
+    amount: int
+    currency: str = "jpy"
+    metadata: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @property
+    def payment_intent_id(self) -> str:
+        """The PaymentIntent's id (same as ``object_id``)."""
+        return self.object_id
+
+
+class VoucherIssued(_PaymentIntentEvent):
+    """``payment_intent.requires_action`` with a Konbini voucher: tell the customer how to pay.
+
+    A re-confirmation issues a new voucher (new codes, new URL); it arrives as another
+    ``VoucherIssued`` with a later ``created``.
+    """
+
+    event_types: ClassVar[tuple[str, ...]] = ("payment_intent.requires_action",)
+
+    voucher: Voucher
+
+    @property
+    def state(self) -> str:
+        """Always ``requires_action``."""
+        return "requires_action"
+
+    @property
+    def rank(self) -> int:
+        """1: a voucher comes first."""
+        return 1
+
+
+class PaymentProcessing(_PaymentIntentEvent):
+    """``payment_intent.processing``: the payment is under way; wait."""
+
+    event_types: ClassVar[tuple[str, ...]] = ("payment_intent.processing",)
+
+    @property
+    def state(self) -> str:
+        """Always ``processing``."""
+        return "processing"
+
+    @property
+    def rank(self) -> int:
+        """2: after the voucher, before an outcome."""
+        return 2
+
+
+class PaymentFailed(_PaymentIntentEvent):
+    """``payment_intent.payment_failed``: the voucher was not paid in time, or the attempt failed.
+
+    ``expired`` is true when ``last_payment_error.code`` is
+    ``payment_intent_payment_attempt_expired`` (Stripe's code for a Konbini voucher whose
+    deadline passed; sent about an hour after it). Any other code is some other failure.
+    Either way the intent is back in ``requires_payment_method``: it is NOT terminal, because
+    the merchant may confirm it again (a new voucher) — so a later :class:`VoucherIssued`
+    still runs. ``failure_message`` is Stripe's text and is kept out of ``repr``.
+    """
+
+    event_types: ClassVar[tuple[str, ...]] = ("payment_intent.payment_failed",)
+
+    expired: bool
+    failure_code: str | None = None
+    failure_message: str | None = Field(default=None, repr=False)
+
+    @property
+    def state(self) -> str:
+        """Always ``payment_failed``."""
+        return "payment_failed"
+
+    @property
+    def rank(self) -> int:
+        """3: an outcome, after the voucher of the same second."""
+        return 3
+
+
+class PaymentSucceeded(_PaymentIntentEvent):
+    """``payment_intent.succeeded``: the customer paid. Fulfil the order. Terminal."""
+
+    event_types: ClassVar[tuple[str, ...]] = ("payment_intent.succeeded",)
+
+    amount_received: int
+
+    @property
+    def state(self) -> str:
+        """Always ``succeeded``."""
+        return "succeeded"
+
+    @property
+    def terminal(self) -> bool:
+        """A paid intent never changes again."""
+        return True
+
+    @property
+    def rank(self) -> int:
+        """4: final."""
+        return 4
+
+
+class PaymentCanceled(_PaymentIntentEvent):
+    """``payment_intent.canceled``: the voucher is void; tell the customer. Terminal."""
+
+    event_types: ClassVar[tuple[str, ...]] = ("payment_intent.canceled",)
+
+    cancellation_reason: str | None = None
+
+    @property
+    def state(self) -> str:
+        """Always ``canceled``."""
+        return "canceled"
+
+    @property
+    def terminal(self) -> bool:
+        """A canceled intent never changes again."""
+        return True
+
+    @property
+    def rank(self) -> int:
+        """4: final."""
+        return 4
+
+
+# --- Checkout Session events ----------------------------------------------------------------
+
+
+class _CheckoutEvent(WebhookEvent):
+    object_kind: ClassVar[str] = "checkout_session"
+
+    payment_intent_id: str | None = None
+    payment_status: str
+    amount_total: int | None = None
+    currency: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict, repr=False)
+
+    @property
+    def checkout_session_id(self) -> str:
+        """The Checkout Session's id (same as ``object_id``)."""
+        return self.object_id
+
+
+class CheckoutCompleted(_CheckoutEvent):
+    """``checkout.session.completed``.
+
+    For Konbini the voucher has been issued and ``payment_status`` is ``unpaid``: wait for
+    :class:`CheckoutAsyncPaymentSucceeded`. (A card payment completes with ``paid``.)
+    """
+
+    event_types: ClassVar[tuple[str, ...]] = ("checkout.session.completed",)
+
+    @property
+    def state(self) -> str:
+        """``completed_<payment_status>``, e.g. ``completed_unpaid``."""
+        return f"completed_{self.payment_status}"
+
+    @property
+    def rank(self) -> int:
+        """1: first."""
+        return 1
+
+
+class CheckoutAsyncPaymentSucceeded(_CheckoutEvent):
+    """``checkout.session.async_payment_succeeded``: paid at the store. Fulfil. Terminal."""
+
+    event_types: ClassVar[tuple[str, ...]] = ("checkout.session.async_payment_succeeded",)
+
+    @property
+    def state(self) -> str:
+        """Always ``async_payment_succeeded``."""
+        return "async_payment_succeeded"
+
+    @property
+    def terminal(self) -> bool:
+        """The session's payment is settled."""
+        return True
+
+    @property
+    def rank(self) -> int:
+        """2: final."""
+        return 2
+
+
+class CheckoutAsyncPaymentFailed(_CheckoutEvent):
+    """``checkout.session.async_payment_failed``: expired unpaid; contact the customer. Terminal."""
+
+    event_types: ClassVar[tuple[str, ...]] = ("checkout.session.async_payment_failed",)
+
+    @property
+    def state(self) -> str:
+        """Always ``async_payment_failed``."""
+        return "async_payment_failed"
+
+    @property
+    def terminal(self) -> bool:
+        """A completed session whose payment failed cannot be paid any more."""
+        return True
+
+    @property
+    def rank(self) -> int:
+        """2: final."""
+        return 2
+
+
+# --- Refund events --------------------------------------------------------------------------
+
+#: Refund states in their natural order. ``succeeded`` is not terminal for Konbini: when the
+#: customer's bank returns the funds the refund goes back to ``requires_action``.
+_REFUND_RANK: Final = {
+    "requires_action": 1,
+    "pending": 2,
+    "succeeded": 3,
+    "failed": 4,
+    "canceled": 4,
+}
+_REFUND_TERMINAL: Final = frozenset({"failed", "canceled"})
+
+
+class _RefundEvent(WebhookEvent):
+    object_kind: ClassVar[str] = "refund"
+
+    status: str
+    amount: int
+    currency: str = "jpy"
+    payment_intent_id: str | None = None
+
+    @property
+    def refund_id(self) -> str:
+        """The Refund's id (same as ``object_id``)."""
+        return self.object_id
+
+    @property
+    def state(self) -> str:
+        """The refund's ``status``."""
+        return self.status
+
+    @property
+    def terminal(self) -> bool:
+        """``failed`` and ``canceled`` refunds never change again."""
+        return self.status in _REFUND_TERMINAL
+
+    @property
+    def rank(self) -> int:
+        """The status' place in requires_action < pending < succeeded < failed/canceled."""
+        return _REFUND_RANK.get(self.status, 0)
+
+
+class RefundUpdated(_RefundEvent):
+    """``refund.updated``: the refund's ``status`` changed.
+
+    ``requires_action`` means Stripe is waiting for the customer's bank details (again, if the
+    bank returned the funds), ``pending`` they were given, ``succeeded`` the money is on its way.
+    """
+
+    event_types: ClassVar[tuple[str, ...]] = ("refund.updated",)
+
+
+class RefundFailed(_RefundEvent):
+    """``refund.failed``: no bank details within 45 days; refund outside Stripe. Terminal."""
+
+    event_types: ClassVar[tuple[str, ...]] = ("refund.failed",)
+
+
+# --- Parsing --------------------------------------------------------------------------------
+
+_ALL: Final[tuple[type[WebhookEvent], ...]] = (
+    VoucherIssued,
+    PaymentProcessing,
+    PaymentFailed,
+    PaymentSucceeded,
+    PaymentCanceled,
+    CheckoutCompleted,
+    CheckoutAsyncPaymentSucceeded,
+    CheckoutAsyncPaymentFailed,
+    RefundUpdated,
+    RefundFailed,
+)
+_BY_TYPE: Final = {event_type: cls for cls in _ALL for event_type in cls.event_types}
+
+#: Every Stripe event type the processor turns into a typed event.
+KNOWN_EVENT_TYPES: Final = frozenset(_BY_TYPE)
+
+
+def _string_map(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _common(event: Mapping[str, Any], obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "created": datetime.fromtimestamp(int(event["created"]), tz=UTC),
+        "livemode": bool(event.get("livemode", False)),
+        "object_id": obj["id"],
+        "raw": dict(obj),
+    }
+
+
+def _payment_intent_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "amount": int(obj["amount"]),
+        "currency": str(obj.get("currency") or "jpy"),
+        "metadata": _string_map(obj.get("metadata")),
+    }
+
+
+def _build(
+    cls: type[WebhookEvent], event: Mapping[str, Any], obj: Mapping[str, Any]
+) -> WebhookEvent:
+    fields = _common(event, obj)
+    if issubclass(cls, _PaymentIntentEvent):
+        fields |= _payment_intent_fields(obj)
+    if cls is VoucherIssued:
+        fields["voucher"] = Voucher.from_payment_intent(obj)
+    elif cls is PaymentFailed:
+        error = obj.get("last_payment_error") or {}
+        code = error.get("code")
+        fields |= {
+            "expired": code in EXPIRED_CODES,
+            "failure_code": code,
+            "failure_message": error.get("message"),
+        }
+    elif cls is PaymentSucceeded:
+        fields["amount_received"] = int(obj.get("amount_received") or 0)
+    elif cls is PaymentCanceled:
+        fields["cancellation_reason"] = obj.get("cancellation_reason")
+    elif issubclass(cls, _CheckoutEvent):
+        fields |= {
+            "payment_intent_id": _id_of(obj.get("payment_intent")),
+            "payment_status": str(obj["payment_status"]),
+            "amount_total": obj.get("amount_total"),
+            "currency": obj.get("currency"),
+            "metadata": _string_map(obj.get("metadata")),
+        }
+    elif issubclass(cls, _RefundEvent):
+        fields |= {
+            "status": str(obj["status"]),
+            "amount": int(obj["amount"]),
+            "currency": str(obj.get("currency") or "jpy"),
+            "payment_intent_id": _id_of(obj.get("payment_intent")),
+        }
+    return cls(**fields)
+
+
+def _id_of(value: object) -> str | None:
+    """Return the id of an expandable field (an id string or an expanded object)."""
+    if isinstance(value, Mapping):
+        return str(value["id"])
+    return None if value is None else str(value)
+
+
+def parse_event(event: Mapping[str, Any]) -> WebhookEvent | None:
+    """Turn a verified Stripe event (its decoded JSON) into a typed event.
+
+    Returns ``None`` for an event type this SDK does not handle, and for a
+    ``payment_intent.requires_action`` that carries no Konbini voucher (e.g. a card's 3-D
+    Secure step): the processor acknowledges those and ignores them.
+
+    Raises ``WebhookError`` when a known event lacks a field it needs (a malformed body).
+    """
+    cls = _BY_TYPE.get(str(event.get("type")))
+    if cls is None:
+        return None
+    try:
+        obj = event["data"]["object"]
+        if not isinstance(obj, Mapping):
+            raise TypeError("data.object is not an object")
+        return _build(cls, event, obj)
+    except VoucherUnavailableError:
+        return None
+    except (KeyError, TypeError, ValueError) as exc:
+        # The message names the missing piece only, never values from the body.
+        raise WebhookError(f"malformed {cls.__name__} event ({type(exc).__name__})") from None

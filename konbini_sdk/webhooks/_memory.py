@@ -1,0 +1,84 @@
+"""An in-memory event store: thread-safe, one process, forgotten on exit. For tests and demos."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from konbini_sdk.webhooks._store import (
+    Claim,
+    ClaimOutcome,
+    EventRecord,
+    ObjectRow,
+    ObjectState,
+    decide_claim,
+    is_newer_state,
+)
+
+__all__ = ["MemoryEventStore"]
+
+
+class MemoryEventStore:
+    """An :class:`~konbini_sdk.webhooks.EventStore` in a dict behind one lock.
+
+    Correct across threads of one process only: use :class:`SQLiteEventStore` or
+    :class:`PostgresEventStore` when several processes serve the webhook endpoint.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, str] = {}
+        self._rows: dict[str, ObjectRow] = {}
+        self._states: dict[str, ObjectState] = {}
+
+    def claim(self, event: EventRecord, *, now: float, lease_seconds: float) -> Claim:
+        """Decide and record what to do with ``event``; see :class:`EventStore`."""
+        with self._lock:
+            row = self._rows.get(event.object_key)
+            outcome = decide_claim(self._events.get(event.event_id), row, event, now)
+            if outcome is ClaimOutcome.SUPERSEDED:
+                self._events[event.event_id] = "superseded"
+            if outcome is not ClaimOutcome.CLAIMED:
+                return Claim(outcome, event)
+            token = secrets.token_hex(16)
+            row = self._rows.setdefault(event.object_key, ObjectRow())
+            row.inflight_token = token
+            row.inflight_until = now + lease_seconds
+            return Claim(outcome, event, token)
+
+    def complete(self, claim: Claim, *, now: float) -> bool:
+        """Record the claimed event done and move its object's state forward."""
+        event = claim.event
+        with self._lock:
+            row = self._rows.setdefault(event.object_key, ObjectRow())
+            if row.inflight_token == claim.token:
+                row.inflight_token = row.inflight_until = None
+            if event.event_id in self._events:
+                return False
+            self._events[event.event_id] = "done"
+            if is_newer_state(row, event):
+                row.order = event.order
+                self._states[event.object_key] = ObjectState(
+                    event.object_key, event.event_id, event.event_type, event.state, event.order
+                )
+            return True
+
+    def release(self, claim: Claim) -> None:
+        """Drop the claim if it is still this worker's."""
+        with self._lock:
+            row = self._rows.get(claim.event.object_key)
+            if row is not None and row.inflight_token == claim.token:
+                row.inflight_token = row.inflight_until = None
+
+    def event_status(self, event_id: str) -> str | None:
+        """``"done"``, ``"superseded"`` or ``None``."""
+        with self._lock:
+            return self._events.get(event_id)
+
+    def object_state(self, object_key: str) -> ObjectState | None:
+        """Return the latest processed state of ``object_key``."""
+        with self._lock:
+            return self._states.get(object_key)
+
+    def close(self) -> None:
+        """Nothing to release."""

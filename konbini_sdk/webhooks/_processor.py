@@ -1,0 +1,249 @@
+"""The webhook processor: verify, type, claim, run the handler once, answer.
+
+::
+
+    body + Stripe-Signature ─► verify (stripe.WebhookSignature, any of the secrets)  ✗ → 400
+                           ─► decode JSON, build the typed event                       ✗ → 400
+                                 unknown type / not Konbini                   → 200 ignored
+                           ─► store.claim(event)   duplicate → 200   superseded → 200
+                                                   busy (another worker has the object) → 409
+                           ─► run the handler      raises → release the claim          → 500
+                           ─► store.complete(event) (done + object state, one transaction) → 200
+
+Why 409 for "busy": answering 2xx for an event another worker has claimed but not finished
+would tell Stripe it was delivered; if that worker then fails (or crashes), nobody would ever run
+it. A non-2xx answer makes Stripe deliver it again later, when it is either done (→ duplicate)
+or claimable again. 409 rather than 503 so that monitoring of server errors stays quiet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+import stripe
+
+from konbini_sdk._exceptions import WebhookError
+from konbini_sdk._logging import RedactingLogger, get_logger
+from konbini_sdk.webhooks._events import WebhookEvent, parse_event
+from konbini_sdk.webhooks._sqlite import SQLiteEventStore
+from konbini_sdk.webhooks._store import Claim, ClaimOutcome, EventRecord, EventStore
+
+__all__ = ["DEFAULT_SQLITE_PATH", "WebhookProcessor", "WebhookResult"]
+
+#: Where the default store keeps its SQLite file (relative to the working directory).
+DEFAULT_SQLITE_PATH: Final = "konbini_webhooks.sqlite3"
+
+E = TypeVar("E", bound=WebhookEvent)
+Handler = Callable[[E], object]
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What the web framework should answer Stripe, and what happened.
+
+    ``outcome`` is one of ``processed``, ``duplicate``, ``superseded``, ``ignored`` (2xx),
+    ``rejected`` (400), ``busy`` (409), ``failed`` (500). ``body`` is short, fixed text that never
+    contains payload data. ``event`` is the typed event when one was built.
+    """
+
+    status_code: int
+    outcome: str
+    body: str
+    event_id: str | None = None
+    event_type: str | None = None
+    event: WebhookEvent | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the answer is 2xx (Stripe stops retrying)."""
+        return 200 <= self.status_code < 300
+
+    @property
+    def content_type(self) -> str:
+        """The media type of ``body``."""
+        return "text/plain; charset=utf-8"
+
+
+class WebhookProcessor:
+    """Verify Stripe webhook deliveries and run each event's handler exactly once.
+
+    Args:
+        secrets: the endpoint's signing secrets (``whsec_...``). During a rotation give both the
+            new and the old one: a delivery is accepted if any of them verifies it.
+        store: an :class:`EventStore`, or a path for a :class:`SQLiteEventStore` (the default,
+            ``konbini_webhooks.sqlite3`` in the working directory).
+        tolerance: seconds a signature's timestamp may be old (Stripe's default, 300).
+        lease_seconds: how long a claim protects a running handler. A worker that crashes
+            mid-handler blocks the event (and its object) for this long; a handler that runs
+            longer than this may run twice. Keep it well above your slowest handler.
+        clock: returns the current Unix time; inject one in tests.
+
+    Exactly one handler per event class (:meth:`on`): the store records an event done only when
+    its handler succeeded, so with two handlers a failure of the second would run the first
+    again on the redelivery. Compose inside your one handler instead.
+
+    """
+
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        *,
+        store: EventStore | str | os.PathLike[str] = DEFAULT_SQLITE_PATH,
+        tolerance: int = 300,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if isinstance(secrets, str):
+            raise TypeError("secrets: give a list of secrets, e.g. [secret]")
+        cleaned = tuple(s for s in secrets if s and s.strip())
+        if not cleaned or len(cleaned) != len(secrets):
+            raise ValueError("secrets: at least one, and every one non-empty")
+        if tolerance <= 0:
+            raise ValueError("tolerance: a positive number of seconds")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds: a positive number of seconds")
+        self._secrets = cleaned
+        self._store: EventStore = (
+            store if isinstance(store, EventStore) else SQLiteEventStore(os.fspath(store))
+        )
+        self._tolerance = tolerance
+        self._lease = lease_seconds
+        self._clock = clock
+        self._handlers: dict[type[WebhookEvent], Callable[[Any], object]] = {}
+        self._log = get_logger()
+
+    def __repr__(self) -> str:
+        return (
+            f"WebhookProcessor(secrets=<{len(self._secrets)} hidden>, "
+            f"store={type(self._store).__name__}, tolerance={self._tolerance})"
+        )
+
+    @property
+    def store(self) -> EventStore:
+        """The event store (to inspect an object's latest state, or to close it)."""
+        return self._store
+
+    def on(self, event_class: type[E]) -> Callable[[Handler[E]], Handler[E]]:
+        """Register the handler of ``event_class``: ``@processor.on(PaymentSucceeded)``.
+
+        Raises ``ValueError`` if that class already has a handler, ``TypeError`` if it is not a
+        concrete typed event class.
+        """
+        if not (isinstance(event_class, type) and issubclass(event_class, WebhookEvent)):
+            raise TypeError("event_class: a typed event class such as PaymentSucceeded")
+        if not event_class.event_types:
+            raise TypeError(f"event_class: {event_class.__name__} is not a concrete event class")
+
+        def register(handler: Handler[E]) -> Handler[E]:
+            if event_class in self._handlers:
+                raise ValueError(f"{event_class.__name__} already has a handler (one per class)")
+            self._handlers[event_class] = handler
+            return handler
+
+        return register
+
+    def process(self, body: bytes | str, signature_header: str | None) -> WebhookResult:
+        """Handle one delivery: the raw request body and its ``Stripe-Signature`` header."""
+        try:
+            raw = self._verify(body, signature_header)
+            event = parse_event(raw)
+        except WebhookError as exc:
+            self._log.warning("webhook_rejected", reason=exc.reason, outcome="rejected")
+            return WebhookResult(400, "rejected", f"rejected: {exc.reason}")
+        event_id, event_type = str(raw["id"]), str(raw["type"])
+        if event is None:
+            self._log.info(
+                "webhook_ignored", event_id=event_id, event_type=event_type, outcome="ignored"
+            )
+            return WebhookResult(200, "ignored", "ignored", event_id, event_type)
+        return self._dispatch(event)
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _verify(self, body: bytes | str, header: str | None) -> dict[str, Any]:
+        if not header:
+            raise WebhookError("missing Stripe-Signature header")
+        try:
+            text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+        except UnicodeDecodeError:
+            raise WebhookError("body is not UTF-8") from None
+        stale = False
+        for secret in self._secrets:
+            try:
+                stripe.WebhookSignature.verify_header(text, header, secret, self._tolerance)
+            except stripe.SignatureVerificationError as exc:
+                # The signature matched but the timestamp is too old: the only message
+                # stripe raises after a successful comparison.
+                stale = stale or "tolerance" in str(exc)
+                continue
+            break
+        else:
+            raise WebhookError("timestamp outside tolerance" if stale else "bad signature")
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            raise WebhookError("body is not JSON") from None
+        if (
+            not isinstance(decoded, dict)
+            or not isinstance(decoded.get("id"), str)
+            or not isinstance(decoded.get("type"), str)
+            or not isinstance(decoded.get("created"), int)
+        ):
+            raise WebhookError("body is not a Stripe event")
+        return decoded
+
+    def _dispatch(self, event: WebhookEvent) -> WebhookResult:
+        record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
+        log = self._log.bind(event_id=event.id, event_type=event.type)
+        try:
+            claim = self._store.claim(record, now=self._clock(), lease_seconds=self._lease)
+        except Exception as exc:
+            log.error("webhook_store_failed", step="claim", error=type(exc).__name__)
+            return self._result(500, "failed", "store unavailable", event)
+        if claim.outcome is not ClaimOutcome.CLAIMED:
+            return self._answer_unclaimed(claim, event, log)
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            try:
+                handler(event)
+            except Exception as exc:
+                # Only the exception's class: its message may carry the customer's data.
+                log.error("webhook_handler_failed", outcome="failed", error=type(exc).__name__)
+                self._release(claim, log)
+                return self._result(500, "failed", "handler failed", event)
+        try:
+            marked = self._store.complete(claim, now=self._clock())
+        except Exception as exc:
+            log.error("webhook_store_failed", step="complete", error=type(exc).__name__)
+            self._release(claim, log)
+            return self._result(500, "failed", "store unavailable", event)
+        if not marked:
+            log.warning("webhook_lease_lost", outcome="processed")
+        log.info("webhook_processed", outcome="processed", handled=handler is not None)
+        return self._result(200, "processed", "processed", event)
+
+    def _answer_unclaimed(
+        self, claim: Claim, event: WebhookEvent, log: RedactingLogger
+    ) -> WebhookResult:
+        outcome = claim.outcome.value
+        if claim.outcome is ClaimOutcome.BUSY:
+            log.info("webhook_busy", outcome=outcome)
+            return self._result(409, outcome, "in progress elsewhere; retry later", event)
+        log.info("webhook_skipped", outcome=outcome)
+        return self._result(200, outcome, outcome, event)
+
+    def _release(self, claim: Claim, log: RedactingLogger) -> None:
+        try:
+            self._store.release(claim)
+        except Exception as exc:
+            # The claim then lapses after the lease; the redelivery after that runs it.
+            log.error("webhook_store_failed", step="release", error=type(exc).__name__)
+
+    @staticmethod
+    def _result(status: int, outcome: str, body: str, event: WebhookEvent) -> WebhookResult:
+        return WebhookResult(status, outcome, body, event.id, event.type, event)

@@ -1,0 +1,150 @@
+"""The event store interface, and the rules every store applies in one transaction.
+
+The store is what makes each handler run exactly once and never backwards. It keeps two
+things:
+
+- per event id: whether it is ``done`` (its handlers ran and succeeded) or ``superseded``
+  (it arrived after a later event of the same object had been processed, so nothing ran);
+- per object (PaymentIntent, Checkout Session, Refund): the :class:`~.OrderKey` and state of
+  the latest processed event, and at most one live *claim*: the event a worker is running
+  handlers for right now, with the worker's token and a lease deadline.
+
+:meth:`EventStore.claim` decides, atomically, in this order (:func:`decide_claim`):
+
+1. the event id is already recorded → ``DUPLICATE`` (answer 2xx, run nothing);
+2. the object's latest processed event is strictly later (:class:`~.OrderKey`) →
+   record the event ``superseded`` → ``SUPERSEDED`` (2xx, run nothing);
+3. another live (unexpired) claim exists on the same object → ``BUSY`` (answer non-2xx so
+   Stripe delivers it again later; running it now could run an older event's handler
+   concurrently with a newer one's, or the same event twice);
+4. otherwise take the claim for ``lease_seconds`` → ``CLAIMED`` (run the handlers).
+
+After the handlers succeed, :meth:`EventStore.complete` records the event ``done``, moves the
+object's latest state forward (never backwards: the larger :class:`~.OrderKey` wins) and drops
+the claim, in one transaction. When a handler fails, :meth:`EventStore.release` drops the claim
+and records nothing, so Stripe's redelivery runs the handlers again. A worker that crashes never
+releases: its claim expires after the lease and the next delivery takes it over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from konbini_sdk.webhooks._events import OrderKey
+
+__all__ = [
+    "Claim",
+    "ClaimOutcome",
+    "EventRecord",
+    "EventStore",
+    "ObjectState",
+    "decide_claim",
+    "is_newer_state",
+]
+
+
+class ClaimOutcome(StrEnum):
+    """What :meth:`EventStore.claim` decided."""
+
+    CLAIMED = "claimed"
+    DUPLICATE = "duplicate"
+    SUPERSEDED = "superseded"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """What a store needs to know about one typed event (no payload, no personal data)."""
+
+    event_id: str
+    event_type: str
+    object_key: str
+    order: OrderKey
+    state: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer of :meth:`EventStore.claim`. ``token`` is set only when ``CLAIMED``."""
+
+    outcome: ClaimOutcome
+    event: EventRecord
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectState:
+    """The latest processed state of one object, as the store keeps it."""
+
+    object_key: str
+    event_id: str
+    event_type: str
+    state: str
+    order: OrderKey
+
+
+@dataclass
+class ObjectRow:
+    """A store's per-object row, as the decision functions read it."""
+
+    order: OrderKey | None = None
+    inflight_token: str | None = None
+    inflight_until: float | None = None
+
+
+@runtime_checkable
+class EventStore(Protocol):
+    """Where processed events and per-object state live (memory, SQLite, PostgreSQL)."""
+
+    def claim(self, event: EventRecord, *, now: float, lease_seconds: float) -> Claim:
+        """Atomically decide and record what to do with ``event`` (see the module docstring)."""
+        ...
+
+    def complete(self, claim: Claim, *, now: float) -> bool:
+        """Record the claimed event done and move its object's state forward, atomically.
+
+        Returns ``False`` when the event was already done (another worker completed it after
+        this worker's lease ran out); the object's state is then left as it is.
+        """
+        ...
+
+    def release(self, claim: Claim) -> None:
+        """Drop the claim (a handler failed): nothing is recorded; a redelivery runs again."""
+        ...
+
+    def event_status(self, event_id: str) -> str | None:
+        """``"done"``, ``"superseded"`` or ``None`` (never processed, or only claimed)."""
+        ...
+
+    def object_state(self, object_key: str) -> ObjectState | None:
+        """Return the latest processed state of ``object_key`` (``payment_intent:pi_...``)."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources (connections)."""
+        ...
+
+
+def decide_claim(
+    recorded_status: str | None, row: ObjectRow | None, event: EventRecord, now: float
+) -> ClaimOutcome:
+    """Apply the claim rule (shared by every store so they cannot drift apart)."""
+    if recorded_status is not None:
+        return ClaimOutcome.DUPLICATE
+    if row is not None and row.order is not None and row.order > event.order:
+        return ClaimOutcome.SUPERSEDED
+    if (
+        row is not None
+        and row.inflight_token is not None
+        and row.inflight_until is not None
+        and row.inflight_until > now
+    ):
+        return ClaimOutcome.BUSY
+    return ClaimOutcome.CLAIMED
+
+
+def is_newer_state(row: ObjectRow | None, event: EventRecord) -> bool:
+    """Whether completing ``event`` moves the object's latest state (ties: the later one wins)."""
+    return row is None or row.order is None or event.order >= row.order

@@ -1,0 +1,164 @@
+"""1,000 deliveries of 200 Konbini events: duplicates, any order, failing handlers, workers.
+
+Each run checks, for every store:
+
+- every event ends ``done`` (its handler succeeded exactly once) or ``superseded`` (its
+  handler never ran: a later event of its object was processed first);
+- the last event of every object (payment succeeded, voucher expired, refund failed, ...) is
+  ``done``: fulfilment happens exactly once;
+- the successful handler runs of each object happened in non-decreasing event order (no
+  regression), and the store's final state of each object equals the in-order final state;
+- every injected failure was followed by exactly one successful rerun.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from konbini_sdk.webhooks import EventStore, OrderKey, WebhookEvent, parse_event
+from tests.webhooks.conftest import StoreFactory
+from tests.webhooks.stress_worker import FirstRunFails, Journal, process_main, work
+from tests.webhooks.stripe_events import Stream, build_stream, expected_final_state, sign
+
+N_EVENTS = 200
+N_DELIVERIES = 1000
+FAILURE_RATE = 0.05
+WORKERS = 4
+
+
+@dataclass
+class Plan:
+    stream: Stream
+    deliveries: list[str]
+    failing: list[str]
+    headers: dict[str, str]
+
+
+def make_plan(seed: int) -> Plan:
+    rng = random.Random(seed)
+    stream = build_stream(rng, N_EVENTS)
+    ids = sorted(stream.events)
+    # every event at least once, the rest duplicates (Stripe's at-least-once), any order
+    deliveries = ids + [rng.choice(ids) for _ in range(N_DELIVERIES - N_EVENTS)]
+    rng.shuffle(deliveries)
+    failing = rng.sample(ids, round(N_EVENTS * FAILURE_RATE))
+    headers = {event_id: sign(body) for event_id, body in stream.bodies.items()}
+    return Plan(stream, deliveries, failing, headers)
+
+
+def check(plan: Plan, store: EventStore, runs: list[tuple[int, str, str]]) -> None:
+    stream = plan.stream
+    assert len(stream.events) == N_EVENTS
+    ran = Counter(event_id for _, event_id, _ in runs)
+    statuses = {event_id: store.event_status(event_id) for event_id in stream.events}
+    assert set(statuses.values()) <= {"done", "superseded"}, "an event was left unprocessed"
+    for event_id, status in statuses.items():
+        assert ran[event_id] == (1 if status == "done" else 0), (event_id, status)
+    typed = {event_id: parse_event(event) for event_id, event in stream.events.items()}
+    for object_key, in_order in stream.by_object.items():
+        assert statuses[in_order[-1]] == "done", f"final event of {object_key} did not run"
+        state = store.object_state(object_key)
+        assert state is not None
+        assert state.state == expected_final_state(stream, object_key)
+        last = typed[in_order[-1]]
+        assert last is not None
+        assert state.order == last.order_key
+        # handler runs of this object, in the order they happened, never go backwards
+        keys = [_key(typed[e]) for _, e, _ in sorted(runs) if e in in_order]
+        assert keys == sorted(keys), f"{object_key} regressed"
+    # every injected failure was rerun by a redelivery, and succeeded then
+    assert all(statuses[e] == "superseded" or ran[e] == 1 for e in plan.failing)
+    # both outcomes really occur in this stream (the test exercises ordering)
+    assert Counter(statuses.values())["superseded"] > 0
+
+
+def _key(event: WebhookEvent | None) -> OrderKey:
+    assert event is not None
+    return event.order_key
+
+
+def run_threads(
+    plan: Plan, make_store: Callable[[], EventStore], tmp: Path, workers: int
+) -> list[tuple[int, str, str]]:
+    """Run ``workers`` threads, each with its own processor and store instance."""
+    journal = Journal()
+    failures = FirstRunFails(plan.failing, tmp)
+    attempts: list[int] = []
+    errors: list[BaseException] = []
+
+    def target(share: list[str]) -> None:
+        try:
+            attempts.append(
+                work(
+                    make_store(), share, plan.stream.bodies, plan.headers, failures, journal.record
+                )
+            )
+        except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=target, args=(plan.deliveries[i::workers],)) for i in range(workers)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert sum(attempts) >= N_DELIVERIES
+    return journal.runs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_one_worker(store_factory: StoreFactory, tmp_path: Path, seed: int) -> None:
+    plan = make_plan(seed)
+    runs = run_threads(plan, store_factory, tmp_path, workers=1)
+    check(plan, store_factory(), runs)
+
+
+def test_concurrent_workers(store_factory: StoreFactory, tmp_path: Path) -> None:
+    plan = make_plan(3)
+    runs = run_threads(plan, store_factory, tmp_path, workers=WORKERS)
+    check(plan, store_factory(), runs)
+
+
+def test_sqlite_worker_processes(tmp_path: Path) -> None:
+    from konbini_sdk.webhooks import SQLiteEventStore
+
+    plan = make_plan(4)
+    db = tmp_path / "shared.sqlite3"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    SQLiteEventStore(db)  # create the schema once, before the workers race
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(WORKERS) as pool:
+        jobs = [
+            pool.apply_async(
+                process_main,
+                (
+                    str(db),
+                    plan.deliveries[i::WORKERS],
+                    plan.stream.bodies,
+                    plan.headers,
+                    plan.failing,
+                    str(markers),
+                    str(tmp_path / f"journal-{i}.tsv"),
+                ),
+            )
+            for i in range(WORKERS)
+        ]
+        attempts = [job.get(timeout=120) for job in jobs]
+    assert sum(attempts) >= N_DELIVERIES
+    runs: list[tuple[int, str, str]] = []
+    for i in range(WORKERS):
+        for line in (tmp_path / f"journal-{i}.tsv").read_text().splitlines():
+            at, event_id, name = line.split("\t")
+            runs.append((int(at), event_id, name))
+    check(plan, SQLiteEventStore(db), runs)
