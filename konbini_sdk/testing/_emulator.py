@@ -336,6 +336,14 @@ class Emulator:
         except ApiError as error:
             status, payload = error.status, error.body()
             headers += list(error.headers.items())
+        except Exception as exc:  # a bug must still get a Stripe-shaped answer
+            status = 500
+            payload = ApiError(
+                500,
+                f"The emulator failed unexpectedly ({type(exc).__name__}). This is a bug in "
+                "konbini_sdk.testing; please report it with the request.",
+                type_="api_error",
+            ).body()
         body = json.dumps(payload, ensure_ascii=False, indent=2).encode()
         headers.append(("Content-Type", "application/json"))
         self._remember(incoming, status, payload, request_id, replayed, dropped=False)

@@ -52,54 +52,79 @@ def _deadline(expires_at: int) -> str:
     return f"{local:%Y年%m月%d日 %H:%M} (JST)"
 
 
+_TEXT: Final = {
+    "title": ("コンビニ支払い番号", "Konbini payment instructions"),
+    "heading": ("コンビニでのお支払い", "Pay at a convenience store"),
+    "test": ("テストモード", "Test mode"),
+    "product": ("商品", "Product"),
+    "amount": ("金額", "Amount"),
+    "deadline": ("お支払い期限", "Pay by"),
+    "payment_code": ("お支払い番号", "Payment code"),
+    "confirmation_number": ("確認番号", "Confirmation number"),
+    "how": ("お支払い方法", "How to pay"),
+    "step1": (
+        "上のお支払い先のコンビニの番号を確認します。",
+        "Find the codes for your store above.",
+    ),
+    "step2": (
+        "店頭の端末またはレジで番号を伝え、現金でお支払いください。",
+        "Give them at the machine or the counter and pay in cash.",
+    ),
+    "step3": ("領収書は大切に保管してください。", "Keep the receipt."),
+    "step4": ("ご不明な点はショップにお問い合わせください。", "Questions? Contact the shop."),
+}
+
+
+def _both(pair: tuple[str, str], english_first: bool, sep: str = " / ") -> str:
+    first, second = (pair[1], pair[0]) if english_first else pair
+    return f"{escape(first)}{sep}{escape(second)}"
+
+
 def render_voucher(voucher: KonbiniVoucher, now: int) -> str:
-    """Return the voucher page; codes are shown only while the voucher is live and not expired."""
+    """Return the voucher page; codes are shown only while the voucher is live and not expired.
+
+    The page is bilingual; English comes first when the intent's Customer prefers English
+    (Stripe shows hosted instructions in the customer's preferred language).
+    """
+    en = voucher.locale.lower().startswith("en")
     status = voucher.status
     if status == "active" and now >= voucher.expires_at and not voucher.in_store:
         status = "expired"
     description = voucher.product_description or PLACEHOLDER_DESCRIPTION
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="ja"><head><meta charset="utf-8">',
+        f'<html lang="{"en" if en else "ja"}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="robots" content="noindex">',
-        "<title>コンビニ支払い番号 / Konbini payment instructions</title>",
+        f"<title>{_both(_TEXT['title'], en)}</title>",
         f"<style>{_STYLE}</style></head><body><main>",
-        "<h1>コンビニでのお支払い<br><small>Pay at a convenience store</small></h1>",
-        f'<p class="test">テストモード (konbini-sdk emulator) · status: {escape(status)}</p>',
+        f"<h1>{_both(_TEXT['heading'], en, '<br><small>')}</small></h1>",
+        f'<p class="test">{_both(_TEXT["test"], en)} (konbini-sdk emulator) · '
+        f"status: {escape(status)}</p>",
     ]
     if status in _NOTICES:
-        ja, en = _NOTICES[status]
-        parts.append(f'<p class="notice" role="alert">{escape(ja)}<br>{escape(en)}</p>')
+        parts.append(f'<p class="notice" role="alert">{_both(_NOTICES[status], en, "<br>")}</p>')
     parts += [
         "<dl>",
-        f"<dt>商品 / Product</dt><dd>{escape(description)}</dd>",
-        f"<dt>金額 / Amount</dt><dd>¥{voucher.amount:,}</dd>",
-        f"<dt>お支払い期限 / Pay by</dt><dd>{escape(_deadline(voucher.expires_at))}</dd>",
+        f"<dt>{_both(_TEXT['product'], en)}</dt><dd>{escape(description)}</dd>",
+        f"<dt>{_both(_TEXT['amount'], en)}</dt><dd>¥{voucher.amount:,}</dd>",
+        f"<dt>{_both(_TEXT['deadline'], en)}</dt><dd>{escape(_deadline(voucher.expires_at))}</dd>",
         "</dl>",
     ]
     if status == "active":
         for chain, codes in voucher.stores.items():
-            ja, en = _CHAINS[chain]
             parts += [
                 f'<section class="store" data-chain="{escape(chain)}">',
-                f"<h2>{escape(ja)} <small>{escape(en)}</small></h2>",
+                f"<h2>{_both(_CHAINS[chain], en, ' <small>')}</small></h2>",
                 "<dl>",
-                "<dt>お支払い番号 / Payment code</dt>"
+                f"<dt>{_both(_TEXT['payment_code'], en)}</dt>"
                 f'<dd class="code">{escape(codes["payment_code"])}</dd>',
-                "<dt>確認番号 / Confirmation number</dt>"
+                f"<dt>{_both(_TEXT['confirmation_number'], en)}</dt>"
                 f'<dd class="code">{escape(codes["confirmation_number"])}</dd>',
                 "</dl></section>",
             ]
-        parts += [
-            "<h2>お支払い方法 / How to pay</h2><ol>",
-            "<li>上のお支払い先のコンビニの番号を確認します。"
-            "Find the codes for your store above.</li>",
-            "<li>店頭の端末またはレジで番号を伝え、現金でお支払いください。"
-            "Give them at the machine or the counter and pay in cash.</li>",
-            "<li>領収書は大切に保管してください。Keep the receipt.</li>",
-            "<li>ご不明な点はショップにお問い合わせください。"
-            "Questions? Contact the shop.</li></ol>",
-        ]
+        parts.append(f"<h2>{_both(_TEXT['how'], en)}</h2><ol>")
+        parts += [f"<li>{_both(_TEXT[f'step{n}'], en, ' ')}</li>" for n in range(1, 5)]
+        parts.append("</ol>")
     parts.append("</main></body></html>")
     return "\n".join(parts)

@@ -59,3 +59,19 @@ def test_voucher_page_of_paid_and_unknown_vouchers(
     assert status == 404
     with pytest.raises(KeyError):
         emu.voucher_html(emu.api_base + "/konbini/voucher/test_nope")
+
+
+def test_voucher_page_language_follows_the_customer(
+    emu: Emulator, client: stripe.StripeClient
+) -> None:
+    customer = client.v1.customers.create({"name": "Alex", "preferred_locales": ["en-US"]})
+    english = client.v1.payment_intents.create(
+        konbini_params(Scenario.FILL_NEVER.email("alex"), customer=customer.id)
+    )
+    page = emu.voucher_html(english.next_action.konbini_display_details.hosted_voucher_url)
+    assert '<html lang="en">' in page
+    assert "Payment code / お支払い番号" in page
+    japanese = client.v1.payment_intents.create(konbini_params(Scenario.FILL_NEVER.email()))
+    page = emu.voucher_html(japanese.next_action.konbini_display_details.hosted_voucher_url)
+    assert '<html lang="ja">' in page
+    assert "お支払い番号 / Payment code" in page

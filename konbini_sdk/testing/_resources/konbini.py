@@ -25,7 +25,6 @@ The elided code is ``payment_intent_konbini_rejected_confirmation_number``.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -67,6 +66,8 @@ class KonbiniVoucher:
     #: active → paid | void | failed.
     status: str = "active"
     in_store: bool = False
+    #: The Customer's first preferred locale (``""`` without a Customer): the page language.
+    locale: str = ""
     timers: list[Timer] = field(default_factory=list)
 
     def stop(self, status: str) -> None:
@@ -128,6 +129,12 @@ def end_of_day_jst(moment: int, days: int) -> int:
     local = datetime.fromtimestamp(moment, tz=UTC).astimezone(JST)
     last = (local + timedelta(days=days)).replace(hour=23, minute=59, second=59, microsecond=0)
     return int(last.timestamp())
+
+
+def _customer_locale(state: State, customer_id: str | None) -> str:
+    customer = state.find(customer_id) if customer_id else None
+    locales = customer.get("preferred_locales") if customer else None
+    return str(locales[0]) if locales else ""
 
 
 class KonbiniType:
@@ -277,7 +284,7 @@ class KonbiniType:
             expires_at = now + scenario.expires_after_seconds
         if number is None:
             number = self._generate_number(state)
-        token = "test_" + secrets.token_urlsafe(24)
+        token = state.new_id("test", 32)
         voucher = KonbiniVoucher(
             token=token,
             intent_id=intent["id"],
@@ -290,6 +297,7 @@ class KonbiniType:
                 for chain in CHAINS
             },
             scenario=scenario,
+            locale=_customer_locale(state, intent.get("customer")),
         )
         book = _book(state)
         book.by_token[token] = voucher
