@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
+from konbini_sdk import __version__
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
@@ -31,8 +32,7 @@ __all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
 
 #: The API version answered when a request names none (the ``stripe`` package's own).
 DEFAULT_API_VERSION: Final = "2026-10-28.endive"
-_VERSION: Final = "0.1.0"
-EMULATOR_HEADER: Final = f"konbini-sdk/{_VERSION} (offline Stripe test-mode emulator)"
+EMULATOR_HEADER: Final = f"konbini-sdk/{__version__} (offline Stripe test-mode emulator)"
 _LOOPBACK_NAMES: Final = ("localhost",)
 
 
@@ -334,7 +334,7 @@ class Emulator:
                     self._remember(incoming, None, None, request_id, replayed, dropped=True)
                     return Answer(drop=True)
         except ApiError as error:
-            status, payload = error.status, error.body()
+            status, payload = error.status, error.body(self._log_url(request_id))
             headers += list(error.headers.items())
         except Exception as exc:  # a bug must still get a Stripe-shaped answer
             status = 500
@@ -343,7 +343,7 @@ class Emulator:
                 f"The emulator failed unexpectedly ({type(exc).__name__}). This is a bug in "
                 "konbini_sdk.testing; please report it with the request.",
                 type_="api_error",
-            ).body()
+            ).body(self._log_url(request_id))
         body = json.dumps(payload, ensure_ascii=False, indent=2).encode()
         headers.append(("Content-Type", "application/json"))
         self._remember(incoming, status, payload, request_id, replayed, dropped=False)
@@ -479,11 +479,14 @@ class Emulator:
                 payload = handler(call)
                 status, headers, keep = 200, [], True
             except ApiError as error:
-                payload = error.body()
+                payload = error.body(self._log_url(request_id))
                 status, headers, keep = error.status, list(error.headers.items()), error.stored
             finally:
                 self._run_due()
         return status, payload, headers, keep
+
+    def _log_url(self, request_id: str) -> str:
+        return f"{self.api_base}/_emulator/requests/{request_id}"
 
     def _run_due(self) -> None:
         self._state.request = RequestInfo(None, None)
@@ -555,6 +558,11 @@ class Emulator:
             return 200, {"secret": secret}
         if (method, parts) == ("GET", ["requests"]):
             return 200, {"data": [_exchange_json(e) for e in self.requests]}
+        if method == "GET" and len(parts) == 2 and parts[0] == "requests":
+            for exchange in self.requests:
+                if exchange.request_id == parts[1]:
+                    return 200, _exchange_json(exchange)
+            raise ApiError(404, f"No such request: {parts[1]}", code="resource_missing")
         raise ApiError(404, f"Unknown emulator control endpoint {method} {path}")
 
     def _fault_from_form(self, form: dict[str, str]) -> Fault:

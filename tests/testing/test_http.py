@@ -345,3 +345,13 @@ def test_control_api(emu: Emulator, client: stripe.StripeClient) -> None:
         client.v1.charges.list()
     _, _, log = _raw(emu, "GET", "/_emulator/requests")
     assert any(entry["status"] == 429 for entry in log["data"])
+
+
+def test_error_has_a_request_log_url(emu: Emulator) -> None:
+    status, headers, payload = _raw(emu, "GET", "/v1/charges/ch_missing", headers=AUTH)
+    assert status == 404
+    url = payload["error"]["request_log_url"]
+    assert url == f"{emu.api_base}/_emulator/requests/{headers['Request-Id']}"
+    _, _, logged = _raw(emu, "GET", url.removeprefix(emu.api_base))
+    assert logged["status"] == 404
+    assert logged["path"] == "/v1/charges/ch_missing"

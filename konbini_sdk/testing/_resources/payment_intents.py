@@ -18,6 +18,8 @@ from konbini_sdk.testing._wire import ApiError, Arr, Bool, Enum, Int, Map, Node,
 __all__ = [
     "PaymentMethodType",
     "cancel_intent",
+    "confirm_intent",
+    "new_intent",
     "register",
     "register_type",
     "succeed",
@@ -240,7 +242,8 @@ def _shipping(given: Any) -> dict[str, Any] | None:
     }
 
 
-def _new_intent(state: State) -> dict[str, Any]:
+def new_intent(state: State) -> dict[str, Any]:
+    """Return a fresh (unstored) PaymentIntent with every field at its default."""
     intent_id = state.new_id("pi")
     return {
         "id": intent_id,
@@ -289,7 +292,7 @@ def _create(call: Call) -> dict[str, Any]:
     state = call.state
     params = call.params(_create_shape(state))
     kinds = types(state)
-    intent = _new_intent(state)
+    intent = new_intent(state)
     _require(params, "amount")
     _require(params, "currency")
     if "payment_method_types" not in params:
@@ -317,7 +320,7 @@ def _create(call: Call) -> dict[str, Any]:
         intent["payment_method"] = method["id"]
         intent["status"] = "requires_confirmation"
     if confirm:
-        _do_confirm(state, intent, method)
+        confirm_intent(state, intent, method)
     return call.respond(intent, params)
 
 
@@ -384,7 +387,12 @@ def _incompatible(method: dict[str, Any], intent: dict[str, Any]) -> ApiError:
     )
 
 
-def _do_confirm(state: State, intent: dict[str, Any], method: dict[str, Any] | None) -> None:
+def confirm_intent(state: State, intent: dict[str, Any], method: dict[str, Any] | None) -> None:
+    """Start a payment attempt with a stored PaymentMethod (or the intent's own).
+
+    Callers check first (see ``_precheck_confirm``); other resources (e.g. Checkout) use it
+    to confirm intents they create.
+    """
     if method is None:
         method = state.get("payment_method", intent["payment_method"], param="payment_method")
     intent["payment_method"] = method["id"]
@@ -467,7 +475,7 @@ def _confirm(call: Call) -> dict[str, Any]:
     intent.update(candidate)
     if method is not None and "id" not in method:
         method = payment_methods.create_from_data(state, method, intent["customer"])
-    _do_confirm(state, intent, method)
+    confirm_intent(state, intent, method)
     return call.respond(intent, params)
 
 
