@@ -42,6 +42,7 @@ from konbini_sdk._exceptions import (
     translate_stripe_error,
 )
 from konbini_sdk._logging import get_logger
+from konbini_sdk._refunds import Refunds
 from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
@@ -297,6 +298,10 @@ class KonbiniClient(_KonbiniClientBase):
                 "api_base", "only with an API key; configure a given StripeClient yourself"
             )
         self._stripe = stripe_client
+        #: Konbini refunds (full, partial, followed until the customer gives a bank account).
+        self.refunds = Refunds(
+            stripe_client, retry_policy=self._policy, sleep=sleep, clock=clock, rng=self._rng
+        )
 
     @property
     def stripe_client(self) -> stripe.StripeClient:

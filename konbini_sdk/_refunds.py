@@ -17,17 +17,46 @@ mapping) and says where that process stands:
 
 from __future__ import annotations
 
+import builtins
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
+import stripe
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from konbini_sdk._exceptions import KonbiniValidationError
+from konbini_sdk._exceptions import (
+    KonbiniValidationError,
+    Operation,
+    StripeAPIError,
+    translate_stripe_error,
+)
 from konbini_sdk._japanese import to_jst
+from konbini_sdk._logging import get_logger
+from konbini_sdk._requests import _metadata
+from konbini_sdk._retry import (
+    KEY_PREFIX,
+    KeyChain,
+    RetryPolicy,
+    is_definitive,
+    order_key,
+    response_replayed,
+)
+from konbini_sdk._retry import _key_part as key_part
 from konbini_sdk._status import stripe_mapping
 
-__all__ = ["RefundState", "RefundView"]
+__all__ = [
+    "SETTLED_STATES",
+    "RefundState",
+    "RefundView",
+    "Refunds",
+    "refund_amount",
+    "refund_idempotency_key",
+    "refundable_remainder",
+]
 
 
 class RefundState(StrEnum):
@@ -221,3 +250,447 @@ def _expandable_id(value: Any) -> str | None:
         return value
     object_id = value.get("id") if hasattr(value, "get") else None
     return str(object_id) if object_id else None
+
+
+# --------------------------------------------------------------------------- operations
+
+#: Reasons Stripe accepts when creating a refund.
+REFUND_REASONS: Final = frozenset({"duplicate", "fraudulent", "requested_by_customer"})
+#: Metadata key under which the merchant's own refund id is stored on the Refund.
+MERCHANT_REFUND_ID_METADATA_KEY: Final = "merchant_refund_id"
+#: Metadata key under which the merchant's order id is stored on the Refund.
+ORDER_ID_METADATA_KEY: Final = "order_id"
+#: Refund states :meth:`Refunds.follow` stops at by default: nothing more happens without
+#: the customer's bank (``succeeded``) or ever (``failed``, ``canceled``).
+SETTLED_STATES: Final = frozenset({RefundState.SUCCEEDED, RefundState.FAILED, RefundState.CANCELED})
+
+_log = get_logger()
+
+_T = TypeVar("_T", bound=stripe.StripeObject)
+
+
+def refund_amount(amount: object) -> int | None:
+    """Check a refund amount: ``None`` (refund what remains) or a positive ``int`` of yen.
+
+    Raises :class:`KonbiniValidationError` naming ``amount``; ``bool`` and ``float`` are
+    refused (yen have no fractions).
+    """
+    if amount is None:
+        return None
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise KonbiniValidationError("amount", "must be an integer number of yen")
+    if amount < 1:
+        raise KonbiniValidationError("amount", "must be a positive number of yen")
+    return amount
+
+
+def refund_idempotency_key(
+    *, merchant_refund_id: str | None = None, order_id: str | None = None
+) -> str:
+    """Return the idempotency key of creating a refund.
+
+    From the merchant's own refund id (``konbini-sdk:v1:refund:{id}:create``: one Stripe
+    Refund per merchant refund, however often the call is repeated), else from the order id
+    (``konbini-sdk:v1:order:{id}:refund``: the order's one refund). One of the two is needed.
+    """
+    if merchant_refund_id is not None:
+        return f"{KEY_PREFIX}:refund:{key_part(merchant_refund_id, 'merchant_refund_id')}:create"
+    if order_id is not None:
+        return order_key(order_id, "refund")
+    raise KonbiniValidationError(
+        "merchant_refund_id",
+        "give merchant_refund_id (or order_id for the order's single refund) so that a "
+        "repeated call can never refund twice",
+    )
+
+
+def refundable_remainder(charge: Mapping[str, Any]) -> int:
+    """Return how many yen of a Charge may still be refunded (``amount - amount_refunded``).
+
+    Stripe counts refunds waiting on the customer in ``amount_refunded``; failed and canceled
+    refunds give their amount back.
+    """
+    amount = int(charge.get("amount_captured") or charge.get("amount") or 0)
+    return max(0, amount - int(charge.get("amount_refunded") or 0))
+
+
+def _check_reason(reason: str | None) -> str | None:
+    if reason is not None and reason not in REFUND_REASONS:
+        raise KonbiniValidationError(
+            "reason", f"must be one of {', '.join(sorted(REFUND_REASONS))}"
+        )
+    return reason
+
+
+def _check_id(value: object, field: str, prefix: str) -> str:
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) <= len(prefix):
+        raise KonbiniValidationError(field, f"must be a Stripe id starting with {prefix!r}")
+    if not value.isascii() or not all(char.isalnum() or char == "_" for char in value):
+        raise KonbiniValidationError(field, "must contain only letters, digits and '_'")
+    return value
+
+
+class Refunds:
+    """Konbini refunds on a ``stripe.StripeClient``: full or partial, followed to the end.
+
+    A Konbini payment was cash, so every refund waits on the customer: Stripe emails them
+    (the billing email) for a bank account, and the refund sits in ``requires_action`` until
+    they answer, for at most 45 days. Every method returns a :class:`RefundView` that says
+    what the status means.
+
+    Temporary failures (rate limits, timeouts, 5xx) are retried with the same idempotency key
+    under ``retry_policy``; everything Stripe refuses becomes a typed
+    :class:`~konbini_sdk.StripeAPIError`. ``sleep`` and ``clock`` are injectable so tests
+    never wait. Usually reached as ``KonbiniClient(...).refunds``.
+    """
+
+    def __init__(
+        self,
+        stripe_client: stripe.StripeClient,
+        *,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._stripe = stripe_client
+        self._policy = retry_policy or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+
+    # ---------------------------------------------------------------- transport
+
+    def _send(
+        self,
+        operation: Operation,
+        call: Callable[[stripe.RequestOptions], _T],
+        *,
+        chain: KeyChain | None,
+        context: Mapping[str, Any],
+    ) -> tuple[_T, bool]:
+        """Send with retries; return the object and whether Stripe replayed a stored answer."""
+        started = self._clock()
+        try:
+            for attempt in self._policy.retrying(
+                sleep=self._sleep,
+                clock=self._clock,
+                rng=self._rng,
+                before_sleep=lambda state: _log.info(
+                    "konbini.retry",
+                    operation=operation,
+                    attempt=state.attempt_number,
+                    wait_ms=round(state.upcoming_sleep * 1000),
+                    **context,
+                ),
+            ):
+                with attempt:
+                    result = self._attempt(operation, call, chain)
+        except StripeAPIError as error:
+            _log.warning(
+                "konbini.refund_operation",
+                operation=operation,
+                outcome="error",
+                error_type=type(error).__name__,
+                error_code=error.code,
+                http_status=error.http_status,
+                request_id=error.request_id,
+                duration_ms=round((self._clock() - started) * 1000),
+                **context,
+            )
+            raise
+        obj, replayed = result
+        data = obj.to_dict()
+        _log.info(
+            "konbini.refund_operation",
+            operation=operation,
+            outcome="ok",
+            object_id=data.get("id"),
+            status=data.get("status"),
+            replayed=replayed,
+            duration_ms=round((self._clock() - started) * 1000),
+            **context,
+        )
+        return result
+
+    def _attempt(
+        self,
+        operation: Operation,
+        call: Callable[[stripe.RequestOptions], _T],
+        chain: KeyChain | None,
+    ) -> tuple[_T, bool]:
+        walked = 0
+        while True:
+            options: stripe.RequestOptions = {"max_network_retries": 0}
+            if chain is not None:
+                options["idempotency_key"] = chain.key
+            try:
+                obj = call(options)
+            except stripe.StripeError as original:
+                error = translate_stripe_error(original, operation=operation)
+                if (
+                    chain is not None
+                    and response_replayed(original.headers)
+                    and is_definitive(error)
+                    and walked < self._policy.max_key_generations
+                ):
+                    # Stripe replays a refusal stored for this key: it created nothing, and
+                    # resending the key would only replay it again. Move to the next key.
+                    chain.advance()
+                    walked += 1
+                    continue
+                raise error from original
+            response = obj.last_response
+            return obj, response_replayed(response.headers if response is not None else None)
+
+    def _view(self, refund: stripe.Refund) -> RefundView:
+        return RefundView.from_refund(refund)
+
+    # ---------------------------------------------------------------- operations
+
+    def refundable_amount(self, payment_intent_id: str) -> int:
+        """Return how many yen of a paid PaymentIntent may still be refunded.
+
+        Raises :class:`KonbiniValidationError` naming ``payment_intent`` when the intent has
+        no successful payment (only a ``succeeded`` intent can be refunded).
+        """
+        _check_id(payment_intent_id, "payment_intent", "pi_")
+        return _remainder(self._paid_intent(payment_intent_id))
+
+    def _paid_intent(self, payment_intent_id: str) -> dict[str, Any]:
+        intent, _ = self._send(
+            "retrieve",
+            lambda options: self._stripe.v1.payment_intents.retrieve(
+                payment_intent_id, {"expand": ["latest_charge"]}, options
+            ),
+            chain=None,
+            context={"payment_intent_id": payment_intent_id},
+        )
+        data = intent.to_dict()
+        if data.get("status") != "succeeded" or not isinstance(data.get("latest_charge"), dict):
+            raise KonbiniValidationError(
+                "payment_intent",
+                f"has no successful payment to refund (status is {data.get('status')!r}; "
+                "only a succeeded payment can be refunded, cancel an unpaid one instead)",
+            )
+        return data
+
+    def create(
+        self,
+        payment_intent_id: str,
+        *,
+        amount: int | None = None,
+        merchant_refund_id: str | None = None,
+        order_id: str | None = None,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundView:
+        """Refund a paid Konbini payment, fully (``amount=None``: what remains) or partly.
+
+        ``merchant_refund_id`` (your id for this refund) or ``order_id`` (for the order's one
+        refund) makes the call idempotent: repeating it, after a crash or a timeout, returns
+        the same refund in its current state and never refunds twice. Both are stored in the
+        refund's ``metadata``.
+
+        Checked before anything is sent (``KonbiniValidationError`` naming the field):
+        ``amount`` a positive ``int`` of yen, ``reason`` one of Stripe's, the intent
+        ``succeeded``, and ``amount`` not more than what remains refundable (the charge's
+        ``amount`` minus ``amount_refunded``; one extra read). Stripe checks again, so a
+        concurrent refund is still refused (``InvalidRequestError``).
+
+        The new refund is ``requires_action``: Stripe has emailed the customer
+        (``instructions_email``) to ask for a bank account; see :class:`RefundView`.
+        """
+        _check_id(payment_intent_id, "payment_intent", "pi_")
+        checked_amount = refund_amount(amount)
+        _check_reason(reason)
+        extra: dict[str, str] = cast("dict[str, str]", _metadata(metadata)) if metadata else {}
+        extra = dict(extra)
+        key = refund_idempotency_key(merchant_refund_id=merchant_refund_id, order_id=order_id)
+        if merchant_refund_id is not None:
+            extra[MERCHANT_REFUND_ID_METADATA_KEY] = merchant_refund_id
+        if order_id is not None:
+            extra[ORDER_ID_METADATA_KEY] = order_id
+        context = {"payment_intent_id": payment_intent_id, "order_id": order_id}
+
+        intent = self._paid_intent(payment_intent_id)
+        remainder = _remainder(intent)
+        wanted = remainder if checked_amount is None else checked_amount
+        if remainder == 0 or wanted > remainder:
+            # A repeated call whose refund already exists lands here (its amount is now
+            # counted as refunded): answer with that refund rather than an error.
+            existing = self._find_existing(payment_intent_id, extra)
+            if existing is not None:
+                return existing
+            paid = int(intent["latest_charge"].get("amount") or 0)
+            raise KonbiniValidationError(
+                "amount",
+                f"must not exceed what remains refundable: ¥{remainder:,} of ¥{paid:,} "
+                f"(¥{paid - remainder:,} already refunded or waiting on the customer)"
+                if remainder
+                else f"nothing remains to refund: all ¥{paid:,} is already refunded or "
+                "waiting on the customer",
+            )
+
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "metadata": extra}
+        if checked_amount is not None:
+            params["amount"] = checked_amount
+        if reason is not None:
+            params["reason"] = reason
+        chain = KeyChain(key)
+        refund, replayed = self._send(
+            "refund",
+            lambda options: self._stripe.v1.refunds.create(
+                cast("stripe.params.RefundCreateParams", params), options
+            ),
+            chain=chain,
+            context=context,
+        )
+        if replayed:
+            # A stored answer shows the refund as it was when created; read it as it is now.
+            return self.retrieve(str(refund.id))
+        return self._view(refund)
+
+    def _find_existing(
+        self, payment_intent_id: str, metadata: Mapping[str, str]
+    ) -> RefundView | None:
+        marker = metadata.get(MERCHANT_REFUND_ID_METADATA_KEY)
+        name = MERCHANT_REFUND_ID_METADATA_KEY
+        if marker is None:
+            marker = metadata.get(ORDER_ID_METADATA_KEY)
+            name = ORDER_ID_METADATA_KEY
+        if marker is None:
+            return None
+        for refund in self._list_raw(payment_intent_id):
+            data = refund.to_dict()
+            if (data.get("metadata") or {}).get(name) == marker:
+                return self._view(refund)
+        return None
+
+    def retrieve(self, refund_id: str) -> RefundView:
+        """Return a refund's current state (``re_...``)."""
+        _check_id(refund_id, "refund", "re_")
+        refund, _ = self._send(
+            "retrieve",
+            lambda options: self._stripe.v1.refunds.retrieve(refund_id, None, options),
+            chain=None,
+            context={"refund_id": refund_id},
+        )
+        return self._view(refund)
+
+    def _list_raw(self, payment_intent_id: str) -> builtins.list[stripe.Refund]:
+        found: builtins.list[stripe.Refund] = []
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
+            if starting_after is not None:
+                params["starting_after"] = starting_after
+
+            def fetch(
+                options: stripe.RequestOptions, params: dict[str, Any] = params
+            ) -> stripe.ListObject[stripe.Refund]:
+                return self._stripe.v1.refunds.list(
+                    cast("stripe.params.RefundListParams", params), options
+                )
+
+            page, _ = self._send(
+                "retrieve",
+                fetch,
+                chain=None,
+                context={"payment_intent_id": payment_intent_id},
+            )
+            found.extend(page.data)
+            if not page.has_more or not page.data:
+                return found
+            starting_after = str(page.data[-1].id)
+
+    def list(self, payment_intent_id: str) -> builtins.list[RefundView]:
+        """Return every refund of a PaymentIntent, newest first (all pages)."""
+        _check_id(payment_intent_id, "payment_intent", "pi_")
+        return [self._view(refund) for refund in self._list_raw(payment_intent_id)]
+
+    def cancel(self, refund_id: str) -> RefundView:
+        """Cancel a refund that is still waiting for the customer's bank details.
+
+        Only a ``requires_action`` refund can be canceled; Stripe refuses any other
+        (``InvalidRequestError``). Its amount becomes refundable again. Tell the customer:
+        the link in Stripe's email stops working.
+        """
+        _check_id(refund_id, "refund", "re_")
+        refund, _ = self._send(
+            "cancel",
+            lambda options: self._stripe.v1.refunds.cancel(refund_id, None, options),
+            chain=KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:cancel"),
+            context={"refund_id": refund_id},
+        )
+        return self._view(refund)
+
+    def expire(self, refund_id: str) -> RefundView:
+        """Test mode only: let the 45 days pass at once (the refund becomes ``failed``).
+
+        Calls Stripe's test helper ``POST /v1/test_helpers/refunds/{id}/expire``. Refused
+        locally (``KonbiniValidationError``) when the client holds a live key.
+        """
+        _check_id(refund_id, "refund", "re_")
+        if _is_live(self._stripe):
+            raise KonbiniValidationError(
+                "api_key", "test helpers need a test key (sk_test_...), not a live key"
+            )
+        refund, _ = self._send(
+            "other",
+            lambda options: self._stripe.v1.test_helpers.refunds.expire(refund_id, None, options),
+            chain=KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:expire"),
+            context={"refund_id": refund_id},
+        )
+        return self._view(refund)
+
+    def follow(
+        self,
+        refund_id: str,
+        *,
+        interval: float = 60.0,
+        timeout: float | None = None,
+        until: Iterable[RefundState] = SETTLED_STATES,
+        on_update: Callable[[RefundView], None] | None = None,
+        before_poll: Callable[[], None] | None = None,
+    ) -> RefundView:
+        """Poll a refund until its state is one of ``until`` (default: settled) or time runs out.
+
+        ``on_update`` is called with the first view and every change of state;
+        ``before_poll`` before each poll after the first (e.g. to advance the emulator's
+        clock). Waits use this object's injectable ``sleep`` and ``clock``. Returns the last
+        view: check ``view.state`` to tell a timeout from arrival. Polling is a fallback:
+        webhooks (``refund.updated``, ``refund.failed``) are the reliable signal.
+        """
+        if interval < 0:
+            raise KonbiniValidationError("interval", "must not be negative")
+        if timeout is not None and timeout < 0:
+            raise KonbiniValidationError("timeout", "must not be negative")
+        stop = frozenset(until)
+        started = self._clock()
+        view = self.retrieve(refund_id)
+        if on_update is not None:
+            on_update(view)
+        while view.state not in stop:
+            if timeout is not None and self._clock() - started + interval > timeout:
+                return view
+            self._sleep(interval)
+            if before_poll is not None:
+                before_poll()
+            current = self.retrieve(refund_id)
+            if on_update is not None and current.state is not view.state:
+                on_update(current)
+            view = current
+        return view
+
+
+def _remainder(intent: Mapping[str, Any]) -> int:
+    charge = intent.get("latest_charge")
+    return refundable_remainder(charge) if isinstance(charge, Mapping) else 0
+
+
+def _is_live(stripe_client: stripe.StripeClient) -> bool:
+    # stripe keeps the key on its requestor; there is no public accessor.
+    requestor = getattr(stripe_client, "_requestor", None)
+    key = getattr(requestor, "api_key", None)
+    return isinstance(key, str) and key.startswith(("sk_live_", "rk_live_"))

@@ -20,7 +20,7 @@ from konbini_sdk import __version__
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
-from konbini_sdk.testing._resources import konbini, register_all, webhook_endpoints
+from konbini_sdk.testing._resources import konbini, refunds, register_all, webhook_endpoints
 from konbini_sdk.testing._router import Call, Router
 from konbini_sdk.testing._server import Answer, Incoming, make_server
 from konbini_sdk.testing._state import RequestInfo, Settings, State
@@ -227,6 +227,38 @@ class Emulator:
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
             self._konbini.complete_store_payment(self._state, payment_intent, chain)
+
+    # ---- refund controls (the customer's side of a Konbini refund) ----------------------
+
+    def submit_refund_bank_account(
+        self,
+        refund: str,
+        account_number: str,
+        routing_number: str = refunds.TEST_ROUTING_NUMBER,
+    ) -> dict[str, Any]:
+        """Submit bank details as the customer would on Stripe's collection page.
+
+        Test accounts only (routing ``1100000``; ``0001234`` succeeds; ``1111113``,
+        ``1111116``, ``3333335``, ``4444440`` fail), else ``ApiError``. The refund is
+        ``pending`` at once and settles ``refunds.SETTLE_SECONDS`` (60) emulator seconds
+        later: advance the clock to see ``succeeded``, or ``requires_action`` again.
+        """
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            found = refunds.submit_bank_account(self._state, refund, account_number, routing_number)
+            return copy.deepcopy(found)
+
+    def return_refund_funds(self, refund: str) -> dict[str, Any]:
+        """Return a succeeded refund's funds as the customer's bank would: ``requires_action``."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(refunds.return_funds(self._state, refund))
+
+    def expire_refund(self, refund: str) -> dict[str, Any]:
+        """Let a waiting refund's 45 days pass now (as the ``expire`` test helper does)."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(refunds.expire(self._state, refund))
 
     # ---- faults, webhooks, inspection ---------------------------------------------------
 
@@ -536,6 +568,19 @@ class Emulator:
                 raise ApiError(404, f"Unknown control action {'/'.join(action)}")
             found = self.get(intent)
             return 200, found
+        if method == "POST" and len(parts) == 3 and parts[0] == "refunds":
+            refund, refund_action = parts[1], parts[2]
+            if refund_action == "bank_account":
+                return 200, self.submit_refund_bank_account(
+                    refund,
+                    _required(form, "account_number"),
+                    form.get("routing_number") or refunds.TEST_ROUTING_NUMBER,
+                )
+            if refund_action == "return_funds":
+                return 200, self.return_refund_funds(refund)
+            if refund_action == "expire":
+                return 200, self.expire_refund(refund)
+            raise ApiError(404, f"Unknown control action {refund_action}")
         if parts == ["faults"]:
             if method == "GET":
                 return 200, {"data": [fault.as_json() for fault in self.faults.active()]}

@@ -17,6 +17,7 @@ from konbini_sdk.testing._resources import (
     konbini,
     payment_intents,
     payment_methods,
+    refunds,
     webhook_endpoints,
 )
 from konbini_sdk.testing._router import Router
@@ -33,6 +34,7 @@ MODULES: Final[list[Callable[[Router, State], None]]] = [
     payment_methods.register,
     events.register,
     webhook_endpoints.register,
+    refunds.register,
 ]
 
 
