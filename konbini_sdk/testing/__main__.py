@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ),
             seed=args.seed,
             realtime=args.realtime,
+            log_limit=10_000,
         )
     except KeyboardInterrupt:
         return 0

@@ -8,6 +8,7 @@ import ipaddress
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,6 +90,7 @@ class Emulator:
         webhook_timeout: float = 5.0,
         api_version: str = DEFAULT_API_VERSION,
         record: bool = True,
+        log_limit: int | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
@@ -111,7 +113,7 @@ class Emulator:
         )
         self._state.event_listeners.append(self._dispatcher.on_event)
         self._idempotency = IdempotencyStore()
-        self._log: list[Exchange] = []
+        self._log: deque[Exchange] = deque(maxlen=log_limit)
         self._log_lock = threading.Lock()
         #: The fault table; see :meth:`inject`.
         self.faults = Faults(seed)
@@ -460,6 +462,7 @@ class Emulator:
             if stored is not None:
                 extra += list(stored.headers)
                 extra.append(("Idempotent-Replayed", "true"))
+                extra.append(("Original-Request", stored.request_id))
                 return stored.status, json.loads(stored.body), extra, True, False
         outcome: Stored | None = None
         try:
@@ -486,6 +489,7 @@ class Emulator:
                     json.dumps(payload, ensure_ascii=False).encode(),
                     tuple(error_headers),
                     self._clock.now(),
+                    request_id,
                 )
             return status, payload, extra, False, drop
         finally:

@@ -2,7 +2,7 @@
 
 * The first request with a key that reaches execution has its status and body stored;
   a later request with the same key and the same method, path and parameters gets the stored
-  answer again with ``Idempotent-Replayed: true`` (500s included).
+  answer again with ``Idempotent-Replayed: true`` and ``Original-Request: req_...``.
 * Same key with different parameters (or another endpoint): 400 ``idempotency_error``.
 * Same key while the first request is still executing: 409 (``idempotency_key_in_use``).
 * Nothing is stored for requests that never began executing: authentication failures,
@@ -36,6 +36,8 @@ class Stored:
     body: bytes
     headers: tuple[tuple[str, str], ...]
     created: float
+    #: The ``Request-Id`` of the request whose answer this is.
+    request_id: str = ""
 
 
 class IdempotencyStore:

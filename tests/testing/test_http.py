@@ -180,6 +180,8 @@ def test_idempotent_replay(emu: Emulator, client: stripe.StripeClient) -> None:
     assert second.id == first.id
     assert second.last_response is not None
     assert second.last_response.headers["Idempotent-Replayed"] == "true"
+    assert first.last_response is not None
+    assert second.last_response.headers["Original-Request"] == first.last_response.request_id
     assert len(client.v1.payment_intents.list().data) == 1
 
 

@@ -10,7 +10,7 @@ import pytest
 import stripe
 
 from konbini_sdk.testing import Emulator, Scenario
-from tests.testing.conftest import konbini_params
+from tests.testing.conftest import konbini_params, spec_problems
 
 
 class Receiver:
@@ -96,6 +96,7 @@ def test_delivery_gives_up_after_the_configured_retries() -> None:
             event = emu.events("payment_intent.created")[0]
             assert event["data"]["object"]["id"] == intent.id
             assert event["pending_webhooks"] == 1
+        assert not spec_problems(emu.requests)
     finally:
         failing.close()
 

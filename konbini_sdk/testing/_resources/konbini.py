@@ -317,7 +317,7 @@ class KonbiniType:
             voucher.timers.append(
                 state.clock.schedule(
                     now + pay_after,
-                    lambda: self._pay(state, voucher, "familymart"),
+                    lambda: self._pay(state, voucher, state.rng.choice(CHAINS)),
                     f"konbini payment of {intent['id']}",
                 )
             )
