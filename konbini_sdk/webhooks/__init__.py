@@ -12,6 +12,44 @@
 
 Stores: :class:`MemoryEventStore` (tests), :class:`SQLiteEventStore` (default; one machine),
 :class:`PostgresEventStore` (many machines; ``pip install 'konbini-sdk[postgres]'``).
+
+Answers (``WebhookResult.status_code``)
+    200  ``processed`` (handler ran and succeeded), ``duplicate`` (already done or superseded),
+         ``superseded`` (older than what was already processed for the object: not run),
+         ``ignored`` (an event type this SDK does not type; nothing recorded)
+    400  ``rejected``: missing or bad signature, timestamp older than ``tolerance``, body not
+         UTF-8 / not JSON / not an event / a known event missing its fields. Nothing recorded.
+    409  ``busy``: another worker holds a live claim on the same object. Stripe delivers again.
+    500  ``failed``: the handler raised (or the store failed). Nothing recorded, claim released;
+         Stripe's retry runs the handler again.
+
+Exactly once
+    The store claims the event (per object, at most one live claim), the handler runs, and the
+    store records it done together with the object's new state, in one transaction. A
+    redelivery of a done event runs nothing. Two workers racing on one event: one runs it, the
+    other answers 409 and never acknowledges an event that is not yet done (if the winner then
+    fails, Stripe's retry of the loser's delivery runs it). A crashed worker's claim expires
+    after ``lease_seconds``. Limits: a handler that outlives its lease may run a second time,
+    and a crash between a handler's success and the done-record reruns it on redelivery; make
+    handlers idempotent where a rerun would hurt (e.g. key shipments by ``event.id``).
+
+Order (per PaymentIntent, Checkout Session, Refund)
+    Each typed event has an :class:`OrderKey` ``(terminal, created, rank)``. An event whose key
+    is strictly smaller than the latest processed event of its object is ``superseded``: its
+    handler does not run. Terminal: PaymentIntent succeeded/canceled, Checkout async payment
+    succeeded/failed, Refund failed/canceled. Ranks break same-second ties:
+    PaymentIntent requires_action 1 < processing 2 < payment_failed 3 < succeeded/canceled 4;
+    Checkout completed 1 < async_payment_succeeded/failed 2; Refund requires_action 1 <
+    pending 2 < succeeded 3 < failed/canceled 4. Examples:
+
+    - ``payment_intent.succeeded`` processed, then the voucher's ``requires_action`` arrives:
+      superseded (no voucher email after payment).
+    - voucher (t=0) → ``payment_failed`` expired (t=3 days) → re-confirmed, new voucher
+      (t=3 days + 10 min): all run, in any arrival order except that the expiry arriving after
+      the new voucher is superseded (the customer holds a live voucher).
+    - refund succeeded (t=10) → the bank returned the funds, ``requires_action`` (t=20): runs;
+      a late ``pending`` (t=5) does not. ``refund.updated`` (failed) and ``refund.failed`` of
+      the same second both run (equal keys are not "older").
 """
 
 from konbini_sdk.webhooks._events import (

@@ -77,11 +77,12 @@ class WebhookProcessor:
             new and the old one: a delivery is accepted if any of them verifies it.
         store: an :class:`EventStore`, or a path for a :class:`SQLiteEventStore` (the default,
             ``konbini_webhooks.sqlite3`` in the working directory).
-        tolerance: seconds a signature's timestamp may be old (Stripe's default, 300).
+        tolerance: seconds a signature's timestamp may be old (Stripe's default, 300),
+            checked by ``stripe.WebhookSignature`` against the real time.
         lease_seconds: how long a claim protects a running handler. A worker that crashes
             mid-handler blocks the event (and its object) for this long; a handler that runs
             longer than this may run twice. Keep it well above your slowest handler.
-        clock: returns the current Unix time; inject one in tests.
+        clock: returns the current Unix time, for leases; inject one in tests.
 
     Exactly one handler per event class (:meth:`on`): the store records an event done only when
     its handler succeeded, so with two handlers a failure of the second would run the first

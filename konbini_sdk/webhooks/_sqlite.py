@@ -1,6 +1,6 @@
 """The default event store: one SQLite file, safe across threads and processes of one machine.
 
-Each operation opens its own connection and runs in ``BEGIN IMMEDIATE`` (the write lock is
+Each operation borrows a pooled connection and runs in ``BEGIN IMMEDIATE`` (the write lock is
 taken before reading, so two workers never decide on the same stale read). The database is in
 WAL mode so readers do not block the writer, and a busy timeout makes a worker wait for the
 lock instead of failing. Not for several machines: SQLite's locking needs one local disk; use
@@ -12,8 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from typing import Final
 
 from konbini_sdk.webhooks._events import OrderKey
@@ -66,7 +67,10 @@ class SQLiteEventStore:
         if self._path == ":memory:" or self._path.startswith("file::memory:"):
             raise ValueError("SQLiteEventStore needs a file path; use MemoryEventStore in memory")
         self._busy_timeout = busy_timeout
-        with closing(self._connect()) as conn:
+        self._idle: list[sqlite3.Connection] = []
+        self._idle_lock = threading.Lock()
+        self._pid = os.getpid()
+        with self._connection() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             with _immediate(conn):
                 for statement in _SCHEMA:
@@ -77,33 +81,66 @@ class SQLiteEventStore:
         """The database file."""
         return self._path
 
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-        return sqlite3.connect(self._path, timeout=self._busy_timeout, isolation_level=None)
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """Lend an idle connection (or a new one); each is used by one thread at a time.
+
+        Connections are kept open: closing the last connection of a WAL database checkpoints
+        and deletes the WAL, which would make every operation pay for a checkpoint.
+        """
+        with self._idle_lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._idle, self._pid = [], os.getpid()
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        try:
+            yield conn
+        except sqlite3.Error:
+            conn.close()
+            raise
+        with self._idle_lock:
+            self._idle.append(conn)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with closing(self._connect()) as conn, _immediate(conn):
+        with self._connection() as conn, _immediate(conn):
             yield conn
 
     def claim(self, event: EventRecord, *, now: float, lease_seconds: float) -> Claim:
         """Decide and record what to do with ``event``; see :class:`EventStore`."""
-        with self._transaction() as conn:
-            row = _read_row(conn, event.object_key)
-            outcome = decide_claim(_read_status(conn, event.event_id), row, event, now)
-            if outcome is ClaimOutcome.SUPERSEDED:
-                _record(conn, event, "superseded", now)
-            if outcome is not ClaimOutcome.CLAIMED:
-                return Claim(outcome, event)
-            token = secrets.token_hex(16)
-            conn.execute(
-                "INSERT INTO konbini_webhook_objects (object_key, inflight_token, inflight_until,"
-                " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (object_key) DO UPDATE SET"
-                " inflight_token = excluded.inflight_token,"
-                " inflight_until = excluded.inflight_until, updated_at = excluded.updated_at",
-                (event.object_key, token, now + lease_seconds, now),
-            )
-            return Claim(outcome, event, token)
+        with self._connection() as conn:
+            # Fast path without the write lock: done/superseded is never undone, and most
+            # redeliveries are of done events.
+            if _read_status(conn, event.event_id) is not None:
+                return Claim(ClaimOutcome.DUPLICATE, event)
+            with _immediate(conn):
+                return self._claim_locked(conn, event, now, lease_seconds)
+
+    def _claim_locked(
+        self, conn: sqlite3.Connection, event: EventRecord, now: float, lease_seconds: float
+    ) -> Claim:
+        row = _read_row(conn, event.object_key)
+        outcome = decide_claim(_read_status(conn, event.event_id), row, event, now)
+        if outcome is ClaimOutcome.SUPERSEDED:
+            _record(conn, event, "superseded", now)
+        if outcome is not ClaimOutcome.CLAIMED:
+            return Claim(outcome, event)
+        token = secrets.token_hex(16)
+        conn.execute(
+            "INSERT INTO konbini_webhook_objects (object_key, inflight_token, inflight_until,"
+            " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (object_key) DO UPDATE SET"
+            " inflight_token = excluded.inflight_token,"
+            " inflight_until = excluded.inflight_until, updated_at = excluded.updated_at",
+            (event.object_key, token, now + lease_seconds, now),
+        )
+        return Claim(outcome, event, token)
 
     def complete(self, claim: Claim, *, now: float) -> bool:
         """Record the claimed event done and move its object's state forward."""
@@ -141,12 +178,12 @@ class SQLiteEventStore:
 
     def event_status(self, event_id: str) -> str | None:
         """``"done"``, ``"superseded"`` or ``None``."""
-        with closing(self._connect()) as conn:
+        with self._connection() as conn:
             return _read_status(conn, event_id)
 
     def object_state(self, object_key: str) -> ObjectState | None:
         """Return the latest processed state of ``object_key``."""
-        with closing(self._connect()) as conn:
+        with self._connection() as conn:
             found = conn.execute(
                 "SELECT terminal, created, rank, event_id, event_type, state"
                 " FROM konbini_webhook_objects WHERE object_key = ? AND event_id IS NOT NULL",
@@ -160,7 +197,11 @@ class SQLiteEventStore:
         )
 
     def close(self) -> None:
-        """Nothing to release: every operation closes its own connection."""
+        """Close the idle connections (the store opens new ones if used again)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
 
 
 @contextmanager

@@ -124,5 +124,6 @@ def process_main(
     store = SQLiteEventStore(db_path)
     attempts = work(store, deliveries, bodies, headers,
                     FirstRunFails(failing, Path(marker_dir)), record)  # fmt: skip
+    store.close()
     Path(journal_path).write_text("".join(runs))
     return attempts

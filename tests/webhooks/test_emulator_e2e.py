@@ -137,6 +137,7 @@ def test_emulator_to_example_fulfils_exactly_once(framework: str, tmp_path: Path
             state = processor.store.object_state(f"payment_intent:{intent.id}")
             assert state is not None
             assert state.state == "succeeded"
+            processor.store.close()
     assert not spec_problems(emu.requests)
 
 

@@ -466,5 +466,7 @@ def test_default_store_is_sqlite_in_the_working_directory(
     assert deliver(processor, VOUCHER) == (200, "processed")
     assert (tmp_path / "konbini_webhooks.sqlite3").is_file()
     # a second processor (another worker process) on the same file sees it done
-    assert deliver(WebhookProcessor([SECRET], store=tmp_path / "konbini_webhooks.sqlite3"),
-                   VOUCHER) == (200, "duplicate")  # fmt: skip
+    other = WebhookProcessor([SECRET], store=tmp_path / "konbini_webhooks.sqlite3")
+    assert deliver(other, VOUCHER) == (200, "duplicate")
+    processor.store.close()
+    other.store.close()

@@ -136,7 +136,7 @@ def test_sqlite_worker_processes(tmp_path: Path) -> None:
     db = tmp_path / "shared.sqlite3"
     markers = tmp_path / "markers"
     markers.mkdir()
-    SQLiteEventStore(db)  # create the schema once, before the workers race
+    SQLiteEventStore(db).close()  # create the schema once, before the workers race
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         jobs = [
@@ -161,4 +161,6 @@ def test_sqlite_worker_processes(tmp_path: Path) -> None:
         for line in (tmp_path / f"journal-{i}.tsv").read_text().splitlines():
             at, event_id, name = line.split("\t")
             runs.append((int(at), event_id, name))
-    check(plan, SQLiteEventStore(db), runs)
+    store = SQLiteEventStore(db)
+    check(plan, store, runs)
+    store.close()
