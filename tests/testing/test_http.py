@@ -357,3 +357,29 @@ def test_error_has_a_request_log_url(emu: Emulator) -> None:
     _, _, logged = _raw(emu, "GET", url.removeprefix(emu.api_base))
     assert logged["status"] == 404
     assert logged["path"] == "/v1/charges/ch_missing"
+
+
+def test_same_key_from_many_threads_creates_one_intent(
+    emu: Emulator, client: stripe.StripeClient
+) -> None:
+    ids: list[str] = []
+    conflicts: list[int] = []
+
+    def create() -> None:
+        try:
+            intent = client.v1.payment_intents.create(
+                konbini_params(NEVER), {"idempotency_key": "burst"}
+            )
+            ids.append(intent.id)
+        except stripe.APIError as error:
+            conflicts.append(error.http_status or 0)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(ids) + len(conflicts) == 8
+    assert set(conflicts) <= {409}
+    assert len(set(ids)) == 1
+    assert len(client.v1.payment_intents.list().data) == 1
