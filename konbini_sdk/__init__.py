@@ -1,5 +1,19 @@
 """konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline."""
 
+from konbini_sdk._billing import (
+    InvoiceLine,
+    Invoices,
+    KonbiniInvoiceRequest,
+    KonbiniSubscriptionRequest,
+    SubscriptionItem,
+)
+from konbini_sdk._checkout import (
+    CheckoutLineItem,
+    CheckoutPriceData,
+    CheckoutSessionRequest,
+    CheckoutSessions,
+    CheckoutState,
+)
 from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
 from konbini_sdk._exceptions import (
     AuthenticationError,
@@ -69,13 +83,22 @@ __all__ = [
     "CheckoutAsyncPaymentFailed",
     "CheckoutAsyncPaymentSucceeded",
     "CheckoutCompleted",
+    "CheckoutLineItem",
+    "CheckoutPriceData",
+    "CheckoutSessionRequest",
+    "CheckoutSessions",
+    "CheckoutState",
     "ConfirmationNumber",
     "ConfirmationNumberRejectedError",
     "EventStore",
     "IdempotencyError",
     "InvalidRequestError",
+    "InvoiceLine",
+    "Invoices",
     "KonbiniClient",
     "KonbiniError",
+    "KonbiniInvoiceRequest",
+    "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
     "MemoryEventStore",
     "OutcomeUnknownError",
@@ -95,6 +118,7 @@ __all__ = [
     "SQLiteEventStore",
     "StoreCode",
     "StripeAPIError",
+    "SubscriptionItem",
     "Voucher",
     "VoucherIssued",
     "VoucherUnavailableError",
