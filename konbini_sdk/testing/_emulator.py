@@ -631,7 +631,7 @@ class Emulator:
         if parts == ["clock"] and method == "GET":
             return 200, {"now": self.timestamp()}
         if (method, parts) == ("POST", ["clock", "advance"]):
-            ran = self.advance(float(_required(form, "seconds")))
+            ran = self.advance(_number(_required(form, "seconds"), "seconds"))
             return 200, {"now": self.timestamp(), "transitions": ran}
         if method == "POST" and len(parts) == 4 and parts[0] == "payment_intents":
             intent, action = parts[1], parts[2:]
@@ -676,7 +676,7 @@ class Emulator:
         if (method, parts) == ("GET", ["webhook_deliveries"]):
             return 200, {"data": [_attempt_json(a) for a in self.deliveries]}
         if (method, parts) == ("POST", ["webhook_deliveries", "wait"]):
-            done = self.wait_for_deliveries(float(form.get("timeout", "5")))
+            done = self.wait_for_deliveries(_number(form.get("timeout", "5"), "timeout"))
             return 200, {"done": done}
         if (method, parts) == ("POST", ["webhook_endpoints"]):
             events = [value for key, value in parse_qsl(incoming.body) if key.startswith("events")]
@@ -736,6 +736,16 @@ class Emulator:
             )
         except ValueError as exc:
             raise ApiError(400, f"Invalid fault: {exc}") from exc
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ApiError(400, f"Invalid {name}: not a number.", param=name) from None
+    if number < 0:
+        raise ApiError(400, f"Invalid {name}: the clock only moves forward.", param=name)
+    return number
 
 
 def _required(form: dict[str, str], name: str) -> str:

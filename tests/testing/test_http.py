@@ -102,6 +102,7 @@ def test_unknown_url_is_404(emu: Emulator) -> None:
 
 INVALID = [
     ({"currency": "usd"}, "payment_intent_invalid_currency", "currency"),
+    ({"capture_method": "manual"}, "parameter_invalid_string", "capture_method"),
     ({"amount": 119}, "amount_too_small", "amount"),
     ({"amount": 300_001}, "amount_too_large", "amount"),
     (
@@ -345,6 +346,9 @@ def test_control_api(emu: Emulator, client: stripe.StripeClient) -> None:
     assert fault["kind"] == "rate_limit"
     with pytest.raises(stripe.RateLimitError):
         client.v1.charges.list()
+    status, _, refused = _raw(emu, "POST", "/_emulator/clock/advance", "seconds=-5")
+    assert status == 400
+    assert refused["error"]["param"] == "seconds"
     _, _, log = _raw(emu, "GET", "/_emulator/requests")
     assert any(entry["status"] == 429 for entry in log["data"])
 
