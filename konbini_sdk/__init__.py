@@ -31,6 +31,14 @@ from konbini_sdk._exceptions import (
     VoucherUnavailableError,
     WebhookError,
 )
+from konbini_sdk._instructions import (
+    Language,
+    format_deadline,
+    format_yen,
+    render_email,
+    render_html,
+    render_text,
+)
 from konbini_sdk._japanese import (
     DEFAULT_EXPIRES_AFTER_DAYS,
     JST,
@@ -41,6 +49,7 @@ from konbini_sdk._japanese import (
     to_fullwidth_katakana,
 )
 from konbini_sdk._logging import redact_sensitive
+from konbini_sdk._refunds import Refunds, RefundState, RefundView
 from konbini_sdk._requests import (
     BillingDetails,
     ConfirmationNumber,
@@ -49,6 +58,7 @@ from konbini_sdk._requests import (
     normalize_confirmation_number,
 )
 from konbini_sdk._retry import RetryPolicy
+from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment
 from konbini_sdk._voucher import Chain, StoreCode, Voucher
 from konbini_sdk.webhooks import (
     CheckoutAsyncPaymentFailed,
@@ -100,6 +110,7 @@ __all__ = [
     "KonbiniInvoiceRequest",
     "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
+    "Language",
     "MemoryEventStore",
     "OutcomeUnknownError",
     "PaymentCanceled",
@@ -108,11 +119,16 @@ __all__ = [
     "PaymentIntentRequest",
     "PaymentMethodUnavailableError",
     "PaymentProcessing",
+    "PaymentState",
+    "PaymentStatus",
     "PaymentSucceeded",
     "PostgresEventStore",
     "RateLimitedError",
     "RefundFailed",
+    "RefundState",
     "RefundUpdated",
+    "RefundView",
+    "Refunds",
     "ReissuedVoucher",
     "RetryPolicy",
     "SQLiteEventStore",
@@ -128,10 +144,16 @@ __all__ = [
     "WebhookResult",
     "check_product_description",
     "confirm_params",
+    "describe_payment",
+    "format_deadline",
+    "format_yen",
     "is_jis_x_0208",
     "konbini_deadline",
     "normalize_confirmation_number",
     "redact_sensitive",
+    "render_email",
+    "render_html",
+    "render_text",
     "store_display_name",
     "to_fullwidth_katakana",
 ]

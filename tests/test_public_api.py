@@ -36,6 +36,7 @@ EXPECTED = [
     "KonbiniInvoiceRequest",
     "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
+    "Language",
     "MemoryEventStore",
     "OutcomeUnknownError",
     "PaymentCanceled",
@@ -44,11 +45,16 @@ EXPECTED = [
     "PaymentIntentRequest",
     "PaymentMethodUnavailableError",
     "PaymentProcessing",
+    "PaymentState",
+    "PaymentStatus",
     "PaymentSucceeded",
     "PostgresEventStore",
     "RateLimitedError",
     "RefundFailed",
+    "RefundState",
     "RefundUpdated",
+    "RefundView",
+    "Refunds",
     "ReissuedVoucher",
     "RetryPolicy",
     "SQLiteEventStore",
@@ -64,10 +70,16 @@ EXPECTED = [
     "WebhookResult",
     "check_product_description",
     "confirm_params",
+    "describe_payment",
+    "format_deadline",
+    "format_yen",
     "is_jis_x_0208",
     "konbini_deadline",
     "normalize_confirmation_number",
     "redact_sensitive",
+    "render_email",
+    "render_html",
+    "render_text",
     "store_display_name",
     "to_fullwidth_katakana",
 ]
@@ -90,7 +102,7 @@ def test_exported_names_pinned_and_sorted() -> None:
 def test_every_exported_name_exists_and_is_documented() -> None:
     for name in konbini_sdk.__all__:
         value = getattr(konbini_sdk, name)
-        if callable(value) and name != "ConfirmationNumber":
+        if callable(value) and name not in {"ConfirmationNumber", "Language"}:  # type aliases
             assert value.__doc__, name
 
 
