@@ -7,6 +7,11 @@ from konbini_sdk._billing import (
     KonbiniSubscriptionRequest,
     SubscriptionItem,
 )
+from konbini_sdk._card import (
+    CardPaymentRequest,
+    CardPaymentResult,
+    CardPayments,
+)
 from konbini_sdk._checkout import (
     CheckoutLineItem,
     CheckoutPriceData,
@@ -49,6 +54,10 @@ from konbini_sdk._japanese import (
     to_fullwidth_katakana,
 )
 from konbini_sdk._logging import redact_sensitive
+from konbini_sdk._polling import (
+    PaymentStatusPoller,
+    PollingPolicy,
+)
 from konbini_sdk._refunds import Refunds, RefundState, RefundView
 from konbini_sdk._requests import (
     BillingDetails,
@@ -89,6 +98,9 @@ __all__ = [
     "BillingDetails",
     "CancellationRefusedError",
     "CardError",
+    "CardPaymentRequest",
+    "CardPaymentResult",
+    "CardPayments",
     "Chain",
     "CheckoutAsyncPaymentFailed",
     "CheckoutAsyncPaymentSucceeded",
@@ -121,7 +133,9 @@ __all__ = [
     "PaymentProcessing",
     "PaymentState",
     "PaymentStatus",
+    "PaymentStatusPoller",
     "PaymentSucceeded",
+    "PollingPolicy",
     "PostgresEventStore",
     "RateLimitedError",
     "RefundFailed",

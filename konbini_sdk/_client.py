@@ -33,6 +33,7 @@ from typing import Any, Final, cast
 import stripe
 import tenacity
 
+from konbini_sdk._checkout import CheckoutSessions
 from konbini_sdk._exceptions import (
     IdempotencyError,
     KonbiniValidationError,
@@ -302,6 +303,8 @@ class KonbiniClient(_KonbiniClientBase):
         self.refunds = Refunds(
             stripe_client, retry_policy=self._policy, sleep=sleep, clock=clock, rng=self._rng
         )
+        #: Checkout Sessions offering Konbini (create, retrieve, expire, the voucher).
+        self.checkout = CheckoutSessions(self)
 
     @property
     def stripe_client(self) -> stripe.StripeClient:

@@ -44,6 +44,7 @@ def call_stripe(
     *,
     chain: KeyChain | None = None,
     context: Mapping[str, Any] | None = None,
+    walk: bool = True,
 ) -> Answer[T]:
     """Run ``call`` (one ``stripe.StripeClient`` request) with the client's retry policy.
 
@@ -52,12 +53,13 @@ def call_stripe(
     retried with backoff; a definitive error Stripe *replays* for the chain's key moves the
     chain to its next generation at once. Other errors are raised as the SDK's typed errors,
     with the ``stripe`` error as ``__cause__``. ``context`` (ids only, no personal data) is
-    added to the log lines.
+    added to the log lines. ``walk=False`` raises a replayed definitive error instead of
+    moving the chain on (the caller derives a fresh key when a new attempt is wanted).
     """
     ctx = dict(context or {})
     for attempt in client._retrying(operation, ctx):
         with attempt:
-            return _attempt(client, operation, call, chain, ctx)
+            return _attempt(client, operation, call, chain if walk else None, ctx, chain)
     raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
 
@@ -65,8 +67,9 @@ def _attempt(
     client: KonbiniClient,
     operation: Operation,
     call: Callable[[stripe.RequestOptions], T],
-    chain: KeyChain | None,
+    walking: KeyChain | None,
     context: dict[str, Any],
+    chain: KeyChain | None,
 ) -> Answer[T]:
     walked = 0
     limit = client.retry_policy.max_key_generations
@@ -91,8 +94,8 @@ def _attempt(
                 http_status=error.http_status,
                 **context,
             )
-            if chain is not None and replayed and is_definitive(error) and walked < limit:
-                chain.advance()
+            if walking is not None and replayed and is_definitive(error) and walked < limit:
+                walking.advance()
                 walked += 1
                 continue
             raise error from original
