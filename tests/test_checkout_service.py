@@ -14,7 +14,12 @@ from konbini_sdk import (
     VoucherUnavailableError,
 )
 from konbini_sdk.testing import Emulator
-from tests.emulated import emu, konbini, sleeps  # noqa: F401 - fixtures
+from tests.emulated import (  # noqa: F401 - fixtures
+    emu,
+    konbini,
+    sleeps,
+    structlog_left_unconfigured,
+)
 
 REQUEST = CheckoutSessionRequest.model_validate(
     {

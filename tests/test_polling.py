@@ -20,7 +20,12 @@ from konbini_sdk import (
 )
 from konbini_sdk._status import PaymentState
 from konbini_sdk.testing import Emulator
-from tests.emulated import emu, konbini, sleeps  # noqa: F401 - fixtures
+from tests.emulated import (  # noqa: F401 - fixtures
+    emu,
+    konbini,
+    sleeps,
+    structlog_left_unconfigured,
+)
 
 REQUEST = PaymentIntentRequest(amount=2500, product_description="Tシャツ", expires_after_days=2)
 
