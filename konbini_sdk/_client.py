@@ -300,9 +300,7 @@ class KonbiniClient(_KonbiniClientBase):
             )
         self._stripe = stripe_client
         #: Konbini refunds (full, partial, followed until the customer gives a bank account).
-        self.refunds = Refunds(
-            stripe_client, retry_policy=self._policy, sleep=sleep, clock=clock, rng=self._rng
-        )
+        self.refunds = Refunds(self)
         #: Checkout Sessions offering Konbini (create, retrieve, expire, the voucher).
         self.checkout = CheckoutSessions(self)
 
