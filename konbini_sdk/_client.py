@@ -322,7 +322,8 @@ class KonbiniClient(_KonbiniClientBase):
         """Send one operation with retries; walk past keys Stripe replays definitive errors for."""
         for attempt in self._retrying(operation, context):
             with attempt:
-                return self._attempt(operation, call, chain, context)
+                number = attempt.retry_state.attempt_number
+                return self._attempt(operation, call, chain, {**context, "attempt": number})
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def _attempt(
