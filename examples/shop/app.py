@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from konbini_shop import OrderStore, ShopConfig, create_app, run_offline  # noqa: E402
+from konbini_shop import OrderStore, ShopConfig, create_app, run_offline
 
-from konbini_sdk import KonbiniClient  # noqa: E402
+from konbini_sdk import KonbiniClient
 
 
 def run_on_stripe(api_key: str, port: int, data_dir: Path) -> None:
@@ -61,9 +61,9 @@ def main() -> None:
         run_on_stripe(api_key, args.port, args.data_dir or Path("shop-data"))
         return
     with run_offline(args.port, args.data_dir) as shop:
-        assert shop.emulator is not None
         print(f"Konbini demo shop (offline, test mode): {shop.url}")
-        print(f"Emulator (Stripe test-mode API): {shop.emulator.api_base}")
+        if shop.emulator is not None:
+            print(f"Emulator (Stripe test-mode API): {shop.emulator.api_base}")
         print("Press Ctrl+C to stop.")
         try:
             threading.Event().wait()

@@ -53,7 +53,9 @@ def _browser_required() -> bool:
 
 def _unavailable(reason: str) -> None:
     if _browser_required():
-        pytest.fail(f"headless Chromium is required here (CI or KONBINI_REQUIRE_BROWSER=1): {reason}")
+        pytest.fail(
+            f"headless Chromium is required here (CI or KONBINI_REQUIRE_BROWSER=1): {reason}"
+        )
     pytest.skip(f"no headless Chromium: {reason} (run .ci/setup.d/chromium.sh as root)")
 
 

@@ -19,7 +19,9 @@ from konbini_sdk.testing import Scenario
 
 pytestmark = pytest.mark.browser
 
-selenium = pytest.importorskip("selenium", reason="selenium is not installed") if not os.environ.get("CI") else __import__("selenium")
+if not os.environ.get("CI"):
+    # Elsewhere a missing selenium skips; under CI the import below fails the run.
+    pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[dev]')")
 
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -32,7 +34,7 @@ SCREENSHOTS = os.environ.get("KONBINI_SHOP_SCREENSHOTS")
 
 
 def snap(driver: Any, name: str) -> None:
-    """Save a screenshot when KONBINI_SHOP_SCREENSHOTS names a folder (for looking, not asserting)."""
+    """Save a screenshot when KONBINI_SHOP_SCREENSHOTS names a folder (to look at, not assert)."""
     if SCREENSHOTS:
         Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(Path(SCREENSHOTS) / f"{name}.png"))
@@ -132,8 +134,7 @@ def test_clock_advance_pays_and_fulfils(browser: Any, shop: RunningShop) -> None
     assert intent["status"] == "succeeded"
     assert shop.emulator.wait_for_deliveries(TIMEOUT)
     assert any(
-        d.event_type == "payment_intent.succeeded" and d.succeeded
-        for d in shop.emulator.deliveries
+        d.event_type == "payment_intent.succeeded" and d.succeeded for d in shop.emulator.deliveries
     )
 
 
@@ -204,7 +205,12 @@ def test_double_click_on_pay_makes_one_payment(browser: Any, shop: RunningShop) 
 def test_refund_shows_the_waiting_state(browser: Any, shop: RunningShop) -> None:
     order_id = open_checkout(browser, shop)
     # Paid at once: the voucher is already spent, so the shop shows the order page itself.
-    fill(browser, name="山田 太郎", email=Scenario.SUCCEED_IMMEDIATELY.email("taro"), phone="0312345678")
+    fill(
+        browser,
+        name="山田 太郎",
+        email=Scenario.SUCCEED_IMMEDIATELY.email("taro"),
+        phone="0312345678",
+    )
     browser.find_element(By.ID, "pay").click()
     wait(browser).until(ec.visibility_of_element_located((By.ID, "fulfilled")))
     assert browser.current_url.endswith(f"/orders/{order_id}")

@@ -7,7 +7,7 @@ instructions renderer, ``client.refunds`` and the ``WebhookProcessor`` with its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -33,8 +33,7 @@ from konbini_sdk import (
     VoucherUnavailableError,
     normalize_confirmation_number,
 )
-from konbini_sdk._instructions import format_deadline, format_yen, render_html
-from konbini_sdk._japanese import JST
+from konbini_sdk._instructions import Language, format_deadline, format_yen, render_html
 from konbini_sdk._refunds import RefundView
 from konbini_sdk.webhooks import EventStore, WebhookProcessor
 
@@ -52,7 +51,7 @@ _FIELD_FOR = {
 }
 
 
-class TestClock(Protocol):
+class EmulatorControls(Protocol):
     """What the test-mode panel needs: the emulator (``konbini_sdk.testing.Emulator``)."""
 
     def now(self) -> datetime:
@@ -79,12 +78,11 @@ class ShopConfig:
     webhook_secrets: list[str]
     event_store: EventStore | str
     #: The emulator, for the test-mode panel; ``None`` on Stripe (no panel).
-    test_clock: TestClock | None = None
+    test_clock: EmulatorControls | None = None
     merchant_name: str = "Konbini Demo Shop"
     merchant_contact: str = "support@shop.example"
     #: How often the order page asks the shop for its status, in milliseconds.
     poll_ms: int = 1000
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _field_of(sdk_field: str) -> str:
@@ -153,9 +151,9 @@ def make_processor(config: ShopConfig) -> WebhookProcessor:
     orders = config.orders
     processor = WebhookProcessor(config.webhook_secrets, store=config.event_store)
 
-    def order_of(event: VoucherIssued | PaymentSucceeded | PaymentFailed | PaymentCanceled) -> (
-        Order | None
-    ):
+    def order_of(
+        event: VoucherIssued | PaymentSucceeded | PaymentFailed | PaymentCanceled,
+    ) -> Order | None:
         return orders.find(
             order_id=event.metadata.get("order_id"), payment_intent_id=event.payment_intent_id
         )
@@ -302,7 +300,7 @@ def create_app(config: ShopConfig) -> Flask:
     @app.get("/orders/<order_id>/instructions")
     def instructions(order_id: str) -> BaseResponse | str:
         order = load(order_id)
-        lang = "en" if request.args.get("lang") == "en" else "ja"
+        lang: Language = "en" if request.args.get("lang") == "en" else "ja"
         if order.payment_intent_id is None or order.status is not OrderStatus.AWAITING_PAYMENT:
             return redirect(url_for("order_page", order_id=order.id), 303)
         try:
@@ -321,12 +319,8 @@ def create_app(config: ShopConfig) -> Flask:
 
     @app.get("/orders/<order_id>")
     def order_page(order_id: str) -> str:
-        order = load(order_id)
-        refund = None
-        if order.refund_status is not None:
-            refund = order.refund_status
         return render_template(
-            "order.html", order=order, refund=refund, poll_ms=config.poll_ms, error=None
+            "order.html", order=load(order_id), poll_ms=config.poll_ms, error=None
         )
 
     @app.get("/orders/<order_id>/status.json")
@@ -355,7 +349,6 @@ def create_app(config: ShopConfig) -> Flask:
             page = render_template(
                 "order.html",
                 order=order,
-                refund=order.refund_status,
                 poll_ms=config.poll_ms,
                 error=message,
             )
@@ -379,11 +372,11 @@ ADVANCE_CHOICES = {
     60: "+1 minute",
     180: "+3 minutes",
     3660: "+1 hour",
-    4 * 86400: "+4 days",
+    5 * 86400: "+5 days",
 }
 
 
-def _add_test_mode(app: Flask, config: ShopConfig, clock: TestClock) -> None:
+def _add_test_mode(app: Flask, config: ShopConfig, clock: EmulatorControls) -> None:
     """The test-mode panel's actions: only on the emulator."""
 
     def back() -> BaseResponse:
@@ -415,4 +408,3 @@ def _add_test_mode(app: Flask, config: ShopConfig, clock: TestClock) -> None:
         return back()
 
     app.jinja_env.globals["advance_choices"] = ADVANCE_CHOICES
-    app.jinja_env.globals["emulator_jst"] = lambda: clock.now().astimezone(JST)
