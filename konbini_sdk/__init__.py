@@ -1,5 +1,24 @@
 """konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline."""
 
+from konbini_sdk._billing import (
+    InvoiceLine,
+    Invoices,
+    KonbiniInvoiceRequest,
+    KonbiniSubscriptionRequest,
+    SubscriptionItem,
+)
+from konbini_sdk._card import (
+    CardPaymentRequest,
+    CardPaymentResult,
+    CardPayments,
+)
+from konbini_sdk._checkout import (
+    CheckoutLineItem,
+    CheckoutPriceData,
+    CheckoutSessionRequest,
+    CheckoutSessions,
+    CheckoutState,
+)
 from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
 from konbini_sdk._exceptions import (
     AuthenticationError,
@@ -17,6 +36,14 @@ from konbini_sdk._exceptions import (
     VoucherUnavailableError,
     WebhookError,
 )
+from konbini_sdk._instructions import (
+    Language,
+    format_deadline,
+    format_yen,
+    render_email,
+    render_html,
+    render_text,
+)
 from konbini_sdk._japanese import (
     DEFAULT_EXPIRES_AFTER_DAYS,
     JST,
@@ -27,6 +54,11 @@ from konbini_sdk._japanese import (
     to_fullwidth_katakana,
 )
 from konbini_sdk._logging import redact_sensitive
+from konbini_sdk._polling import (
+    PaymentStatusPoller,
+    PollingPolicy,
+)
+from konbini_sdk._refunds import Refunds, RefundState, RefundView
 from konbini_sdk._requests import (
     BillingDetails,
     ConfirmationNumber,
@@ -35,6 +67,7 @@ from konbini_sdk._requests import (
     normalize_confirmation_number,
 )
 from konbini_sdk._retry import RetryPolicy
+from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment
 from konbini_sdk._voucher import Chain, StoreCode, Voucher
 from konbini_sdk.webhooks import (
     CheckoutAsyncPaymentFailed,
@@ -65,18 +98,31 @@ __all__ = [
     "BillingDetails",
     "CancellationRefusedError",
     "CardError",
+    "CardPaymentRequest",
+    "CardPaymentResult",
+    "CardPayments",
     "Chain",
     "CheckoutAsyncPaymentFailed",
     "CheckoutAsyncPaymentSucceeded",
     "CheckoutCompleted",
+    "CheckoutLineItem",
+    "CheckoutPriceData",
+    "CheckoutSessionRequest",
+    "CheckoutSessions",
+    "CheckoutState",
     "ConfirmationNumber",
     "ConfirmationNumberRejectedError",
     "EventStore",
     "IdempotencyError",
     "InvalidRequestError",
+    "InvoiceLine",
+    "Invoices",
     "KonbiniClient",
     "KonbiniError",
+    "KonbiniInvoiceRequest",
+    "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
+    "Language",
     "MemoryEventStore",
     "OutcomeUnknownError",
     "PaymentCanceled",
@@ -85,16 +131,24 @@ __all__ = [
     "PaymentIntentRequest",
     "PaymentMethodUnavailableError",
     "PaymentProcessing",
+    "PaymentState",
+    "PaymentStatus",
+    "PaymentStatusPoller",
     "PaymentSucceeded",
+    "PollingPolicy",
     "PostgresEventStore",
     "RateLimitedError",
     "RefundFailed",
+    "RefundState",
     "RefundUpdated",
+    "RefundView",
+    "Refunds",
     "ReissuedVoucher",
     "RetryPolicy",
     "SQLiteEventStore",
     "StoreCode",
     "StripeAPIError",
+    "SubscriptionItem",
     "Voucher",
     "VoucherIssued",
     "VoucherUnavailableError",
@@ -104,10 +158,16 @@ __all__ = [
     "WebhookResult",
     "check_product_description",
     "confirm_params",
+    "describe_payment",
+    "format_deadline",
+    "format_yen",
     "is_jis_x_0208",
     "konbini_deadline",
     "normalize_confirmation_number",
     "redact_sensitive",
+    "render_email",
+    "render_html",
+    "render_text",
     "store_display_name",
     "to_fullwidth_katakana",
 ]

@@ -33,6 +33,7 @@ from typing import Any, Final, cast
 import stripe
 import tenacity
 
+from konbini_sdk._checkout import CheckoutSessions
 from konbini_sdk._exceptions import (
     IdempotencyError,
     KonbiniValidationError,
@@ -302,6 +303,8 @@ class KonbiniClient(_KonbiniClientBase):
         self.refunds = Refunds(
             stripe_client, retry_policy=self._policy, sleep=sleep, clock=clock, rng=self._rng
         )
+        #: Checkout Sessions offering Konbini (create, retrieve, expire, the voucher).
+        self.checkout = CheckoutSessions(self)
 
     @property
     def stripe_client(self) -> stripe.StripeClient:
@@ -460,6 +463,7 @@ class KonbiniClient(_KonbiniClientBase):
         billing: BillingDetails,
         *,
         confirmation_number: str | None = None,
+        payment_intent_id: str | None = None,
     ) -> Voucher:
         """Create and confirm the Konbini payment of order ``order_id``; its voucher.
 
@@ -469,16 +473,27 @@ class KonbiniClient(_KonbiniClientBase):
         Stripe generates) is shown to the customer at the store. Raises
         ``VoucherUnavailableError`` if the order's intent is already paid, processing or
         canceled (its ``status`` says which).
+
+        Stripe forgets idempotency keys after 24 hours: store ``voucher.payment_intent_id``
+        with the order and pass it as ``payment_intent_id`` on later calls, so that no new
+        intent is created for the order then (its ``metadata.order_id`` must match).
         """
         context = {"order_id": order_id}
         started = self._clock()
         try:
             params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
-            created = self._create(request, order_id)
-            intent = created.data
-            if created.replayed:
-                # A stored create answer shows the intent as it was then; read it as it is now.
-                intent = self._retrieve(str(intent["id"]), context).data
+            if payment_intent_id is not None:
+                intent = self._retrieve(payment_intent_id, context).data
+                if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+                    raise KonbiniValidationError(
+                        "payment_intent_id", "must be the intent of this order (metadata.order_id)"
+                    )
+            else:
+                created = self._create(request, order_id)
+                intent = created.data
+                if created.replayed:
+                    # A stored create answer shows the intent as it was then: read it as it is.
+                    intent = self._retrieve(str(intent["id"]), context).data
             voucher = self._ensure_voucher(intent, params, context=context)
         except Exception as error:
             self._log_operation("pay_order", context, started, error=error)

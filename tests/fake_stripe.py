@@ -223,10 +223,14 @@ class FakeStripe(stripe.HTTPClient):
         return self._respond(200, intent, replayed=False)
 
     def _confirm(self, intent: dict[str, Any], params: dict[str, str]) -> Response:
-        if intent["status"] not in ("requires_payment_method", "requires_confirmation",
-                                    "requires_action"):
-            return self._respond(400, _error(400, "payment_intent_unexpected_state"),
-                                 replayed=False)
+        if intent["status"] not in (
+            "requires_payment_method",
+            "requires_confirmation",
+            "requires_action",
+        ):
+            return self._respond(
+                400, _error(400, "payment_intent_unexpected_state"), replayed=False
+            )
         self._vouchers += 1
         number = params.get("payment_method_options[konbini][confirmation_number]") or (
             intent["payment_method_options"]["konbini"]["confirmation_number"] or "98765432101"

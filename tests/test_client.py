@@ -73,7 +73,10 @@ def _intents_for(fake: FakeStripe, order_id: str) -> list[str]:
 
 class TestPayOrder:
     def test_creates_confirms_and_returns_the_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing, confirmation_number=PHONE_NUMBER)
@@ -95,7 +98,10 @@ class TestPayOrder:
         assert len(fake.sent) == 2  # no read needed after a fresh create
 
     def test_paying_the_same_order_again_returns_the_same_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         first = client.pay_order(ORDER, request_, billing)
@@ -106,7 +112,10 @@ class TestPayOrder:
         assert [s.method for s in fake.sent[2:]] == ["POST", "GET"]  # replayed create, read
 
     def test_same_order_with_other_parameters_is_an_idempotency_error(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         client.pay_order(ORDER, request_, billing)
@@ -117,8 +126,13 @@ class TestPayOrder:
 
     @pytest.mark.parametrize("fault", [RATE_LIMIT_PM, RATE_LIMIT_PI])
     def test_stored_rate_limit_moves_to_the_next_key_generation(
-        self, client: KonbiniClient, fake: FakeStripe, sleeps: list[float],
-        request_: PaymentIntentRequest, billing: BillingDetails, fault: object,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        sleeps: list[float],
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+        fault: object,
     ) -> None:
         fake.fail_next(fault)
         client.pay_order(ORDER, request_, billing)
@@ -129,8 +143,12 @@ class TestPayOrder:
         assert len(fake.intents) == 1
 
     def test_unstored_429_is_retried_with_the_same_key(
-        self, client: KonbiniClient, fake: FakeStripe, sleeps: list[float],
-        request_: PaymentIntentRequest, billing: BillingDetails,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        sleeps: list[float],
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
     ) -> None:
         fake.fail_next(RATE_LIMIT_429, RATE_LIMIT_429)
         client.pay_order(ORDER, request_, billing)
@@ -139,10 +157,14 @@ class TestPayOrder:
         assert len(sleeps) == 2
 
     def test_rate_limits_beyond_the_budget_raise_and_create_nothing(
-        self, fake: FakeStripe, request_: PaymentIntentRequest, billing: BillingDetails,
+        self,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
     ) -> None:
-        client = KonbiniClient(fake.client(), sleep=lambda _: None,
-                               retry_policy=RetryPolicy(max_attempts=3))
+        client = KonbiniClient(
+            fake.client(), sleep=lambda _: None, retry_policy=RetryPolicy(max_attempts=3)
+        )
         fake.fail_next(*[RATE_LIMIT_429] * 10)
         with pytest.raises(RateLimitedError) as info:
             client.pay_order(ORDER, request_, billing)
@@ -151,7 +173,10 @@ class TestPayOrder:
         assert fake.intents == {}
 
     def test_connection_dropped_after_commit_reuses_the_key(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         fake.fail_next(DROP_AFTER)
@@ -163,12 +188,18 @@ class TestPayOrder:
         assert voucher.payment_intent_id in fake.intents
 
     def test_confirm_dropped_after_commit_yields_one_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         fake.on_request = lambda sent: (
-            fake.fail_next(DROP_AFTER) if sent.path.endswith("/confirm") and not fake.faults
-            and len(fake.requests_to("/confirm")) == 1 else None
+            fake.fail_next(DROP_AFTER)
+            if sent.path.endswith("/confirm")
+            and not fake.faults
+            and len(fake.requests_to("/confirm")) == 1
+            else None
         )
         voucher = client.pay_order(ORDER, request_, billing)
         confirms = fake.requests_to("/confirm")
@@ -178,7 +209,10 @@ class TestPayOrder:
         assert fake.intents[voucher.payment_intent_id]["status"] == "requires_action"
 
     def test_dropped_before_and_5xx_are_retried(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         fake.fail_next(DROP_BEFORE, SERVER_ERROR)
@@ -187,7 +221,10 @@ class TestPayOrder:
         assert len(fake.intents) == 1
 
     def test_a_5xx_stored_by_stripe_stays_unknown(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         fake.store_server_errors = True
@@ -198,8 +235,12 @@ class TestPayOrder:
         assert keys == [CREATE_KEY, CREATE_KEY]  # never a new key: it could duplicate
 
     def test_payment_method_unavailable_is_raised_at_once(
-        self, client: KonbiniClient, fake: FakeStripe, sleeps: list[float],
-        request_: PaymentIntentRequest, billing: BillingDetails,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        sleeps: list[float],
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
     ) -> None:
         fake.fail_next(UNAVAILABLE)
         with pytest.raises(PaymentMethodUnavailableError) as info:
@@ -215,7 +256,10 @@ class TestPayOrder:
         assert _intents_for(fake, ORDER) == [voucher.payment_intent_id]
 
     def test_paid_order_says_so(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing)
@@ -226,7 +270,10 @@ class TestPayOrder:
         assert len(fake.requests_to("/confirm")) == 1
 
     def test_expired_voucher_gets_one_new_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         first = client.pay_order(ORDER, request_, billing)
@@ -240,8 +287,28 @@ class TestPayOrder:
         assert client.pay_order(ORDER, request_, billing) == second
         assert fake.vouchers_issued == 2
 
-    def test_bad_input_sends_nothing(
+    def test_a_known_intent_is_reused_after_the_key_window(
         self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        billing: BillingDetails,
+    ) -> None:
+        first = client.pay_order(ORDER, request_, billing)
+        fake.expire(first.payment_intent_id)
+        fake._store.clear()  # 24 hours later: Stripe forgot every key
+        second = client.pay_order(ORDER, request_, billing,
+                                  payment_intent_id=first.payment_intent_id)
+        assert second.payment_intent_id == first.payment_intent_id
+        assert len(fake.intents) == 1
+        with pytest.raises(KonbiniValidationError) as info:
+            client.pay_order("another-order", request_, billing,
+                             payment_intent_id=first.payment_intent_id)
+        assert info.value.field == "payment_intent_id"
+        assert fake.vouchers_issued == 2
+
+    def test_bad_input_sends_nothing(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         with pytest.raises(KonbiniValidationError) as info:
@@ -251,12 +318,16 @@ class TestPayOrder:
             client.pay_order("", request_, billing)
         assert info.value.field == "order_id"
         with pytest.raises(KonbiniValidationError):
-            client.pay_order(ORDER, request_.model_copy(update={"metadata": {"order_id": "x"}}),
-                             billing)
+            client.pay_order(
+                ORDER, request_.model_copy(update={"metadata": {"order_id": "x"}}), billing
+            )
         assert fake.sent == []
 
     def test_two_threads_paying_one_order_get_one_intent_and_one_voucher(
-        self, fake: FakeStripe, request_: PaymentIntentRequest, billing: BillingDetails,
+        self,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
     ) -> None:
         for _ in range(20):
             fake = FakeStripe()
@@ -285,7 +356,10 @@ class TestPayOrder:
 
 class TestOtherOperations:
     def test_confirm_an_existing_intent_returns_its_live_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         intent = client.create_payment_intent(request_, order_id=ORDER)
@@ -300,12 +374,16 @@ class TestOtherOperations:
         assert client.retrieve(intent.id).status == "requires_action"
 
     def test_reissue_voids_the_old_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         old = client.pay_order(ORDER, request_, billing)
-        result = client.reissue_voucher(old.payment_intent_id, billing,
-                                        confirmation_number=PHONE_NUMBER)
+        result = client.reissue_voucher(
+            old.payment_intent_id, billing, confirmation_number=PHONE_NUMBER
+        )
         assert isinstance(result, ReissuedVoucher)
         assert result.voided_voucher_url == old.hosted_voucher_url
         assert result.voucher.hosted_voucher_url != old.hosted_voucher_url
@@ -315,20 +393,27 @@ class TestOtherOperations:
         assert fake.vouchers_issued == 3
 
     def test_reissue_after_a_dropped_answer_issues_one_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         old = client.pay_order(ORDER, request_, billing)
         fake.on_request = lambda sent: (
-            fake.fail_next(DROP_AFTER) if sent.path.endswith("/confirm") and
-            len(fake.requests_to("/confirm")) == 2 else None
+            fake.fail_next(DROP_AFTER)
+            if sent.path.endswith("/confirm") and len(fake.requests_to("/confirm")) == 2
+            else None
         )
         result = client.reissue_voucher(old.payment_intent_id, billing)
         assert result.voided_voucher_url == old.hosted_voucher_url
         assert fake.vouchers_issued == 2
 
     def test_reissue_of_a_paid_intent_is_refused(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         old = client.pay_order(ORDER, request_, billing)
@@ -338,7 +423,10 @@ class TestOtherOperations:
         assert info.value.status == "succeeded"
 
     def test_update_of_a_live_voucher_needs_void_voucher(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing)
@@ -356,7 +444,10 @@ class TestOtherOperations:
         assert sent.params["payment_method_options[konbini][confirmation_number]"] == PHONE_NUMBER
 
     def test_update_before_confirmation_voids_nothing(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
     ) -> None:
         intent = client.create_payment_intent(request_, order_id=ORDER)
         change = client.update_payment_intent(intent.id, PaymentIntentRequest(amount=2500))
@@ -366,7 +457,10 @@ class TestOtherOperations:
             client.update_confirmation_number(intent.id, "12345")
 
     def test_cancel_names_the_voided_voucher(
-        self, client: KonbiniClient, request_: PaymentIntentRequest, billing: BillingDetails,
+        self,
+        client: KonbiniClient,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing)
         change = client.cancel(voucher.payment_intent_id, reason="abandoned")
@@ -377,7 +471,10 @@ class TestOtherOperations:
         assert info.value.status == "canceled"
 
     def test_refused_cancellation_is_typed(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing)
@@ -395,11 +492,14 @@ class TestConstruction:
         assert client.stripe_client._requestor.base_addresses["api"] == "http://127.0.0.1:9"
 
     def test_a_given_clients_network_retries_do_not_stack_under_ours(
-        self, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
     ) -> None:
         stripe_client = stripe.StripeClient("sk_test_x", http_client=fake, max_network_retries=5)
-        client = KonbiniClient(stripe_client, sleep=lambda _: None,
-                               retry_policy=RetryPolicy(max_attempts=2))
+        client = KonbiniClient(
+            stripe_client, sleep=lambda _: None, retry_policy=RetryPolicy(max_attempts=2)
+        )
         fake.fail_next(*[SERVER_ERROR] * 10)
         with pytest.raises(OutcomeUnknownError):
             client.create_payment_intent(request_, order_id=ORDER)
@@ -412,7 +512,10 @@ class TestConstruction:
 
 class TestLogging:
     def test_every_attempt_and_operation_is_logged_without_personal_data(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         fake.fail_next(RATE_LIMIT_PM)

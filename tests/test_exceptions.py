@@ -19,8 +19,14 @@ from konbini_sdk._exceptions import translate_stripe_error
 def _stripe_error(
     cls: type[stripe.StripeError], status: int | None, code: str | None, **extra: str
 ) -> stripe.StripeError:
-    body = {"error": {"type": extra.pop("type", "invalid_request_error"), "code": code,
-                      "message": "taro@example.com is bad", **extra}}
+    body = {
+        "error": {
+            "type": extra.pop("type", "invalid_request_error"),
+            "code": code,
+            "message": "taro@example.com is bad",
+            **extra,
+        }
+    }
     needs_param = cls in (stripe.InvalidRequestError, stripe.CardError)
     positional: tuple[object, ...] = ("taro@example.com is bad",)
     if needs_param:
@@ -41,10 +47,18 @@ def _stripe_error(
         (stripe.InvalidRequestError, 400, "payment_method_rate_limit_exceeded", RateLimitedError),
         (stripe.InvalidRequestError, 400, "payment_intent_rate_limit_exceeded", RateLimitedError),
         (stripe.RateLimitError, 429, "rate_limit", RateLimitedError),
-        (stripe.InvalidRequestError, 400, "payment_method_not_available",
-         PaymentMethodUnavailableError),
-        (stripe.InvalidRequestError, 400, "payment_intent_konbini_rejected_confirmation_number",
-         ConfirmationNumberRejectedError),
+        (
+            stripe.InvalidRequestError,
+            400,
+            "payment_method_not_available",
+            PaymentMethodUnavailableError,
+        ),
+        (
+            stripe.InvalidRequestError,
+            400,
+            "payment_intent_konbini_rejected_confirmation_number",
+            ConfirmationNumberRejectedError,
+        ),
         (stripe.AuthenticationError, 401, None, AuthenticationError),
         (stripe.IdempotencyError, 400, None, IdempotencyError),
         (stripe.APIError, 500, None, OutcomeUnknownError),
@@ -67,14 +81,16 @@ def test_translation_keeps_code_status_and_request_id(
 
 def test_unexpected_state_on_cancel_is_a_refused_cancellation() -> None:
     original = _stripe_error(stripe.InvalidRequestError, 400, "payment_intent_unexpected_state")
-    assert isinstance(translate_stripe_error(original, operation="cancel"),
-                      CancellationRefusedError)
+    assert isinstance(
+        translate_stripe_error(original, operation="cancel"), CancellationRefusedError
+    )
     assert type(translate_stripe_error(original, operation="confirm")) is InvalidRequestError
 
 
 def test_card_error_uses_decline_code_and_a_safe_message() -> None:
-    original = _stripe_error(stripe.CardError, 402, "card_declined", type="card_error",
-                             decline_code="insufficient_funds")
+    original = _stripe_error(
+        stripe.CardError, 402, "card_declined", type="card_error", decline_code="insufficient_funds"
+    )
     translated = translate_stripe_error(original)
     assert isinstance(translated, CardError)
     assert translated.code == "insufficient_funds"

@@ -198,8 +198,12 @@ class TestPolicy:
 
     def test_time_budget_is_bounded_and_counts_the_next_wait(self) -> None:
         clock = FakeClock()
-        policy = RetryPolicy(max_attempts=100, max_elapsed_seconds=10.0,
-                             initial_backoff_seconds=4.0, max_backoff_seconds=4.0)
+        policy = RetryPolicy(
+            max_attempts=100,
+            max_elapsed_seconds=10.0,
+            initial_backoff_seconds=4.0,
+            max_backoff_seconds=4.0,
+        )
         errors: list[BaseException] = [
             _raised(429, "rate_limit", **{"Retry-After": "4"}) for _ in range(100)
         ]

@@ -21,7 +21,15 @@ from konbini_sdk import __version__
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
-from konbini_sdk.testing._resources import konbini, refunds, register_all, webhook_endpoints
+from konbini_sdk.testing._resources import (
+    card,
+    checkout_sessions,
+    invoices,
+    konbini,
+    refunds,
+    register_all,
+    webhook_endpoints,
+)
 from konbini_sdk.testing._router import Call, Router
 from konbini_sdk.testing._server import Answer, Incoming, make_server
 from konbini_sdk.testing._state import RequestInfo, Settings, State
@@ -229,6 +237,71 @@ class Emulator:
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
             self._konbini.complete_store_payment(self._state, payment_intent, chain)
+
+    # ---- card, Checkout and invoice controls --------------------------------------------
+
+    def complete_3ds(self, payment_intent: str) -> dict[str, Any]:
+        """Pass the card's 3D Secure challenge as the customer; return the intent."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(
+                card.complete_three_d_secure(self._state, payment_intent, succeed=True)
+            )
+
+    def fail_3ds(self, payment_intent: str) -> dict[str, Any]:
+        """Fail the card's 3D Secure challenge as the customer; return the intent."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(
+                card.complete_three_d_secure(self._state, payment_intent, succeed=False)
+            )
+
+    def submit_checkout_konbini(
+        self, session: str, *, name: str, email: str, phone: str | None = None
+    ) -> dict[str, Any]:
+        """Submit a Checkout Session's Konbini form as the customer; return its PaymentIntent.
+
+        ``phone`` becomes the confirmation number (all zeros refused); the email or the
+        number picks the test scenario. The session becomes ``complete`` / ``unpaid``.
+        """
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(
+                checkout_sessions.submit_konbini(
+                    self._state, session, name=name, email=email, phone=phone
+                )
+            )
+
+    def submit_checkout_card(
+        self, session: str, payment_method: str = "pm_card_visa"
+    ) -> dict[str, Any]:
+        """Pay a Checkout Session by card as the customer; return its PaymentIntent."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(
+                checkout_sessions.submit_card(self._state, session, payment_method)
+            )
+
+    def pay_invoice_konbini(
+        self,
+        invoice: str,
+        *,
+        name: str,
+        email: str,
+        confirmation_number: str | None = None,
+    ) -> dict[str, Any]:
+        """Choose Konbini on the hosted invoice page as the customer; return the intent."""
+        with self._state.lock:
+            self._state.request = RequestInfo(None, None)
+            return copy.deepcopy(
+                invoices.pay_with_konbini(
+                    self._state,
+                    invoice,
+                    name=name,
+                    email=email,
+                    confirmation_number=confirmation_number,
+                )
+            )
 
     # ---- refund controls (the customer's side of a Konbini refund) ----------------------
 
@@ -558,7 +631,7 @@ class Emulator:
         if parts == ["clock"] and method == "GET":
             return 200, {"now": self.timestamp()}
         if (method, parts) == ("POST", ["clock", "advance"]):
-            ran = self.advance(float(_required(form, "seconds")))
+            ran = self.advance(_number(_required(form, "seconds"), "seconds"))
             return 200, {"now": self.timestamp(), "transitions": ran}
         if method == "POST" and len(parts) == 4 and parts[0] == "payment_intents":
             intent, action = parts[1], parts[2:]
@@ -568,10 +641,16 @@ class Emulator:
                 self.abandon_store_payment(intent)
             elif action == ["store_payment", "complete"]:
                 self.complete_store_payment(intent, form.get("chain", "familymart"))
+            elif action == ["3ds", "complete"]:
+                self.complete_3ds(intent)
+            elif action == ["3ds", "fail"]:
+                self.fail_3ds(intent)
             else:
                 raise ApiError(404, f"Unknown control action {'/'.join(action)}")
             found = self.get(intent)
             return 200, found
+        if len(parts) >= 2 and parts[0] in ("checkout_sessions", "invoices"):
+            return 200, self._checkout_control(method, parts, form)
         if method == "POST" and len(parts) == 3 and parts[0] == "refunds":
             refund, refund_action = parts[1], parts[2]
             if refund_action == "bank_account":
@@ -597,7 +676,7 @@ class Emulator:
         if (method, parts) == ("GET", ["webhook_deliveries"]):
             return 200, {"data": [_attempt_json(a) for a in self.deliveries]}
         if (method, parts) == ("POST", ["webhook_deliveries", "wait"]):
-            done = self.wait_for_deliveries(float(form.get("timeout", "5")))
+            done = self.wait_for_deliveries(_number(form.get("timeout", "5"), "timeout"))
             return 200, {"done": done}
         if (method, parts) == ("POST", ["webhook_endpoints"]):
             events = [value for key, value in parse_qsl(incoming.body) if key.startswith("events")]
@@ -614,6 +693,36 @@ class Emulator:
             raise ApiError(404, f"No such request: {parts[1]}", code="resource_missing")
         raise ApiError(404, f"Unknown emulator control endpoint {method} {path}")
 
+    def _checkout_control(self, method: str, parts: list[str], form: dict[str, str]) -> Any:
+        """``/_emulator/checkout_sessions/{id}[/submit|/submit_card]``, ``/invoices/{id}...``."""
+        kind, object_id, action = parts[0], parts[1], parts[2:]
+        if method == "GET" and not action:
+            found = self.get(object_id)
+            if found is None:
+                raise ApiError(404, f"No such object: {object_id}")
+            return found
+        if method != "POST":
+            raise ApiError(404, f"Unknown control action {'/'.join(action)}")
+        if kind == "checkout_sessions" and action == ["submit"]:
+            return self.submit_checkout_konbini(
+                object_id,
+                name=_required(form, "name"),
+                email=_required(form, "email"),
+                phone=form.get("phone") or None,
+            )
+        if kind == "checkout_sessions" and action == ["submit_card"]:
+            return self.submit_checkout_card(
+                object_id, form.get("payment_method") or "pm_card_visa"
+            )
+        if kind == "invoices" and action == ["pay_konbini"]:
+            return self.pay_invoice_konbini(
+                object_id,
+                name=_required(form, "name"),
+                email=_required(form, "email"),
+                confirmation_number=form.get("confirmation_number") or None,
+            )
+        raise ApiError(404, f"Unknown control action {'/'.join(action)}")
+
     def _fault_from_form(self, form: dict[str, str]) -> Fault:
         try:
             return self.inject(
@@ -627,6 +736,16 @@ class Emulator:
             )
         except ValueError as exc:
             raise ApiError(400, f"Invalid fault: {exc}") from exc
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ApiError(400, f"Invalid {name}: not a number.", param=name) from None
+    if number < 0:
+        raise ApiError(400, f"Invalid {name}: the clock only moves forward.", param=name)
+    return number
 
 
 def _required(form: dict[str, str], name: str) -> str:

@@ -102,6 +102,7 @@ def test_unknown_url_is_404(emu: Emulator) -> None:
 
 INVALID = [
     ({"currency": "usd"}, "payment_intent_invalid_currency", "currency"),
+    ({"capture_method": "manual"}, "parameter_invalid_string", "capture_method"),
     ({"amount": 119}, "amount_too_small", "amount"),
     ({"amount": 300_001}, "amount_too_large", "amount"),
     (
@@ -345,6 +346,9 @@ def test_control_api(emu: Emulator, client: stripe.StripeClient) -> None:
     assert fault["kind"] == "rate_limit"
     with pytest.raises(stripe.RateLimitError):
         client.v1.charges.list()
+    status, _, refused = _raw(emu, "POST", "/_emulator/clock/advance", "seconds=-5")
+    assert status == 400
+    assert refused["error"]["param"] == "seconds"
     _, _, log = _raw(emu, "GET", "/_emulator/requests")
     assert any(entry["status"] == 429 for entry in log["data"])
 
@@ -357,3 +361,29 @@ def test_error_has_a_request_log_url(emu: Emulator) -> None:
     _, _, logged = _raw(emu, "GET", url.removeprefix(emu.api_base))
     assert logged["status"] == 404
     assert logged["path"] == "/v1/charges/ch_missing"
+
+
+def test_same_key_from_many_threads_creates_one_intent(
+    emu: Emulator, client: stripe.StripeClient
+) -> None:
+    ids: list[str] = []
+    conflicts: list[int] = []
+
+    def create() -> None:
+        try:
+            intent = client.v1.payment_intents.create(
+                konbini_params(NEVER), {"idempotency_key": "burst"}
+            )
+            ids.append(intent.id)
+        except stripe.APIError as error:
+            conflicts.append(error.http_status or 0)
+
+    threads = [threading.Thread(target=create) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(ids) + len(conflicts) == 8
+    assert set(conflicts) <= {409}
+    assert len(set(ids)) == 1
+    assert len(client.v1.payment_intents.list().data) == 1

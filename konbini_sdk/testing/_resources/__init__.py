@@ -11,12 +11,16 @@ from collections.abc import Callable
 from typing import Final
 
 from konbini_sdk.testing._resources import (
+    card,
     charges,
+    checkout_sessions,
     customers,
     events,
+    invoices,
     konbini,
     payment_intents,
     payment_methods,
+    prices,
     refunds,
     webhook_endpoints,
 )
@@ -29,11 +33,15 @@ __all__ = ["MODULES", "register_all"]
 MODULES: Final[list[Callable[[Router, State], None]]] = [
     payment_intents.register,
     konbini.register,
+    card.register,
     charges.register,
     customers.register,
     payment_methods.register,
     events.register,
     webhook_endpoints.register,
+    prices.register,
+    checkout_sessions.register,
+    invoices.register,
     refunds.register,
 ]
 

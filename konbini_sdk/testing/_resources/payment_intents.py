@@ -123,6 +123,7 @@ def _create_shape(state: State) -> dict[str, Node]:
             {"enabled": Bool(), "allow_redirects": Enum(("always", "never"))}
         ),
         "return_url": Str(5000),
+        "setup_future_usage": Enum(("off_session", "on_session")),
     }
 
 
@@ -305,6 +306,7 @@ def _create(call: Call) -> dict[str, Any]:
             intent["payment_method_options"][name] = kinds[name].options_json({}, None)
     intent["capture_method"] = params.get("capture_method", "automatic")
     intent["confirmation_method"] = params.get("confirmation_method", "automatic")
+    intent["setup_future_usage"] = params.get("setup_future_usage")
     _check_types(state, intent, confirming=False)
     method = _resolve_method(state, intent, params)
     confirm = bool(params.get("confirm"))

@@ -1,0 +1,327 @@
+"""Invoices and subscriptions paid at the konbini: ``send_invoice`` only, never automatic.
+
+Konbini is customer-initiated: Stripe cannot charge it automatically. So an invoice (or a
+subscription's invoices) can offer Konbini only with ``collection_method=send_invoice``,
+``days_until_due`` set, and ``konbini`` in ``payment_settings[payment_method_types]``; the
+customer pays from the hosted invoice page, which issues the Konbini voucher.
+``charge_automatically`` together with ``konbini`` is refused locally, naming the field.
+
+:class:`Invoices` creates such an invoice for an order (draft, its items, finalize, send),
+each step with an idempotency key derived from the order id. Subscriptions have a request
+model only (:class:`KonbiniSubscriptionRequest`): the SDK does not create them and the
+emulator does not emulate them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
+
+import stripe
+from pydantic import BeforeValidator, Field, model_validator
+
+from konbini_sdk._exceptions import KonbiniValidationError
+from konbini_sdk._requests import MAX_AMOUNT, MIN_AMOUNT, KonbiniModel, _metadata
+from konbini_sdk._retry import KeyChain, order_key
+from konbini_sdk._service import call_stripe
+
+if TYPE_CHECKING:
+    from stripe.params import (
+        InvoiceCreateParams,
+        InvoiceItemCreateParams,
+        SubscriptionCreateParams,
+    )
+
+    from konbini_sdk._client import KonbiniClient
+
+__all__ = [
+    "InvoiceLine",
+    "Invoices",
+    "KonbiniInvoiceRequest",
+    "KonbiniSubscriptionRequest",
+    "SubscriptionItem",
+]
+
+#: Longest ``days_until_due`` the SDK accepts (a year; Stripe's own bound is not documented).
+MAX_DAYS_UNTIL_DUE: Final = 365
+#: Most lines one invoice request may hold (each becomes one invoice item request).
+MAX_INVOICE_LINES: Final = 250
+#: Metadata key under which the merchant's order id is stored on the invoice.
+ORDER_ID_METADATA_KEY: Final = "order_id"
+
+_METHOD_TYPE: Final = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _rule(field: str, rule: str) -> KonbiniValidationError:
+    return KonbiniValidationError(field, rule)
+
+
+def _customer(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(r"cus_[A-Za-z0-9]+", value):
+        raise _rule("customer", "must be a Stripe Customer id (cus_...); invoices need one")
+    return value
+
+
+def _collection_method(value: object) -> object:
+    if value == "send_invoice":
+        return value
+    if value == "charge_automatically":
+        raise _rule(
+            "collection_method",
+            "Konbini cannot be charged automatically; use 'send_invoice' (the customer "
+            "pays from the hosted invoice page)",
+        )
+    raise _rule("collection_method", "must be 'send_invoice' to offer Konbini")
+
+
+def _days_until_due(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _rule("days_until_due", "must be an integer number of days")
+    if not 1 <= value <= MAX_DAYS_UNTIL_DUE:
+        raise _rule("days_until_due", f"must be from 1 to {MAX_DAYS_UNTIL_DUE} days")
+    return value
+
+
+def _method_types(value: object) -> object:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise _rule("payment_method_types", "must be a list of payment method type names")
+    if not all(isinstance(item, str) and _METHOD_TYPE.fullmatch(item) for item in value):
+        raise _rule("payment_method_types", "each entry must be a Stripe payment method type")
+    if len(set(value)) != len(value):
+        raise _rule("payment_method_types", "must not repeat a payment method type")
+    if "konbini" not in value:
+        raise _rule("payment_method_types", "must include 'konbini'")
+    return tuple(value)
+
+
+def _jpy(value: object) -> object:
+    if not isinstance(value, str) or value.lower() != "jpy":
+        raise _rule("currency", "Konbini accepts only 'jpy'")
+    return "jpy"
+
+
+def _line_amount(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _rule("amount", "must be an integer number of yen")
+    if not 1 <= value <= MAX_AMOUNT:
+        raise _rule("amount", f"must be from 1 to {MAX_AMOUNT:,} yen")
+    return value
+
+
+class InvoiceLine(KonbiniModel):
+    """One invoice line: a ``description`` and its ``amount`` in yen (an invoice item)."""
+
+    description: str = Field(min_length=1, max_length=500)
+    amount: Annotated[int, BeforeValidator(_line_amount)]
+
+
+class KonbiniInvoiceRequest(KonbiniModel):
+    """An invoice the customer pays at the konbini; every Konbini rule checked.
+
+    - ``customer``: a ``cus_`` id (required by Stripe for invoices).
+    - ``lines``: 1 to 250 :class:`InvoiceLine`; the total must be from 120 to 300,000 yen
+      (Konbini's limits).
+    - ``collection_method``: ``"send_invoice"`` only; ``"charge_automatically"`` is refused
+      (Konbini is paid by the customer, never charged).
+    - ``days_until_due``: 1 to 365 (default 7).
+    - ``payment_method_types``: must include ``"konbini"``; default ``("konbini",)``.
+    - ``currency``: ``"jpy"``. ``description``, ``footer``, ``metadata`` optional.
+    """
+
+    customer: Annotated[str, BeforeValidator(_customer)]
+    lines: tuple[InvoiceLine, ...]
+    collection_method: Annotated[Literal["send_invoice"], BeforeValidator(_collection_method)] = (
+        "send_invoice"
+    )
+    days_until_due: Annotated[int, BeforeValidator(_days_until_due)] = 7
+    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_method_types)] = ("konbini",)
+    currency: Annotated[Literal["jpy"], BeforeValidator(_jpy)] = "jpy"
+    description: str | None = Field(default=None, max_length=1500)
+    footer: str | None = Field(default=None, max_length=5000)
+    metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
+
+    @model_validator(mode="after")
+    def _total_in_limits(self) -> Self:
+        if not 1 <= len(self.lines) <= MAX_INVOICE_LINES:
+            raise _rule("lines", f"must hold 1 to {MAX_INVOICE_LINES} lines")
+        if not MIN_AMOUNT <= self.total_amount <= MAX_AMOUNT:
+            raise _rule(
+                "lines",
+                f"the total must be from {MIN_AMOUNT} to {MAX_AMOUNT:,} yen (Konbini limits)",
+            )
+        return self
+
+    @property
+    def total_amount(self) -> int:
+        """The invoice total in yen."""
+        return sum(line.amount for line in self.lines)
+
+    def to_stripe_params(self, order_id: str | None = None) -> InvoiceCreateParams:
+        """Parameters for ``POST /v1/invoices``: a draft without pending items.
+
+        ``auto_advance`` is off: :class:`Invoices` finalizes and sends explicitly. With
+        ``order_id`` it is stored as ``metadata[order_id]``.
+        """
+        params: dict[str, Any] = {
+            "customer": self.customer,
+            "collection_method": self.collection_method,
+            "days_until_due": self.days_until_due,
+            "currency": self.currency,
+            "auto_advance": False,
+            "pending_invoice_items_behavior": "exclude",
+            "payment_settings": {"payment_method_types": list(self.payment_method_types)},
+        }
+        for name in ("description", "footer"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        metadata = dict(self.metadata or {})
+        if order_id is not None:
+            metadata[ORDER_ID_METADATA_KEY] = order_id
+        if metadata:
+            params["metadata"] = metadata
+        return cast("InvoiceCreateParams", params)
+
+    def item_params(self, invoice_id: str) -> list[InvoiceItemCreateParams]:
+        """Parameters for ``POST /v1/invoiceitems``, one per line, attached to ``invoice_id``."""
+        return [
+            cast(
+                "InvoiceItemCreateParams",
+                {
+                    "customer": self.customer,
+                    "invoice": invoice_id,
+                    "currency": self.currency,
+                    "amount": line.amount,
+                    "description": line.description,
+                },
+            )
+            for line in self.lines
+        ]
+
+
+class SubscriptionItem(KonbiniModel):
+    """One subscription item: a recurring ``price`` id and a quantity."""
+
+    price: str = Field(pattern=r"^price_[A-Za-z0-9]+$")
+    quantity: int = Field(default=1, ge=1)
+
+
+class KonbiniSubscriptionRequest(KonbiniModel):
+    """A subscription whose invoices the customer pays at the konbini.
+
+    Rules: ``collection_method="send_invoice"`` (``charge_automatically`` is refused: Konbini
+    cannot be charged automatically), ``days_until_due`` 1 to 365, ``konbini`` in
+    ``payment_method_types``, at least one item. :meth:`to_stripe_params` builds
+    ``POST /v1/subscriptions`` parameters; the SDK does not send them itself and the
+    emulator does not emulate subscriptions.
+    """
+
+    customer: Annotated[str, BeforeValidator(_customer)]
+    items: tuple[SubscriptionItem, ...] = Field(min_length=1, max_length=20)
+    collection_method: Annotated[Literal["send_invoice"], BeforeValidator(_collection_method)] = (
+        "send_invoice"
+    )
+    days_until_due: Annotated[int, BeforeValidator(_days_until_due)] = 7
+    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_method_types)] = ("konbini",)
+    metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
+
+    def to_stripe_params(self) -> SubscriptionCreateParams:
+        """Parameters for ``POST /v1/subscriptions``."""
+        params: dict[str, Any] = {
+            "customer": self.customer,
+            "items": [item.model_dump() for item in self.items],
+            "collection_method": self.collection_method,
+            "days_until_due": self.days_until_due,
+            "payment_settings": {"payment_method_types": list(self.payment_method_types)},
+        }
+        if self.metadata is not None:
+            params["metadata"] = dict(self.metadata)
+        return cast("SubscriptionCreateParams", params)
+
+
+class Invoices:
+    """Konbini invoices through a :class:`~konbini_sdk.KonbiniClient`: create, finalize, send.
+
+    ``Invoices(client)``. Every step is retried with the client's policy; creation steps
+    carry idempotency keys derived from the order id, so running :meth:`create_and_send`
+    again for the same order (after a crash or a timeout) continues the same invoice.
+    """
+
+    def __init__(self, client: KonbiniClient) -> None:
+        self._client = client
+
+    @property
+    def _stripe(self) -> stripe.StripeClient:
+        return self._client.stripe_client
+
+    def create_draft(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
+        """Create the order's draft invoice and its items; return the draft as it is now."""
+        params = request.to_stripe_params(order_id)
+        context = {"order_id": order_id}
+        draft = call_stripe(
+            self._client,
+            "create",
+            lambda options: self._stripe.v1.invoices.create(params, options),
+            chain=KeyChain(order_key(order_id, "invoice")),
+            context=context,
+        ).value
+        invoice_id = str(draft.id)
+        for index, item in enumerate(request.item_params(invoice_id)):
+            self._add_item(item, order_key(order_id, f"invoice_item_{index}"), context)
+        return self.retrieve(invoice_id)
+
+    def _add_item(
+        self, item: InvoiceItemCreateParams, key: str, context: dict[str, str]
+    ) -> stripe.InvoiceItem:
+        return call_stripe(
+            self._client,
+            "create",
+            lambda options: self._stripe.v1.invoice_items.create(item, options),
+            chain=KeyChain(key),
+            context={**context, "invoice_id": str(item.get("invoice"))},
+        ).value
+
+    def finalize(self, invoice_id: str) -> stripe.Invoice:
+        """Finalize a draft: it gets its number, ``hosted_invoice_url`` and becomes ``open``."""
+        current = self.retrieve(invoice_id)
+        if current.status != "draft":
+            return current
+        return call_stripe(
+            self._client,
+            "update",
+            lambda options: self._stripe.v1.invoices.finalize_invoice(
+                invoice_id, {"auto_advance": False}, options
+            ),
+            chain=KeyChain(f"konbini-sdk:v1:in:{invoice_id}:finalize"),
+            context={"invoice_id": invoice_id},
+        ).value
+
+    def send(self, invoice_id: str) -> stripe.Invoice:
+        """Email the open invoice to the customer (test mode: only to the account's address)."""
+        return call_stripe(
+            self._client,
+            "other",
+            lambda options: self._stripe.v1.invoices.send_invoice(invoice_id, None, options),
+            chain=KeyChain(f"konbini-sdk:v1:in:{invoice_id}:send"),
+            context={"invoice_id": invoice_id},
+        ).value
+
+    def retrieve(self, invoice_id: str) -> stripe.Invoice:
+        """Return the invoice's current state."""
+        return call_stripe(
+            self._client,
+            "retrieve",
+            lambda options: self._stripe.v1.invoices.retrieve(invoice_id, None, options),
+            context={"invoice_id": invoice_id},
+        ).value
+
+    def create_and_send(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
+        """Create, finalize and send the order's Konbini invoice; return the sent invoice.
+
+        The customer opens ``hosted_invoice_url`` and chooses Konbini there, which issues
+        the voucher. Fulfil on ``invoice.paid`` (or when :meth:`retrieve` says ``paid``).
+        """
+        draft = self.create_draft(request, order_id=order_id)
+        invoice_id = str(draft.id)
+        self.finalize(invoice_id)
+        return self.send(invoice_id)

@@ -1,0 +1,306 @@
+"""Card payments confirmed on the server, without webhooks (Stripe's "/pay" flow).
+
+The browser creates a PaymentMethod with Stripe.js and posts its id to the merchant's
+``/pay`` endpoint, which calls :meth:`CardPayments.pay_with_card`:
+
+- ``succeeded``: done (the result says so);
+- ``requires_action``: the result carries the PaymentIntent's client secret; the browser runs
+  ``stripe.handleCardAction(client_secret)`` (3D Secure) and posts the PaymentIntent id back,
+  and ``/pay`` calls :meth:`CardPayments.confirm_card_payment`, which confirms again (Stripe
+  gives an hour; after that, or after a failed challenge, the intent is back to
+  ``requires_payment_method`` and a :class:`~konbini_sdk.CardError` is raised);
+- a decline raises :class:`~konbini_sdk.CardError`; show its ``safe_message``.
+
+Stripe's guide names the risk of this flow: a new PaymentIntent on every attempt can charge the
+customer twice. Here there is one PaymentIntent per order: it is created (with
+``confirmation_method=manual``, so only the server confirms) under an idempotency key derived
+from the order id, then confirmed with the PaymentMethod under a key derived from the intent,
+the PaymentMethod and the intent's latest charge. Two ``/pay`` requests for one order (a
+double click) therefore share one intent and one confirmation: one charge. A paid order is
+never confirmed again. After a decline the customer may try another card, or the same one
+again, on the same intent.
+
+Cards only, as the guide warns; Konbini needs webhooks (or :mod:`konbini_sdk._polling`).
+Saving the card for later: ``save_card=True`` with a ``customer`` sends
+``setup_future_usage=off_session``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
+
+import stripe
+from pydantic import BeforeValidator, Field, model_validator
+
+from konbini_sdk._exceptions import CardError, InvalidRequestError, KonbiniValidationError
+from konbini_sdk._requests import KonbiniModel, _metadata
+from konbini_sdk._retry import KeyChain, intent_key, order_key
+from konbini_sdk._service import call_stripe
+
+if TYPE_CHECKING:
+    from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams
+
+    from konbini_sdk._client import KonbiniClient
+
+__all__ = ["CardPaymentRequest", "CardPaymentResult", "CardPayments"]
+
+#: Stripe's smallest card charge in yen.
+MIN_CARD_AMOUNT: Final = 50
+#: Stripe's largest charge in yen.
+MAX_CARD_AMOUNT: Final = 99_999_999
+#: Metadata key under which the merchant's order id is stored on the PaymentIntent.
+ORDER_ID_METADATA_KEY: Final = "order_id"
+
+
+def _rule(field_name: str, rule: str) -> KonbiniValidationError:
+    return KonbiniValidationError(field_name, rule)
+
+
+def _amount(value: object) -> object:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _rule("amount", "must be an integer number of yen")
+    if not MIN_CARD_AMOUNT <= value <= MAX_CARD_AMOUNT:
+        raise _rule("amount", f"must be from {MIN_CARD_AMOUNT} to {MAX_CARD_AMOUNT:,} yen")
+    return value
+
+
+def _prefixed(prefix: str, field_name: str, what: str) -> Any:
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str) or not re.fullmatch(rf"{prefix}[A-Za-z0-9_]+", value):
+            raise _rule(field_name, f"must be a Stripe {what} id ({prefix}...)")
+        return value
+
+    return BeforeValidator(check)
+
+
+class CardPaymentRequest(KonbiniModel):
+    """A card payment for one order: amount in yen and the PaymentMethod from Stripe.js.
+
+    - ``amount``: 50 to 99,999,999 yen; ``currency``: ``"jpy"``.
+    - ``payment_method``: a ``pm_`` id (Stripe's test ids such as ``pm_card_visa`` too).
+    - ``customer`` (``cus_``) and ``save_card``: saving needs a customer.
+    - ``description`` (at most 1000 characters) and ``metadata`` optional.
+    """
+
+    amount: Annotated[int, BeforeValidator(_amount)]
+    payment_method: Annotated[str, _prefixed("pm_", "payment_method", "PaymentMethod")]
+    currency: Literal["jpy"] = "jpy"
+    customer: Annotated[str | None, _prefixed("cus_", "customer", "Customer")] = None
+    save_card: bool = False
+    description: str | None = Field(default=None, max_length=1000)
+    metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
+
+    @model_validator(mode="after")
+    def _saving_needs_a_customer(self) -> Self:
+        if self.save_card and self.customer is None:
+            raise _rule("customer", "is required to save the card (save_card=True)")
+        return self
+
+    def create_params(self, order_id: str) -> PaymentIntentCreateParams:
+        """``POST /v1/payment_intents``: unconfirmed, card only, confirmed by the server only.
+
+        The PaymentMethod is not part of these parameters, so the order's one intent (and
+        its idempotency key) stays the same whatever card the customer tries.
+        """
+        metadata = dict(self.metadata or {})
+        if metadata.get(ORDER_ID_METADATA_KEY, order_id) != order_id:
+            raise _rule("metadata.order_id", "must be absent or equal to the order_id argument")
+        metadata[ORDER_ID_METADATA_KEY] = order_id
+        params: dict[str, Any] = {
+            "amount": self.amount,
+            "currency": self.currency,
+            "payment_method_types": ["card"],
+            "confirmation_method": "manual",
+            "metadata": metadata,
+        }
+        if self.customer is not None:
+            params["customer"] = self.customer
+        if self.save_card:
+            params["setup_future_usage"] = "off_session"
+        if self.description is not None:
+            params["description"] = self.description
+        return cast("PaymentIntentCreateParams", params)
+
+    def confirm_params(self) -> PaymentIntentConfirmParams:
+        """``POST /v1/payment_intents/{id}/confirm`` with this request's PaymentMethod."""
+        return cast("PaymentIntentConfirmParams", {"payment_method": self.payment_method})
+
+
+@dataclass(frozen=True)
+class CardPaymentResult:
+    """Where a card payment stands after ``/pay``.
+
+    ``status`` is ``"succeeded"`` (done: fulfil), ``"requires_action"`` (send
+    :meth:`to_client_json` to the browser, which runs ``handleCardAction``), or
+    ``"processing"`` (rare for cards: check again later). ``client_secret`` is only set for
+    ``requires_action``; it is kept out of ``repr`` (and must not be logged).
+    """
+
+    status: Literal["succeeded", "requires_action", "processing"]
+    payment_intent_id: str
+    amount: int
+    currency: str
+    client_secret: str | None = field(default=None, repr=False)
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the card was charged."""
+        return self.status == "succeeded"
+
+    @property
+    def requires_action(self) -> bool:
+        """True when the customer must authenticate (3D Secure) in the browser."""
+        return self.status == "requires_action"
+
+    def to_client_json(self) -> dict[str, Any]:
+        """Return the JSON answer of ``/pay`` for Stripe.js (the client secret only if needed)."""
+        if self.requires_action:
+            return {
+                "requires_action": True,
+                "payment_intent_client_secret": self.client_secret,
+            }
+        return {"success": self.succeeded, "status": self.status}
+
+
+_DONE: Final = frozenset({"succeeded", "processing"})
+
+
+def _result(intent: stripe.PaymentIntent) -> CardPaymentResult | None:
+    """Return the result the intent's state gives; ``None`` while it awaits confirmation."""
+    status = intent.status
+    if status in _DONE or status == "requires_action":
+        return CardPaymentResult(
+            status=cast("Literal['succeeded', 'requires_action', 'processing']", status),
+            payment_intent_id=intent.id,
+            amount=intent.amount,
+            currency=intent.currency,
+            client_secret=intent.client_secret if status == "requires_action" else None,
+        )
+    return None
+
+
+def _failure(intent: stripe.PaymentIntent) -> CardError:
+    error = intent.last_payment_error
+    code = None
+    if error is not None:
+        code = getattr(error, "decline_code", None) or getattr(error, "code", None)
+    return CardError(code=code or "card_declined", stripe_message=None)
+
+
+class CardPayments:
+    """Server-confirmed card payments, one PaymentIntent per order (see the module docstring).
+
+    ``CardPayments(client)``, with a :class:`~konbini_sdk.KonbiniClient`.
+    """
+
+    def __init__(self, client: KonbiniClient) -> None:
+        self._client = client
+
+    @property
+    def _stripe(self) -> stripe.StripeClient:
+        return self._client.stripe_client
+
+    def pay_with_card(
+        self,
+        order_id: str,
+        amount: int,
+        payment_method_id: str,
+        *,
+        customer: str | None = None,
+        save_card: bool = False,
+        description: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> CardPaymentResult:
+        """Charge the card for the order (``/pay`` with a PaymentMethod id).
+
+        Returns ``succeeded`` or ``requires_action`` (3D Secure: pass
+        :meth:`CardPaymentResult.to_client_json` to the browser); raises
+        :class:`~konbini_sdk.CardError` on a decline (show ``safe_message``) and
+        ``KonbiniValidationError`` on bad input before anything is sent. Calling it again
+        for the same order never charges twice: a paid order returns ``succeeded``.
+        """
+        request = CardPaymentRequest(
+            amount=amount,
+            payment_method=payment_method_id,
+            customer=customer,
+            save_card=save_card,
+            description=description,
+            metadata=metadata,
+        )
+        create = request.create_params(order_id)
+        answer = call_stripe(
+            self._client,
+            "create",
+            lambda options: self._stripe.v1.payment_intents.create(create, options),
+            chain=KeyChain(order_key(order_id, "card_payment")),
+            context={"order_id": order_id},
+        )
+        intent = answer.value
+        if answer.replayed:
+            intent = self._client.retrieve(intent.id)
+        if intent.status in _DONE:
+            return cast("CardPaymentResult", _result(intent))
+        if intent.status == "requires_action" and intent.payment_method == payment_method_id:
+            # The same card is already waiting for its challenge (a second click).
+            return cast("CardPaymentResult", _result(intent))
+        if intent.status == "canceled":
+            raise InvalidRequestError(
+                "the order's PaymentIntent was canceled", code="payment_intent_unexpected_state"
+            )
+        return self._confirm(intent, request.confirm_params(), payment_method_id, order_id)
+
+    def confirm_card_payment(
+        self, payment_intent_id: str, *, order_id: str | None = None
+    ) -> CardPaymentResult:
+        """Confirm again after ``handleCardAction`` (``/pay`` with a PaymentIntent id).
+
+        With ``order_id``, the intent must belong to that order (``metadata.order_id``), so a
+        browser cannot confirm another order's payment. Returns ``succeeded`` (or
+        ``requires_action`` if the challenge is still open); raises ``CardError`` when the
+        challenge failed or the hour to confirm passed (``requires_payment_method``).
+        """
+        intent = self._client.retrieve(payment_intent_id)
+        metadata = intent.metadata.to_dict() if intent.metadata else {}
+        if order_id is not None and metadata.get(ORDER_ID_METADATA_KEY) != order_id:
+            raise _rule("payment_intent_id", "does not belong to this order")
+        if intent.status == "requires_confirmation":
+            return self._confirm(intent, None, str(intent.payment_method), order_id)
+        if intent.status == "requires_payment_method":
+            raise _failure(intent)
+        if intent.status == "canceled":
+            raise InvalidRequestError(
+                "the PaymentIntent was canceled", code="payment_intent_unexpected_state"
+            )
+        return cast("CardPaymentResult", _result(intent))
+
+    def _confirm(
+        self,
+        intent: stripe.PaymentIntent,
+        params: PaymentIntentConfirmParams | None,
+        payment_method_id: str,
+        order_id: str | None,
+    ) -> CardPaymentResult:
+        # The latest charge separates a retry after a decline (new key) from a double click
+        # (same state, same key: one confirmation, one charge).
+        attempt = f"{payment_method_id}:{intent.latest_charge or 'none'}:{intent.status}"
+        chain = KeyChain(intent_key(intent.id, "card_confirm", attempt))
+        intent_id = intent.id
+        answer = call_stripe(
+            self._client,
+            "confirm",
+            lambda options: self._stripe.v1.payment_intents.confirm(intent_id, params, options),
+            chain=chain,
+            context={"payment_intent_id": intent_id, "order_id": order_id},
+            walk=False,
+        )
+        confirmed = answer.value
+        if answer.replayed:
+            confirmed = self._client.retrieve(intent_id)
+        result = _result(confirmed)
+        if result is None:
+            raise _failure(confirmed)
+        return result

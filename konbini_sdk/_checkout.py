@@ -1,0 +1,486 @@
+"""Checkout Sessions that offer Konbini: the request model and the service.
+
+Konbini's rules for Checkout (the ``checkout.session`` page of Stripe's Konbini guide):
+
+- ``mode=payment`` only: Konbini is single-use, so subscription mode and setup mode are
+  refused.
+- every line item in ``jpy``, one-time prices only (no ``recurring`` price).
+- ``konbini`` in ``payment_method_types`` (``card`` and others may sit beside it).
+- ``payment_method_options[konbini][expires_after_days]`` from 1 to 60 (Stripe's default 3).
+- a hosted page (``ui_mode=hosted_page``, the default) returns to ``success_url``; an
+  embedded page (``ui_mode=embedded_page``) to ``return_url`` and never has a
+  ``success_url``. A Konbini customer is sent to the ``hosted_voucher_url`` after the form,
+  not to ``success_url``.
+
+After the form, ``checkout.session.completed`` arrives with ``payment_status=unpaid`` (the
+voucher exists, wait); ``checkout.session.async_payment_succeeded`` means paid (fulfil);
+``checkout.session.async_payment_failed`` means the voucher expired (contact the customer).
+:class:`CheckoutState` reads a session the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
+from urllib.parse import urlsplit
+
+import stripe
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from konbini_sdk._exceptions import KonbiniValidationError, VoucherUnavailableError
+from konbini_sdk._requests import (
+    MAX_AMOUNT,
+    MIN_AMOUNT,
+    KonbiniModel,
+    _email,
+    _expires_after_days,
+    _metadata,
+    _payment_method_types,
+)
+from konbini_sdk._retry import KeyChain, order_key
+from konbini_sdk._service import call_stripe
+from konbini_sdk._status import stripe_mapping
+from konbini_sdk._voucher import Voucher
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
+
+    from konbini_sdk._client import KonbiniClient
+
+__all__ = [
+    "CheckoutLineItem",
+    "CheckoutPriceData",
+    "CheckoutSessionRequest",
+    "CheckoutSessions",
+    "CheckoutState",
+]
+
+#: Checkout accepts at most this many line items in payment mode.
+MAX_LINE_ITEMS: Final = 100
+#: Stripe's ``client_reference_id`` limit.
+MAX_CLIENT_REFERENCE_ID_LENGTH: Final = 200
+#: Largest quantity Checkout accepts for one line item.
+MAX_QUANTITY: Final = 999_999
+#: Metadata key under which the merchant's order id is stored on the session's PaymentIntent.
+ORDER_ID_METADATA_KEY: Final = "order_id"
+
+_ID_PREFIXES: Final = {"price": "price_", "product": "prod_", "customer": "cus_"}
+
+
+def _rule(field: str, rule: str) -> KonbiniValidationError:
+    return KonbiniValidationError(field, rule)
+
+
+def _stripe_id(kind: str, field: str) -> Any:
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        prefix = _ID_PREFIXES[kind]
+        if not isinstance(value, str) or not re.fullmatch(rf"{prefix}[A-Za-z0-9]+", value):
+            raise _rule(field, f"must be a Stripe {kind} id ({prefix}...)")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _url(field: str) -> Any:
+    def check(value: object) -> object:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise _rule(field, "must be an absolute http(s) URL")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _rule(field, "must be an absolute http(s) URL")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _jpy(value: object) -> object:
+    if not isinstance(value, str) or value.lower() != "jpy":
+        raise _rule(
+            "currency", "Konbini in Checkout needs every line item priced in 'jpy' (one currency)"
+        )
+    return "jpy"
+
+
+def _whole(field: str, low: int, high: int) -> Any:
+    def check(value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _rule(field, "must be an integer")
+        if not low <= value <= high:
+            raise _rule(field, f"must be from {low} to {high:,}")
+        return value
+
+    return BeforeValidator(check)
+
+
+def _mode(value: object) -> object:
+    if value == "payment":
+        return value
+    if value in ("subscription", "setup"):
+        raise _rule(
+            "mode",
+            f"Konbini supports Checkout in 'payment' mode only, not {value!r} mode "
+            "(Konbini is a single-use payment method)",
+        )
+    raise _rule("mode", "must be 'payment' (the only Checkout mode Konbini supports)")
+
+
+def _ui_mode(value: object) -> object:
+    if value in ("hosted_page", "embedded_page"):
+        return value
+    if value == "embedded":
+        raise _rule("ui_mode", "the embedded page is 'embedded_page' in this API version")
+    if value == "hosted":
+        raise _rule("ui_mode", "the hosted page is 'hosted_page' in this API version")
+    raise _rule("ui_mode", "must be 'hosted_page' or 'embedded_page'")
+
+
+def _client_reference_id(value: object) -> object:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_CLIENT_REFERENCE_ID_LENGTH
+    ):
+        raise _rule(
+            "client_reference_id",
+            f"must be a non-blank string of at most {MAX_CLIENT_REFERENCE_ID_LENGTH} characters",
+        )
+    return value
+
+
+class CheckoutProductData(KonbiniModel):
+    """An inline product: ``name`` (required) and an optional ``description``."""
+
+    name: str = Field(min_length=1, max_length=250)
+    description: str | None = Field(default=None, max_length=40_000)
+
+
+class CheckoutPriceData(KonbiniModel):
+    """An inline one-time price in yen: ``unit_amount`` and a product (inline or by id).
+
+    ``recurring`` exists only to be refused: Konbini takes one-time prices only.
+    """
+
+    currency: Annotated[Literal["jpy"], BeforeValidator(_jpy)] = "jpy"
+    unit_amount: Annotated[int, _whole("unit_amount", 0, MAX_AMOUNT)]
+    product_data: CheckoutProductData | None = None
+    product: Annotated[str | None, _stripe_id("product", "product")] = None
+    recurring: Any = None
+
+    @field_validator("recurring", mode="before")
+    @classmethod
+    def _one_time(cls, value: object) -> object:
+        if value is not None:
+            raise _rule(
+                "recurring",
+                "Konbini accepts one-time prices only; a recurring price needs a "
+                "subscription, which Konbini does not support in Checkout",
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_product(self) -> Self:
+        if (self.product_data is None) == (self.product is None):
+            raise _rule("product_data", "give exactly one of product_data or product")
+        return self
+
+    def to_stripe_params(self) -> dict[str, Any]:
+        """``line_items[n][price_data]``."""
+        params: dict[str, Any] = {"currency": self.currency, "unit_amount": self.unit_amount}
+        if self.product is not None:
+            params["product"] = self.product
+        if self.product_data is not None:
+            params["product_data"] = self.product_data.model_dump(exclude_none=True)
+        return params
+
+
+class CheckoutLineItem(KonbiniModel):
+    """One line item: an inline ``price_data`` or an existing ``price`` id, and a quantity.
+
+    A ``price`` id cannot be checked locally: Stripe (and the emulator) refuse a recurring or
+    non-JPY price when the session is created.
+    """
+
+    price: Annotated[str | None, _stripe_id("price", "price")] = None
+    price_data: CheckoutPriceData | None = None
+    quantity: Annotated[int, _whole("quantity", 1, MAX_QUANTITY)] = 1
+
+    @model_validator(mode="after")
+    def _one_price(self) -> Self:
+        if (self.price is None) == (self.price_data is None):
+            raise _rule("price", "give exactly one of price or price_data")
+        return self
+
+    @property
+    def amount(self) -> int | None:
+        """``unit_amount * quantity`` for an inline price; ``None`` for a price id."""
+        if self.price_data is None:
+            return None
+        return self.price_data.unit_amount * self.quantity
+
+    def to_stripe_params(self) -> dict[str, Any]:
+        """``line_items[n]``."""
+        params: dict[str, Any] = {"quantity": self.quantity}
+        if self.price is not None:
+            params["price"] = self.price
+        if self.price_data is not None:
+            params["price_data"] = self.price_data.to_stripe_params()
+        return params
+
+
+class CheckoutSessionRequest(KonbiniModel):
+    """A Checkout Session (payment mode) offering Konbini; every Konbini rule checked.
+
+    Rules (each failure raises ``KonbiniValidationError`` naming the field):
+
+    - ``mode``: ``"payment"`` only (subscription and setup are refused: Konbini rule).
+    - ``line_items``: 1 to 100, each in ``jpy`` with a one-time price (see
+      :class:`CheckoutLineItem`). When every item has an inline price, the total must be
+      from 120 to 300,000 yen (Konbini's limits); with a ``price`` id the total is unknown
+      locally and Stripe checks it.
+    - ``payment_method_types``: must include ``"konbini"``; default ``("konbini",)``.
+    - ``expires_after_days``: 1 to 60 (``payment_method_options[konbini]``); default Stripe's 3.
+    - ``ui_mode="hosted_page"`` (default): ``success_url`` required, ``cancel_url`` optional,
+      no ``return_url``. ``ui_mode="embedded_page"``: ``return_url`` required, neither
+      ``success_url`` nor ``cancel_url``. URLs must be absolute http(s).
+    - ``customer`` (``cus_`` id) or ``customer_email``, not both.
+    - ``client_reference_id``: the merchant's order id (at most 200 characters); it is also
+      put in the PaymentIntent's ``metadata[order_id]``.
+    - ``metadata``: Stripe's limits (50 keys, 40/500 characters).
+
+    ``customer_email`` is masked in ``repr``.
+    """
+
+    line_items: tuple[CheckoutLineItem, ...]
+    mode: Annotated[Literal["payment"], BeforeValidator(_mode)] = "payment"
+    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_payment_method_types)] = (
+        "konbini",
+    )
+    expires_after_days: Annotated[int | None, BeforeValidator(_expires_after_days)] = None
+    ui_mode: Annotated[Literal["hosted_page", "embedded_page"], BeforeValidator(_ui_mode)] = (
+        "hosted_page"
+    )
+    success_url: Annotated[str | None, _url("success_url")] = None
+    cancel_url: Annotated[str | None, _url("cancel_url")] = None
+    return_url: Annotated[str | None, _url("return_url")] = None
+    customer: Annotated[str | None, _stripe_id("customer", "customer")] = None
+    customer_email: Annotated[str | None, _email("customer_email")] = Field(
+        default=None, repr=False
+    )
+    client_reference_id: Annotated[str | None, BeforeValidator(_client_reference_id)] = None
+    metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
+    locale: Literal["auto", "ja", "en"] | None = None
+
+    @model_validator(mode="after")
+    def _konbini_rules(self) -> Self:
+        if not 1 <= len(self.line_items) <= MAX_LINE_ITEMS:
+            raise _rule("line_items", f"must hold 1 to {MAX_LINE_ITEMS} items")
+        if self.ui_mode == "hosted_page":
+            if self.success_url is None:
+                raise _rule("success_url", "is required for the hosted page (ui_mode=hosted_page)")
+            if self.return_url is not None:
+                raise _rule(
+                    "return_url", "is for ui_mode=embedded_page; the hosted page uses success_url"
+                )
+        else:
+            if self.success_url is not None:
+                raise _rule(
+                    "success_url", "is not allowed with ui_mode=embedded_page; use return_url"
+                )
+            if self.cancel_url is not None:
+                raise _rule("cancel_url", "is not allowed with ui_mode=embedded_page")
+            if self.return_url is None:
+                raise _rule(
+                    "return_url", "is required for the embedded page (ui_mode=embedded_page)"
+                )
+        if self.customer is not None and self.customer_email is not None:
+            raise _rule("customer_email", "give either customer or customer_email, not both")
+        total = self.total_amount
+        if total is not None and not MIN_AMOUNT <= total <= MAX_AMOUNT:
+            raise _rule(
+                "line_items",
+                f"the total must be from {MIN_AMOUNT} to {MAX_AMOUNT:,} yen (Konbini limits)",
+            )
+        return self
+
+    @property
+    def total_amount(self) -> int | None:
+        """The session's total in yen, or ``None`` when a line item names a ``price`` id."""
+        amounts = [item.amount for item in self.line_items]
+        if any(amount is None for amount in amounts):
+            return None
+        return sum(cast("list[int]", amounts))
+
+    def to_stripe_params(self) -> SessionCreateParams:
+        """Parameters for ``POST /v1/checkout/sessions`` (a fresh dict on every call)."""
+        params: dict[str, Any] = {
+            "mode": self.mode,
+            "line_items": [item.to_stripe_params() for item in self.line_items],
+            "payment_method_types": list(self.payment_method_types),
+            "ui_mode": self.ui_mode,
+        }
+        if self.expires_after_days is not None:
+            params["payment_method_options"] = {
+                "konbini": {"expires_after_days": self.expires_after_days}
+            }
+        for name in (
+            "success_url",
+            "cancel_url",
+            "return_url",
+            "customer",
+            "customer_email",
+            "client_reference_id",
+            "locale",
+        ):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.metadata is not None:
+            params["metadata"] = dict(self.metadata)
+        if self.client_reference_id is not None:
+            params["payment_intent_data"] = {
+                "metadata": {ORDER_ID_METADATA_KEY: self.client_reference_id}
+            }
+        return cast("SessionCreateParams", params)
+
+
+class CheckoutState(BaseModel):
+    """What a Checkout Session's state means for the merchant (no network call).
+
+    ``status`` is the session's (``open``, ``complete``, ``expired``) and ``payment_status``
+    its payment's (``unpaid``, ``paid``, ``no_payment_required``). A Konbini customer who
+    submitted the form leaves the session ``complete`` but ``unpaid`` until they pay at the
+    store: :attr:`awaiting_store_payment`. Fulfil only when :attr:`should_fulfil`.
+    ``client_secret`` (embedded page) and ``url`` are kept out of ``repr``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    session_id: str
+    status: str | None
+    payment_status: str
+    payment_intent_id: str | None = None
+    client_reference_id: str | None = None
+    amount_total: int | None = None
+    url: str | None = Field(default=None, repr=False)
+    client_secret: str | None = Field(default=None, repr=False)
+
+    @property
+    def should_fulfil(self) -> bool:
+        """True when the session is paid: ship the goods."""
+        return self.payment_status == "paid"
+
+    @property
+    def awaiting_store_payment(self) -> bool:
+        """True when the form was submitted but the money has not arrived (Konbini voucher)."""
+        return self.status == "complete" and self.payment_status == "unpaid"
+
+    @classmethod
+    def from_session(cls, session: object) -> CheckoutState:
+        """Read a ``stripe.checkout.Session`` (or its JSON mapping)."""
+        data = stripe_mapping(session, "session")
+        intent = data.get("payment_intent")
+        if isinstance(intent, Mapping):
+            intent = intent.get("id")
+        return cls(
+            session_id=str(data.get("id")),
+            status=data.get("status"),
+            payment_status=str(data.get("payment_status")),
+            payment_intent_id=str(intent) if intent else None,
+            client_reference_id=data.get("client_reference_id"),
+            amount_total=data.get("amount_total"),
+            url=data.get("url"),
+            client_secret=data.get("client_secret"),
+        )
+
+
+class CheckoutSessions:
+    """Checkout Sessions with Konbini, through a :class:`~konbini_sdk.KonbiniClient`.
+
+    Reach it as ``client.checkout``. Every call uses the client's retry policy and raises the
+    SDK's typed errors.
+    """
+
+    def __init__(self, client: KonbiniClient) -> None:
+        self._client = client
+
+    @property
+    def _stripe(self) -> stripe.StripeClient:
+        return self._client.stripe_client
+
+    def create(
+        self, request: CheckoutSessionRequest, *, order_id: str, attempt: int = 1
+    ) -> stripe.checkout.Session:
+        """Create the Checkout Session of the merchant's order ``order_id``.
+
+        ``client_reference_id`` is set to ``order_id`` (it must be absent from ``request`` or
+        equal). The idempotency key derives from the order id: calling again for the same
+        order returns the same session (within Stripe's 24-hour key window), so a double
+        click or a retry never opens two sessions. To open a new session for the same order
+        on purpose (the first one expired), pass ``attempt=2`` (3, ...).
+        """
+        if request.client_reference_id not in (None, order_id):
+            raise _rule("client_reference_id", "must be absent or equal to the order_id argument")
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+            raise _rule("attempt", "must be an integer from 1")
+        if request.client_reference_id is None:
+            request = request.model_copy(update={"client_reference_id": order_id})
+        params = request.to_stripe_params()
+        operation = "checkout_session" if attempt == 1 else f"checkout_session_{attempt}"
+        chain = KeyChain(order_key(order_id, operation))
+        return call_stripe(
+            self._client,
+            "create",
+            lambda options: self._stripe.v1.checkout.sessions.create(params, options),
+            chain=chain,
+            context={"order_id": order_id},
+        ).value
+
+    def retrieve(self, session_id: str) -> stripe.checkout.Session:
+        """Return the session's current state."""
+        return call_stripe(
+            self._client,
+            "retrieve",
+            lambda options: self._stripe.v1.checkout.sessions.retrieve(session_id, None, options),
+            context={"session_id": session_id},
+        ).value
+
+    def state(self, session_id: str) -> CheckoutState:
+        """Return what the session's current state means (see :class:`CheckoutState`)."""
+        return CheckoutState.from_session(self.retrieve(session_id))
+
+    def expire(self, session_id: str) -> stripe.checkout.Session:
+        """Expire an open session, so the customer can no longer submit it."""
+        return call_stripe(
+            self._client,
+            "cancel",
+            lambda options: self._stripe.v1.checkout.sessions.expire(session_id, None, options),
+            chain=KeyChain(f"konbini-sdk:v1:cs:{session_id}:expire"),
+            context={"session_id": session_id},
+        ).value
+
+    def voucher(self, session_id: str) -> Voucher:
+        """Return the Konbini voucher of a completed session's PaymentIntent.
+
+        Reads the session, then its PaymentIntent. Raises ``VoucherUnavailableError`` when
+        the session has no PaymentIntent yet (the form was not submitted: ``status`` is the
+        session's) or the intent has no live voucher (paid with a card, paid at the store,
+        expired: ``status`` is the intent's).
+        """
+        state = self.state(session_id)
+        if state.payment_intent_id is None:
+            raise VoucherUnavailableError(f"(none yet, session {session_id})", state.status, None)
+        return self._client.get_voucher(state.payment_intent_id)

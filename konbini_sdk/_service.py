@@ -1,0 +1,116 @@
+"""One retried, translated and logged Stripe call, for the services beside ``KonbiniClient``.
+
+Checkout Sessions, invoices, card payments and polling call other Stripe resources than
+PaymentIntents, but must behave exactly like the client: the client's retry policy, sleep
+and clock (tenacity), the same idempotency key chains (move to the next generation only when
+Stripe *replays* a definitive error for the current key, see :mod:`konbini_sdk._retry`),
+errors translated to the SDK's tree, and log lines without personal data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import stripe
+
+from konbini_sdk._exceptions import Operation, StripeAPIError, translate_stripe_error
+from konbini_sdk._logging import get_logger
+from konbini_sdk._retry import KeyChain, is_definitive, response_replayed
+
+if TYPE_CHECKING:
+    from konbini_sdk._client import KonbiniClient
+
+__all__ = ["Answer", "call_stripe"]
+
+_log = get_logger()
+
+T = TypeVar("T", bound=stripe.StripeObject)
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """One successful response, and whether Stripe replayed a stored result for its key."""
+
+    value: T
+    replayed: bool
+
+
+def call_stripe(
+    client: KonbiniClient,
+    operation: Operation,
+    call: Callable[[stripe.RequestOptions], T],
+    *,
+    chain: KeyChain | None = None,
+    context: Mapping[str, Any] | None = None,
+    walk: bool = True,
+) -> Answer[T]:
+    """Run ``call`` (one ``stripe.StripeClient`` request) with the client's retry policy.
+
+    ``call`` receives the request options (``max_network_retries=0`` and, with ``chain``, the
+    idempotency key). Retryable errors (rate limits, unknown outcomes, 409 key conflicts) are
+    retried with backoff; a definitive error Stripe *replays* for the chain's key moves the
+    chain to its next generation at once. Other errors are raised as the SDK's typed errors,
+    with the ``stripe`` error as ``__cause__``. ``context`` (ids only, no personal data) is
+    added to the log lines. ``walk=False`` raises a replayed definitive error instead of
+    moving the chain on (the caller derives a fresh key when a new attempt is wanted).
+    """
+    ctx = dict(context or {})
+    for attempt in client._retrying(operation, ctx):
+        with attempt:
+            return _attempt(client, operation, call, chain if walk else None, ctx, chain)
+    raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+
+def _attempt(
+    client: KonbiniClient,
+    operation: Operation,
+    call: Callable[[stripe.RequestOptions], T],
+    walking: KeyChain | None,
+    context: dict[str, Any],
+    chain: KeyChain | None,
+) -> Answer[T]:
+    walked = 0
+    limit = client.retry_policy.max_key_generations
+    while True:
+        options: stripe.RequestOptions = {"max_network_retries": 0}
+        if chain is not None:
+            options["idempotency_key"] = chain.key
+        try:
+            value = call(options)
+        except stripe.StripeError as original:
+            error: StripeAPIError = translate_stripe_error(original, operation=operation)
+            replayed = response_replayed(original.headers)
+            _log.warning(
+                "konbini.attempt",
+                outcome="error",
+                operation=operation,
+                key_generation=chain.generation if chain is not None else None,
+                replayed=replayed,
+                request_id=original.request_id,
+                error_type=type(error).__name__,
+                error_code=error.code,
+                http_status=error.http_status,
+                **context,
+            )
+            if walking is not None and replayed and is_definitive(error) and walked < limit:
+                walking.advance()
+                walked += 1
+                continue
+            raise error from original
+        response = value.last_response
+        replayed = response_replayed(response.headers if response is not None else None)
+        _log.info(
+            "konbini.attempt",
+            outcome="ok",
+            operation=operation,
+            object=getattr(value, "object", None),
+            object_id=getattr(value, "id", None),
+            status=getattr(value, "status", None),
+            key_generation=chain.generation if chain is not None else None,
+            replayed=replayed,
+            request_id=response.request_id if response is not None else None,
+            **context,
+        )
+        return Answer(value, replayed)

@@ -1,0 +1,203 @@
+"""Shared fixtures: recorded HTTP (vcrpy cassettes) against the emulator or Stripe test mode.
+
+A test that takes the ``stripe_backend`` fixture talks to Stripe through
+``stripe_backend.stripe_client`` and records or replays ``tests/cassettes/<module>/<test>.yaml``
+(``<module>``: the test module's name without ``test_`` and ``_cassettes``). Three modes:
+
+* default (CI): replay only, record mode ``none``. No network; a request that is not in
+  the cassette fails the test, and so does a recorded interaction the test no longer makes.
+* ``KONBINI_RECORD=1``: re-record against a fresh ``konbini_sdk.testing.Emulator``.
+* ``KONBINI_RECORD=1`` and ``STRIPE_API_KEY=sk_test_...``: re-record against Stripe test
+  mode (any other key is refused). Tests that inject faults need the emulator and are
+  skipped in this mode, keeping their emulator recording.
+
+Requests match on method, path, query and the form body with volatile values normalised
+(:data:`VOLATILE_FORM_KEYS`); never on headers, so idempotency keys and the API address may
+differ. Recorded requests lose ``Authorization`` and client telemetry; responses keep only a
+few headers, get ``Konbini-Recorded-Against``, and have ``client_secret`` values and anything
+secret-looking replaced by fixed placeholders. See ``tests/cassettes/README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+import pytest
+import stripe
+import vcr
+from vcr.request import Request
+
+import konbini_sdk
+
+CASSETTES = Path(__file__).parent / "cassettes"
+
+#: Every request is recorded as if sent to the real API, whatever address served it.
+RECORDED_API_BASE = "https://api.stripe.com"
+
+#: Form fields whose value depends on the clock at run time: matched on presence only.
+VOLATILE_FORM_KEYS = frozenset({"payment_method_options[konbini][expires_at]"})
+
+#: Response headers worth keeping; the rest (dates, CORS, cookies...) is noise or private.
+KEPT_RESPONSE_HEADERS = frozenset(
+    {"content-type", "request-id", "idempotency-key", "idempotent-replayed", "stripe-version",
+     "retry-after", "stripe-should-retry"}
+)
+RECORDED_AGAINST_HEADER = "Konbini-Recorded-Against"
+CLIENT_SECRET_PLACEHOLDER = "pi_REDACTED_secret_REDACTED"
+
+_SECRETS = re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+")
+
+
+def normalised_form(body: bytes | str | None) -> list[tuple[str, str]]:
+    """A form body as sorted pairs, volatile values replaced (the ``body`` matcher's view)."""
+    if body is None:
+        return []
+    text = body.decode() if isinstance(body, bytes) else body
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return sorted((k, "<volatile>" if k in VOLATILE_FORM_KEYS else v) for k, v in pairs)
+
+
+def match_form_body(r1: Request, r2: Request) -> None:
+    """vcrpy matcher: the two requests carry the same (normalised) form parameters."""
+    assert normalised_form(r1.body) == normalised_form(r2.body)
+
+
+def _as_recorded(request: Request) -> Request:
+    parts = urlsplit(request.uri)
+    base = urlsplit(RECORDED_API_BASE)
+    request.uri = urlunsplit((base.scheme, base.netloc, parts.path, parts.query, ""))
+    return request
+
+
+def scrub(text: str) -> str:
+    """Replace client secrets and secret-looking strings in a recorded JSON body."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return _SECRETS.sub("[REDACTED]", text)
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                k: (CLIENT_SECRET_PLACEHOLDER if k == "client_secret" and v else walk(v))
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str):
+            return _SECRETS.sub("[REDACTED]", value)
+        return value
+
+    return json.dumps(walk(payload), ensure_ascii=False)
+
+
+def _response_filter(recorded_against: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    def before_record_response(response: dict[str, Any]) -> dict[str, Any]:
+        headers = {
+            name: values
+            for name, values in response["headers"].items()
+            if name.lower() in KEPT_RESPONSE_HEADERS
+        }
+        headers[RECORDED_AGAINST_HEADER] = [recorded_against]
+        body = response["body"]["string"]
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        return {**response, "headers": headers, "body": {"string": scrub(text).encode()}}
+
+    return before_record_response
+
+
+@dataclass
+class StripeBackend:
+    """What a cassette-backed test talks to; ``mode`` is replay, emulator or stripe."""
+
+    mode: str
+    stripe_client: stripe.StripeClient
+    emulator: Any = None
+
+    def inject(self, kind: str, **options: Any) -> None:
+        """Inject an emulator fault while recording; nothing on replay (it is in the tape)."""
+        if self.mode == "emulator":
+            self.emulator.inject(kind, **options)
+        elif self.mode == "stripe":
+            pytest.skip("fault injection needs the emulator; the emulator recording is kept")
+
+
+def _cassette_path(request: pytest.FixtureRequest) -> Path:
+    module = request.node.module.__name__.rsplit(".", 1)[-1]
+    module = module.removeprefix("test_").removesuffix("_cassettes")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
+    return CASSETTES / module / f"{name}.yaml"
+
+
+def recording_mode() -> str:
+    """``replay`` unless ``KONBINI_RECORD`` is set: then ``stripe`` (with a key) or ``emulator``."""
+    if not os.environ.get("KONBINI_RECORD"):
+        return "replay"
+    key = os.environ.get("STRIPE_API_KEY")
+    if key is None:
+        return "emulator"
+    if not key.startswith("sk_test_"):
+        pytest.exit("STRIPE_API_KEY must be a test-mode secret key (sk_test_...)", returncode=2)
+    return "stripe"
+
+
+@pytest.fixture
+def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
+    """A StripeClient whose traffic is replayed from (or recorded to) this test's cassette."""
+    mode = recording_mode()
+    path = _cassette_path(request)
+    emulator_cm: Any = None
+    if mode == "replay":
+        if not path.is_file():
+            pytest.fail(f"no cassette {path.relative_to(CASSETTES.parent)}; record it with "
+                        "KONBINI_RECORD=1")
+        backend = StripeBackend(mode, stripe.StripeClient("sk_test_replay", max_network_retries=0))
+        recorded_against = "(replay)"
+    elif mode == "emulator":
+        from konbini_sdk.testing import Emulator
+
+        emulator_cm = Emulator(seed=4)
+        emulator = emulator_cm.__enter__()
+        backend = StripeBackend(
+            mode,
+            stripe.StripeClient(
+                "sk_test_emulator", base_addresses={"api": emulator.api_base},
+                max_network_retries=0,
+            ),
+            emulator,
+        )
+        recorded_against = f"konbini-sdk emulator {konbini_sdk.__version__}"
+    else:
+        backend = StripeBackend(
+            mode, stripe.StripeClient(os.environ["STRIPE_API_KEY"], max_network_retries=0)
+        )
+        recorded_against = "stripe test mode"
+    recorder = vcr.VCR(
+        record_mode="none" if mode == "replay" else "all",
+        match_on=("method", "path", "query", "form_body"),
+        filter_headers=["authorization", "user-agent", "x-stripe-client-user-agent",
+                        "x-stripe-client-telemetry", "cookie"],
+        before_record_request=_as_recorded,
+        # vcrpy runs this filter on loaded interactions too: only while recording.
+        before_record_response=None if mode == "replay" else _response_filter(recorded_against),
+        decode_compressed_response=True,
+    )
+    recorder.register_matcher("form_body", match_form_body)
+    try:
+        if mode != "replay":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.unlink(missing_ok=True)
+        with recorder.use_cassette(str(path)) as cassette:
+            yield backend
+            if mode == "replay":
+                assert cassette.all_played, f"{path.name}: recorded requests were not made"
+    finally:
+        if emulator_cm is not None:
+            emulator_cm.__exit__(None, None, None)

@@ -1,0 +1,49 @@
+"""Shared fixtures for SDK service tests on the emulator: a KonbiniClient that never sleeps."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from konbini_sdk import KonbiniClient
+from konbini_sdk.testing import Emulator
+from tests.testing.conftest import spec_problems
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    """A started emulator; every exchange it served must match Stripe's spec."""
+    with Emulator(seed=11) as emulator:
+        yield emulator
+    problems = spec_problems(emulator.requests)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """Every wait the client asked for (it never really sleeps)."""
+    return []
+
+
+@pytest.fixture
+def konbini(emu: Emulator, sleeps: list[float]) -> KonbiniClient:
+    """A KonbiniClient on the emulator; its retry waits are recorded, not slept."""
+    return KonbiniClient(
+        "sk_test_emulated", api_base=emu.api_base, sleep=sleeps.append, rng=random.Random(3)
+    )
+
+
+@pytest.fixture(autouse=True)
+def structlog_left_unconfigured() -> Iterator[None]:
+    """Undo ``capture_logs``' side effect: it leaves ``structlog.is_configured()`` true.
+
+    The CLI configures structlog only when nobody else did, so a test that captured logs
+    must not leave the flag set for the tests after it.
+    """
+    was_configured = structlog.is_configured()
+    yield
+    if not was_configured and structlog.is_configured():
+        structlog.reset_defaults()
