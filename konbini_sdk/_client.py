@@ -300,9 +300,7 @@ class KonbiniClient(_KonbiniClientBase):
             )
         self._stripe = stripe_client
         #: Konbini refunds (full, partial, followed until the customer gives a bank account).
-        self.refunds = Refunds(
-            stripe_client, retry_policy=self._policy, sleep=sleep, clock=clock, rng=self._rng
-        )
+        self.refunds = Refunds(self)
         #: Checkout Sessions offering Konbini (create, retrieve, expire, the voucher).
         self.checkout = CheckoutSessions(self)
 
@@ -324,7 +322,8 @@ class KonbiniClient(_KonbiniClientBase):
         """Send one operation with retries; walk past keys Stripe replays definitive errors for."""
         for attempt in self._retrying(operation, context):
             with attempt:
-                return self._attempt(operation, call, chain, context)
+                number = attempt.retry_state.attempt_number
+                return self._attempt(operation, call, chain, {**context, "attempt": number})
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def _attempt(

@@ -18,35 +18,24 @@ mapping) and says where that process stands:
 from __future__ import annotations
 
 import builtins
-import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import stripe
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from konbini_sdk._exceptions import (
-    KonbiniValidationError,
-    Operation,
-    StripeAPIError,
-    translate_stripe_error,
-)
+from konbini_sdk._exceptions import KonbiniValidationError, Operation
 from konbini_sdk._japanese import to_jst
-from konbini_sdk._logging import get_logger
 from konbini_sdk._requests import _metadata
-from konbini_sdk._retry import (
-    KEY_PREFIX,
-    KeyChain,
-    RetryPolicy,
-    is_definitive,
-    order_key,
-    response_replayed,
-)
+from konbini_sdk._retry import KEY_PREFIX, KeyChain, order_key
 from konbini_sdk._retry import _key_part as key_part
+from konbini_sdk._service import call_stripe
 from konbini_sdk._status import stripe_mapping
+
+if TYPE_CHECKING:
+    from konbini_sdk._client import KonbiniClient
 
 __all__ = [
     "SETTLED_STATES",
@@ -264,7 +253,6 @@ ORDER_ID_METADATA_KEY: Final = "order_id"
 #: the customer's bank (``succeeded``) or ever (``failed``, ``canceled``).
 SETTLED_STATES: Final = frozenset({RefundState.SUCCEEDED, RefundState.FAILED, RefundState.CANCELED})
 
-_log = get_logger()
 
 _T = TypeVar("_T", bound=stripe.StripeObject)
 
@@ -338,28 +326,15 @@ class Refunds:
     they answer, for at most 45 days. Every method returns a :class:`RefundView` that says
     what the status means.
 
-    Temporary failures (rate limits, timeouts, 5xx) are retried with the same idempotency key
-    under ``retry_policy``; everything Stripe refuses becomes a typed
-    :class:`~konbini_sdk.StripeAPIError`. ``sleep`` and ``clock`` are injectable so tests
-    never wait. Usually reached as ``KonbiniClient(...).refunds``.
+    Reached as ``KonbiniClient(...).refunds``: temporary failures (rate limits, timeouts,
+    5xx) are retried with the same idempotency key under the client's retry policy, waits use
+    the client's injectable ``sleep`` and ``clock``, and everything Stripe refuses becomes a
+    typed :class:`~konbini_sdk.StripeAPIError`.
     """
 
-    def __init__(
-        self,
-        stripe_client: stripe.StripeClient,
-        *,
-        retry_policy: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        rng: random.Random | None = None,
-    ) -> None:
-        self._stripe = stripe_client
-        self._policy = retry_policy or RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
-
-    # ---------------------------------------------------------------- transport
+    def __init__(self, client: KonbiniClient) -> None:
+        self._client = client
+        self._stripe = client.stripe_client
 
     def _send(
         self,
@@ -369,79 +344,9 @@ class Refunds:
         chain: KeyChain | None,
         context: Mapping[str, Any],
     ) -> tuple[_T, bool]:
-        """Send with retries; return the object and whether Stripe replayed a stored answer."""
-        started = self._clock()
-        try:
-            for attempt in self._policy.retrying(
-                sleep=self._sleep,
-                clock=self._clock,
-                rng=self._rng,
-                before_sleep=lambda state: _log.info(
-                    "konbini.retry",
-                    operation=operation,
-                    attempt=state.attempt_number,
-                    wait_ms=round(state.upcoming_sleep * 1000),
-                    **context,
-                ),
-            ):
-                with attempt:
-                    result = self._attempt(operation, call, chain)
-        except StripeAPIError as error:
-            _log.warning(
-                "konbini.refund_operation",
-                operation=operation,
-                outcome="error",
-                error_type=type(error).__name__,
-                error_code=error.code,
-                http_status=error.http_status,
-                request_id=error.request_id,
-                duration_ms=round((self._clock() - started) * 1000),
-                **context,
-            )
-            raise
-        obj, replayed = result
-        data = obj.to_dict()
-        _log.info(
-            "konbini.refund_operation",
-            operation=operation,
-            outcome="ok",
-            object_id=data.get("id"),
-            status=data.get("status"),
-            replayed=replayed,
-            duration_ms=round((self._clock() - started) * 1000),
-            **context,
-        )
-        return result
-
-    def _attempt(
-        self,
-        operation: Operation,
-        call: Callable[[stripe.RequestOptions], _T],
-        chain: KeyChain | None,
-    ) -> tuple[_T, bool]:
-        walked = 0
-        while True:
-            options: stripe.RequestOptions = {"max_network_retries": 0}
-            if chain is not None:
-                options["idempotency_key"] = chain.key
-            try:
-                obj = call(options)
-            except stripe.StripeError as original:
-                error = translate_stripe_error(original, operation=operation)
-                if (
-                    chain is not None
-                    and response_replayed(original.headers)
-                    and is_definitive(error)
-                    and walked < self._policy.max_key_generations
-                ):
-                    # Stripe replays a refusal stored for this key: it created nothing, and
-                    # resending the key would only replay it again. Move to the next key.
-                    chain.advance()
-                    walked += 1
-                    continue
-                raise error from original
-            response = obj.last_response
-            return obj, response_replayed(response.headers if response is not None else None)
+        """Send with the client's retries; return the object and whether Stripe replayed it."""
+        answer = call_stripe(self._client, operation, call, chain=chain, context=context)
+        return answer.value, answer.replayed
 
     def _view(self, refund: stripe.Refund) -> RefundView:
         return RefundView.from_refund(refund)
@@ -667,14 +572,14 @@ class Refunds:
         if timeout is not None and timeout < 0:
             raise KonbiniValidationError("timeout", "must not be negative")
         stop = frozenset(until)
-        started = self._clock()
+        started = self._client._clock()
         view = self.retrieve(refund_id)
         if on_update is not None:
             on_update(view)
         while view.state not in stop:
-            if timeout is not None and self._clock() - started + interval > timeout:
+            if timeout is not None and self._client._clock() - started + interval > timeout:
                 return view
-            self._sleep(interval)
+            self._client._sleep(interval)
             if before_poll is not None:
                 before_poll()
             current = self.retrieve(refund_id)

@@ -732,12 +732,11 @@ def _error_code(error: BaseException) -> tuple[int, str]:
 def _sdk_logging(err: IO[str], verbose: bool) -> Iterator[None]:
     """Send the SDK's log lines to stderr with ``-v`` (else none: errors get one line), redacted.
 
-    The library never configures structlog; the command does, for its own run only, and
-    only when the host program has not configured it already.
+    The library never configures structlog; the command does, for its own run only: the
+    previous configuration is restored afterwards (``main`` may run inside another program).
     """
-    if structlog.is_configured():
-        yield
-        return
+    was_configured = structlog.is_configured()
+    previous = structlog.get_config()
     structlog.configure(
         processors=[
             redact_sensitive,
@@ -753,7 +752,10 @@ def _sdk_logging(err: IO[str], verbose: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        structlog.reset_defaults()
+        if was_configured:
+            structlog.configure(**previous)
+        else:
+            structlog.reset_defaults()
 
 
 def main(

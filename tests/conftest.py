@@ -123,10 +123,16 @@ class StripeBackend:
 
     def inject(self, kind: str, **options: Any) -> None:
         """Inject an emulator fault while recording; nothing on replay (it is in the tape)."""
+        self.on_emulator(lambda emulator: emulator.inject(kind, **options))
+
+    def on_emulator(self, action: Callable[[Any], object]) -> None:
+        """Run ``action(emulator)`` while recording on the emulator (advance its clock, start
+        a store payment...); nothing on replay (its effect is in the tape). In Stripe test
+        mode the test is skipped and its emulator recording kept."""
         if self.mode == "emulator":
-            self.emulator.inject(kind, **options)
+            action(self.emulator)
         elif self.mode == "stripe":
-            pytest.skip("fault injection needs the emulator; the emulator recording is kept")
+            pytest.skip("this test drives the emulator; its emulator recording is kept")
 
 
 def _cassette_path(request: pytest.FixtureRequest) -> Path:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import structlog
+from structlog.testing import capture_logs
 
 from konbini_sdk.cli import EXIT_CODES, main
 from konbini_sdk.testing import Emulator
@@ -343,3 +345,13 @@ def test_verbose_logs_go_to_stderr_redacted(emu: Emulator) -> None:
     assert "secret.person" not in run.err
     assert "sk_test" not in run.err
     assert "konbini.operation" not in run.out
+
+
+def test_the_host_programs_logging_configuration_is_restored(emu: Emulator) -> None:
+    intent = pay(emu, "--scenario", "fill-never")["payment_intent_id"]
+    with capture_logs() as logs:
+        run = against(emu, "status", intent, "-v")
+        structlog.get_logger("host").info("host.line")
+    assert run.code == 0
+    assert "konbini.operation" in run.err or "konbini.attempt" in run.err
+    assert [entry["event"] for entry in logs] == ["host.line"]

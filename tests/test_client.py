@@ -526,6 +526,7 @@ class TestLogging:
         assert attempts[0]["error_code"] == "payment_method_rate_limit_exceeded"
         assert attempts[0]["request_id"].startswith("req_fake")
         assert [a["key_generation"] for a in attempts[:3]] == [1, 1, 2]
+        assert [a["attempt"] for a in attempts[:3]] == [1, 2, 2]  # a replay walk: same attempt
         assert attempts[1]["replayed"] is True
         assert attempts[-1]["payment_intent_id"] == voucher.payment_intent_id
         assert attempts[-1]["status"] == "requires_action"

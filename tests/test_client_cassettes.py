@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import yaml
 
 from konbini_sdk import (
     BillingDetails,
+    CancellationRefusedError,
     ConfirmationNumberRejectedError,
     IdempotencyError,
     KonbiniClient,
@@ -109,6 +111,49 @@ def test_cancel(stripe_backend: StripeBackend) -> None:
     with pytest.raises(VoucherUnavailableError) as info:
         client.pay_order("cassette-cancel-1", REQUEST, BILLING)
     assert info.value.status == "canceled"
+
+
+def test_refused_cancellation_while_the_customer_pays(stripe_backend: StripeBackend) -> None:
+    client = _client(stripe_backend)
+    voucher = client.pay_order("cassette-in-store-1", REQUEST, BILLING)
+    intent_id = voucher.payment_intent_id
+    stripe_backend.on_emulator(lambda emulator: emulator.begin_store_payment(intent_id))
+    with pytest.raises(CancellationRefusedError) as info:
+        client.cancel(intent_id)
+    assert info.value.code == "payment_intent_unexpected_state"
+    assert client.get_voucher(intent_id) == voucher  # still live
+
+
+def test_expired_voucher_gets_a_new_one(stripe_backend: StripeBackend) -> None:
+    client = _client(stripe_backend)
+    never_pays = BillingDetails(name="Yamada Taro", email="taro+fill_never@example.com")
+    first = client.pay_order("cassette-expired-1", REQUEST, never_pays)
+    # Past the deadline and the store's buffer period: back to requires_payment_method.
+    stripe_backend.on_emulator(lambda emulator: emulator.advance(timedelta(days=5)))
+    with pytest.raises(VoucherUnavailableError) as info:
+        client.get_voucher(first.payment_intent_id)
+    assert info.value.status == "requires_payment_method"
+    # Five days later Stripe has forgotten the order's idempotency keys: name the intent.
+    intent_id = first.payment_intent_id
+    second = client.pay_order("cassette-expired-1", REQUEST, never_pays,
+                              payment_intent_id=intent_id)
+    assert second.payment_intent_id == intent_id
+    assert second.hosted_voucher_url != first.hosted_voucher_url
+    again = client.pay_order("cassette-expired-1", REQUEST, never_pays,
+                             payment_intent_id=intent_id)
+    assert again == second
+
+
+def test_paid_order_says_so(stripe_backend: StripeBackend) -> None:
+    client = _client(stripe_backend)
+    voucher = client.pay_order("cassette-paid-1", REQUEST, BILLING)
+    intent_id = voucher.payment_intent_id
+    stripe_backend.on_emulator(lambda emulator: emulator.complete_store_payment(intent_id))
+    with pytest.raises(VoucherUnavailableError) as info:
+        client.pay_order("cassette-paid-1", REQUEST, BILLING)
+    assert info.value.status == "succeeded"
+    with pytest.raises(VoucherUnavailableError):
+        client.reissue_voucher(intent_id, BILLING)
 
 
 def test_rejected_confirmation_number(stripe_backend: StripeBackend) -> None:

@@ -110,8 +110,9 @@ def test_one_order_paid_twice_concurrently_gets_one_intent_and_one_voucher(
     emulator: Any,
 ) -> None:
     emulator.inject("payment_method_rate_limit", times=None, probability=0.3)
+    emulator.inject("drop_after_commit", times=None, probability=0.1)
     client = _client(emulator, RetryPolicy(max_attempts=25))
-    for n in range(25):
+    for n in range(50):
         order_id = f"double-click-{n}"
         results: list[Voucher] = []
         barrier = threading.Barrier(2)
