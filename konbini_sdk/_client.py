@@ -256,6 +256,101 @@ class _KonbiniClientBase:
             fields["error_code"] = getattr(error, "code", None)
             _log.warning("konbini.operation", outcome="error", **fields)
 
+    # Decisions about one request and its answer; the transport calls these.
+
+    def _request_options(self, chain: KeyChain | None) -> stripe.RequestOptions:
+        # Per request, so that a given StripeClient's own network retries never stack
+        # under the SDK's (which keep the idempotency key stable and log every attempt).
+        options: stripe.RequestOptions = {"max_network_retries": 0}
+        if chain is not None:
+            options["idempotency_key"] = chain.key
+        return options
+
+    def _refusal(
+        self,
+        operation: Operation,
+        original: stripe.StripeError,
+        chain: KeyChain | None,
+        walked: int,
+        context: Mapping[str, Any],
+        started: float,
+    ) -> StripeAPIError | None:
+        """Translate and log an error; ``None`` means "resend now with the next key"."""
+        error = translate_stripe_error(original, operation=operation)
+        replayed = response_replayed(original.headers)
+        self._log_attempt(
+            operation,
+            context,
+            started,
+            chain=chain,
+            error=error,
+            replayed=replayed,
+            request_id=original.request_id,
+        )
+        if (
+            chain is not None
+            and replayed
+            and is_definitive(error)
+            and walked < self._policy.max_key_generations
+        ):
+            # The key is bound for good to a refusal that created nothing.
+            chain.advance()
+            return None
+        return error
+
+    def _answer(
+        self,
+        operation: Operation,
+        intent: stripe.PaymentIntent,
+        chain: KeyChain | None,
+        context: Mapping[str, Any],
+        started: float,
+    ) -> _Answer:
+        """Log a successful answer and note whether Stripe replayed a stored result."""
+        response = intent.last_response
+        replayed = response_replayed(response.headers if response is not None else None)
+        self._log_attempt(
+            operation,
+            context,
+            started,
+            chain=chain,
+            intent=intent.to_dict(),
+            replayed=replayed,
+            request_id=response.request_id if response is not None else None,
+        )
+        return _Answer(intent, replayed)
+
+    @staticmethod
+    def _settled_voucher(
+        intent: Mapping[str, Any],
+        accept: Callable[[Mapping[str, Any]], bool],
+        proceed: Callable[[Mapping[str, Any]], bool],
+    ) -> Voucher | None:
+        """Return the voucher if ``intent`` shows it, ``None`` if confirming may proceed.
+
+        Raises ``VoucherUnavailableError`` (naming the status) when it may not.
+        """
+        if accept(intent):
+            return Voucher.from_payment_intent(intent)
+        if not proceed(intent):
+            raise _no_voucher_error(intent)
+        return None
+
+    @staticmethod
+    def _after_stale_answer(
+        current: Mapping[str, Any],
+        chain: KeyChain,
+        accept: Callable[[Mapping[str, Any]], bool],
+        proceed: Callable[[Mapping[str, Any]], bool],
+    ) -> None:
+        """After a replayed (or mismatched) confirm key, judge it by the intent's state now.
+
+        If the effect is missing and confirming is allowed, the key's stored answer is
+        obsolete (its voucher has since died): move the chain on.
+        """
+        if not accept(current) and proceed(current):
+            chain.advance()
+
 
 _Call = Callable[[stripe.RequestOptions], stripe.PaymentIntent]
 
@@ -335,48 +430,16 @@ class KonbiniClient(_KonbiniClientBase):
     ) -> _Answer:
         walked = 0
         while True:
-            options: stripe.RequestOptions = {"max_network_retries": 0}
-            if chain is not None:
-                options["idempotency_key"] = chain.key
             started = self._clock()
             try:
-                intent = call(options)
+                intent = call(self._request_options(chain))
             except stripe.StripeError as original:
-                error = translate_stripe_error(original, operation=operation)
-                replayed = response_replayed(original.headers)
-                self._log_attempt(
-                    operation,
-                    context,
-                    started,
-                    chain=chain,
-                    error=error,
-                    replayed=replayed,
-                    request_id=original.request_id,
-                )
-                if (
-                    chain is not None
-                    and replayed
-                    and is_definitive(error)
-                    and walked < self._policy.max_key_generations
-                ):
-                    # The key is bound for good to a refusal that created nothing.
-                    chain.advance()
+                error = self._refusal(operation, original, chain, walked, context, started)
+                if error is None:
                     walked += 1
                     continue
                 raise error from original
-            response = intent.last_response
-            headers = response.headers if response is not None else None
-            replayed = response_replayed(headers)
-            self._log_attempt(
-                operation,
-                context,
-                started,
-                chain=chain,
-                intent=intent.to_dict(),
-                replayed=replayed,
-                request_id=response.request_id if response is not None else None,
-            )
-            return _Answer(intent, replayed)
+            return self._answer(operation, intent, chain, context, started)
 
     def _operation(
         self,
@@ -543,10 +606,9 @@ class KonbiniClient(_KonbiniClientBase):
         intent_id = str(intent["id"])
         ctx = {"payment_intent_id": intent_id, **context}
         for _ in range(self._policy.max_key_generations):
-            if accept(intent):
-                return Voucher.from_payment_intent(intent)
-            if not proceed(intent):
-                raise _no_voucher_error(intent)
+            settled = self._settled_voucher(intent, accept, proceed)
+            if settled is not None:
+                return settled
             try:
                 answer = self._operation(
                     "confirm",
@@ -565,8 +627,7 @@ class KonbiniClient(_KonbiniClientBase):
             if answer is not None and not answer.replayed:
                 return Voucher.from_payment_intent(answer.data)
             intent = self._retrieve(intent_id, context).data
-            if not accept(intent) and proceed(intent):
-                chain.advance()
+            self._after_stale_answer(intent, chain, accept, proceed)
         raise _no_voucher_error(intent)
 
     def reissue_voucher(
