@@ -5,7 +5,9 @@ taken before reading, so two workers never decide on the same stale read). The d
 WAL mode so readers do not block the writer, and a busy timeout makes a worker wait for the
 lock instead of failing. Commits use ``synchronous=NORMAL``: atomic and kept across a process
 crash, without an fsync each; an OS crash or power loss may forget the last few, whose events
-Stripe then delivers again (handlers should be idempotent anyway, see the processor). Not for several machines: SQLite's locking needs one local disk; use
+Stripe then delivers again (handlers should be idempotent anyway, see the processor).
+
+Not for several machines: SQLite's locking needs one local disk; use
 :class:`~konbini_sdk.webhooks.PostgresEventStore` there.
 """
 
