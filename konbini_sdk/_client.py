@@ -102,15 +102,29 @@ class PaymentIntentChange:
 
 @dataclass(frozen=True)
 class _Answer:
-    """One successful response: the intent, and whether Stripe replayed a stored result."""
+    """One successful response: the intent, its JSON data, and whether it was a replay.
+
+    ``data`` is the intent as plain JSON, for the pure decision functions (see
+    :func:`_intent_data`); it is read-only by convention.
+    """
 
     intent: stripe.PaymentIntent
     replayed: bool
+    data: dict[str, Any]
 
-    @property
-    def data(self) -> dict[str, Any]:
-        """The intent as plain JSON data, for the pure decision functions."""
-        return self.intent.to_dict()
+
+def _intent_data(intent: stripe.PaymentIntent) -> dict[str, Any]:
+    """Return the intent as plain JSON data: the body ``stripe`` already decoded.
+
+    ``to_dict()`` rebuilds the same dict by walking the whole object tree (it was the
+    largest cost the SDK added to a payment); the decoded body is used when it is the body
+    of this very intent, else ``to_dict()``.
+    """
+    response = intent.last_response
+    data = getattr(response, "data", None) if response is not None else None
+    if isinstance(data, dict) and data.get("id") == getattr(intent, "id", None):
+        return data
+    return intent.to_dict()
 
 
 # Pure decisions: no I/O below until KonbiniClient.
@@ -309,16 +323,17 @@ class _KonbiniClientBase:
         """Log a successful answer and note whether Stripe replayed a stored result."""
         response = intent.last_response
         replayed = response_replayed(response.headers if response is not None else None)
+        data = _intent_data(intent)
         self._log_attempt(
             operation,
             context,
             started,
             chain=chain,
-            intent=intent.to_dict(),
+            intent=data,
             replayed=replayed,
             request_id=response.request_id if response is not None else None,
         )
-        return _Answer(intent, replayed)
+        return _Answer(intent, replayed, data)
 
     @staticmethod
     def _settled_voucher(
