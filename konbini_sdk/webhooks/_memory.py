@@ -28,6 +28,7 @@ class MemoryEventStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._events: dict[str, str] = {}
+        self._recorded_at: dict[str, float] = {}
         self._rows: dict[str, ObjectRow] = {}
         self._states: dict[str, ObjectState] = {}
 
@@ -38,6 +39,7 @@ class MemoryEventStore:
             outcome = decide_claim(self._events.get(event.event_id), row, event, now)
             if outcome is ClaimOutcome.SUPERSEDED:
                 self._events[event.event_id] = "superseded"
+                self._recorded_at[event.event_id] = now
             if outcome is not ClaimOutcome.CLAIMED:
                 return Claim(outcome, event)
             token = secrets.token_hex(16)
@@ -56,6 +58,7 @@ class MemoryEventStore:
             if event.event_id in self._events:
                 return False
             self._events[event.event_id] = "done"
+            self._recorded_at[event.event_id] = now
             if is_newer_state(row, event):
                 row.order = event.order
                 self._states[event.object_key] = ObjectState(
@@ -79,6 +82,14 @@ class MemoryEventStore:
         """Return the latest processed state of ``object_key``."""
         with self._lock:
             return self._states.get(object_key)
+
+    def forget_events(self, recorded_before: float) -> int:
+        """Delete the records of events recorded before ``recorded_before``."""
+        with self._lock:
+            old = [e for e, at in self._recorded_at.items() if at < recorded_before]
+            for event_id in old:
+                del self._events[event_id], self._recorded_at[event_id]
+            return len(old)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -251,6 +251,14 @@ class PostgresEventStore:
             object_key, event_id, event_type, state, OrderKey(terminal, created, rank)
         )
 
+    def forget_events(self, recorded_before: float) -> int:
+        """Delete the records of events recorded before ``recorded_before``."""
+        with self._transaction() as cur:
+            cur.execute(
+                self._sql("DELETE FROM {events} WHERE recorded_at < %s"), (recorded_before,)
+            )
+            return cur.rowcount
+
     def close(self) -> None:
         """Close every connection of this store; it cannot be used afterwards."""
         self._closed = True

@@ -196,6 +196,14 @@ class SQLiteEventStore:
             object_key, event_id, event_type, state, OrderKey(terminal, created, rank)
         )
 
+    def forget_events(self, recorded_before: float) -> int:
+        """Delete the records of events recorded before ``recorded_before``."""
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM konbini_webhook_events WHERE recorded_at < ?", (recorded_before,)
+            )
+            return cursor.rowcount
+
     def close(self) -> None:
         """Close the idle connections (the store opens new ones if used again)."""
         with self._idle_lock:

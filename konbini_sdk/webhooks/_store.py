@@ -122,6 +122,15 @@ class EventStore(Protocol):
         """Return the latest processed state of ``object_key`` (``payment_intent:pi_...``)."""
         ...
 
+    def forget_events(self, recorded_before: float) -> int:
+        """Delete the records of events recorded before a Unix time; return how many.
+
+        Per-object states are kept (they guard the order). A forgotten event delivered again
+        is treated as new (and then, usually, superseded by its object's state), so keep
+        records well past Stripe's retry window of three days: 30 days is a safe choice.
+        """
+        ...
+
     def close(self) -> None:
         """Release the store's resources (connections)."""
         ...

@@ -470,3 +470,17 @@ def test_default_store_is_sqlite_in_the_working_directory(
     assert deliver(other, VOUCHER) == (200, "duplicate")
     processor.store.close()
     other.store.close()
+
+
+def test_forgetting_old_event_records_keeps_the_order(
+    processor: WebhookProcessor, recorder: Recorder, clock: Clock
+) -> None:
+    assert deliver(processor, VOUCHER) == (200, "processed")
+    clock.now += 40 * 86400
+    assert deliver(processor, PAID) == (200, "processed")
+    assert processor.store.forget_events(clock.now - 30 * 86400) == 1
+    assert processor.store.event_status("evt_voucher") is None
+    assert processor.store.event_status("evt_paid") == "done"
+    # a very late redelivery of the forgotten voucher still cannot go backwards
+    assert deliver(processor, VOUCHER) == (200, "superseded")
+    assert recorder.calls == Counter({"evt_voucher": 1, "evt_paid": 1})
