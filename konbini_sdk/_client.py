@@ -692,6 +692,37 @@ def _stripe_client(
     return stripe_client
 
 
+class _HTTPXClient(stripe.HTTPXClient):
+    """stripe's httpx client, sending the encoded form as ``content``.
+
+    httpx 0.28 deprecates raw bytes as ``data`` and warns on every request.
+    """
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> list[Any]:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data", None)
+        if isinstance(data, (bytes, str)) and data:
+            kwargs["content"] = data
+        return [args, kwargs]
+
+
+def _async_stripe_client(
+    stripe_client: stripe.StripeClient | str, api_base: str | None
+) -> stripe.StripeClient:
+    """Like :func:`_stripe_client`; from a key, async requests go through :class:`_HTTPXClient`."""
+    if not isinstance(stripe_client, str) or not stripe_client.strip():
+        return _stripe_client(stripe_client, api_base)
+    http_client = stripe.RequestsClient(async_fallback_client=_HTTPXClient())
+    return stripe.StripeClient(
+        stripe_client,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=0,
+        http_client=http_client,
+    )
+
+
 class KonbiniClient(_KonbiniFlows):
     """Konbini payments on a ``stripe.StripeClient``, with safe retries and one voucher per order.
 
@@ -896,8 +927,10 @@ class AsyncKonbiniClient(_KonbiniFlows):
     same :class:`RetryPolicy`; waits ``await sleep(seconds)`` (default: ``asyncio.sleep``).
 
     Args:
-        stripe_client: a configured ``stripe.StripeClient`` (its async HTTP client is used),
-            or a secret key from which one is built with stripe's network retries off.
+        stripe_client: a secret key, from which a ``stripe.StripeClient`` is built with
+            stripe's network retries off and httpx for async requests; or a configured
+            ``StripeClient``, whose async HTTP client is used as it is (stripe's stock
+            ``HTTPXClient`` makes httpx >= 0.28 warn ``DeprecationWarning`` per request).
         api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
         retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
         sleep: an async sleep (tests: ``async def no_wait(s): pass``); clock, rng as in
@@ -920,7 +953,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
     ) -> None:
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
-        self._stripe = _stripe_client(stripe_client, api_base)
+        self._stripe = _async_stripe_client(stripe_client, api_base)
 
     @property
     def stripe_client(self) -> stripe.StripeClient:
