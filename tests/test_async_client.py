@@ -8,7 +8,6 @@ retries awaited through the injected async sleep, faults under ``asyncio.gather`
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +16,6 @@ import structlog
 
 from konbini_sdk import (
     AsyncKonbiniClient,
-    BillingDetails,
     IdempotencyError,
     KonbiniClient,
     KonbiniValidationError,
@@ -28,9 +26,7 @@ from konbini_sdk import (
     VoucherUnavailableError,
 )
 from konbini_sdk.testing import Emulator
-
-BILLING = BillingDetails(name="Yamada Taro", email="taro.yamada@example.com")
-REQUEST = PaymentIntentRequest(amount=1200, product_description="お買い上げ商品")
+from tests.test_client_faults import BILLING, REQUEST, _per_order
 
 
 @pytest.fixture
@@ -53,13 +49,6 @@ def _client(emulator: Any, policy: RetryPolicy | None = None) -> AsyncKonbiniCli
     return AsyncKonbiniClient(
         "sk_test_async", api_base=emulator.api_base, sleep=_Waits(), retry_policy=policy
     )
-
-
-def _per_order(emulator: Any, event_type: str) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for event in emulator.events(event_type):
-        counts[event["data"]["object"]["metadata"].get("order_id", "?")] += 1
-    return counts
 
 
 def test_pay_order_then_every_operation(emulator: Any) -> None:
