@@ -18,7 +18,8 @@ from the order id, then confirmed with the PaymentMethod under a key derived fro
 the PaymentMethod and the intent's latest charge. Two ``/pay`` requests for one order (a
 double click) therefore share one intent and one confirmation: one charge. A paid order is
 never confirmed again. After a decline the customer may try another card, or the same one
-again, on the same intent.
+again, on the same intent: a submit that arrives after a decline is a new attempt (it may be
+declined again, but a card is charged at most once per order).
 
 Cards only, as the guide warns; Konbini needs webhooks (or :mod:`konbini_sdk._polling`).
 Saving the card for later: ``save_card=True`` with a ``customer`` sends

@@ -46,8 +46,15 @@ VOLATILE_FORM_KEYS = frozenset({"payment_method_options[konbini][expires_at]"})
 
 #: Response headers worth keeping; the rest (dates, CORS, cookies...) is noise or private.
 KEPT_RESPONSE_HEADERS = frozenset(
-    {"content-type", "request-id", "idempotency-key", "idempotent-replayed", "stripe-version",
-     "retry-after", "stripe-should-retry"}
+    {
+        "content-type",
+        "request-id",
+        "idempotency-key",
+        "idempotent-replayed",
+        "stripe-version",
+        "retry-after",
+        "stripe-should-retry",
+    }
 )
 RECORDED_AGAINST_HEADER = "Konbini-Recorded-Against"
 CLIENT_SECRET_PLACEHOLDER = "pi_REDACTED_secret_REDACTED"
@@ -162,8 +169,9 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
     emulator_cm: Any = None
     if mode == "replay":
         if not path.is_file():
-            pytest.fail(f"no cassette {path.relative_to(CASSETTES.parent)}; record it with "
-                        "KONBINI_RECORD=1")
+            pytest.fail(
+                f"no cassette {path.relative_to(CASSETTES.parent)}; record it with KONBINI_RECORD=1"
+            )
         backend = StripeBackend(mode, stripe.StripeClient("sk_test_replay", max_network_retries=0))
         recorded_against = "(replay)"
     elif mode == "emulator":
@@ -174,7 +182,8 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
         backend = StripeBackend(
             mode,
             stripe.StripeClient(
-                "sk_test_emulator", base_addresses={"api": emulator.api_base},
+                "sk_test_emulator",
+                base_addresses={"api": emulator.api_base},
                 max_network_retries=0,
             ),
             emulator,
@@ -188,8 +197,13 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
     recorder = vcr.VCR(
         record_mode="none" if mode == "replay" else "all",
         match_on=("method", "path", "query", "form_body"),
-        filter_headers=["authorization", "user-agent", "x-stripe-client-user-agent",
-                        "x-stripe-client-telemetry", "cookie"],
+        filter_headers=[
+            "authorization",
+            "user-agent",
+            "x-stripe-client-user-agent",
+            "x-stripe-client-telemetry",
+            "cookie",
+        ],
         before_record_request=_as_recorded,
         # vcrpy runs this filter on loaded interactions too: only while recording.
         before_record_response=None if mode == "replay" else _response_filter(recorded_against),

@@ -288,19 +288,24 @@ class TestPayOrder:
         assert fake.vouchers_issued == 2
 
     def test_a_known_intent_is_reused_after_the_key_window(
-        self, client: KonbiniClient, fake: FakeStripe, request_: PaymentIntentRequest,
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
         first = client.pay_order(ORDER, request_, billing)
         fake.expire(first.payment_intent_id)
         fake._store.clear()  # 24 hours later: Stripe forgot every key
-        second = client.pay_order(ORDER, request_, billing,
-                                  payment_intent_id=first.payment_intent_id)
+        second = client.pay_order(
+            ORDER, request_, billing, payment_intent_id=first.payment_intent_id
+        )
         assert second.payment_intent_id == first.payment_intent_id
         assert len(fake.intents) == 1
         with pytest.raises(KonbiniValidationError) as info:
-            client.pay_order("another-order", request_, billing,
-                             payment_intent_id=first.payment_intent_id)
+            client.pay_order(
+                "another-order", request_, billing, payment_intent_id=first.payment_intent_id
+            )
         assert info.value.field == "payment_intent_id"
         assert fake.vouchers_issued == 2
 

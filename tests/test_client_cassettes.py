@@ -31,8 +31,9 @@ from tests.conftest import (
 from tests.spec_check import cassette_errors
 
 BILLING = BillingDetails(name="Yamada Taro", email="taro.yamada@example.com")
-REQUEST = PaymentIntentRequest(amount=2980, product_description="お買い上げ商品",
-                               expires_after_days=3)
+REQUEST = PaymentIntentRequest(
+    amount=2980, product_description="お買い上げ商品", expires_after_days=3
+)
 NUMBER = "11111111110"  # test mode: paid after three minutes
 
 
@@ -135,12 +136,12 @@ def test_expired_voucher_gets_a_new_one(stripe_backend: StripeBackend) -> None:
     assert info.value.status == "requires_payment_method"
     # Five days later Stripe has forgotten the order's idempotency keys: name the intent.
     intent_id = first.payment_intent_id
-    second = client.pay_order("cassette-expired-1", REQUEST, never_pays,
-                              payment_intent_id=intent_id)
+    second = client.pay_order(
+        "cassette-expired-1", REQUEST, never_pays, payment_intent_id=intent_id
+    )
     assert second.payment_intent_id == intent_id
     assert second.hosted_voucher_url != first.hosted_voucher_url
-    again = client.pay_order("cassette-expired-1", REQUEST, never_pays,
-                             payment_intent_id=intent_id)
+    again = client.pay_order("cassette-expired-1", REQUEST, never_pays, payment_intent_id=intent_id)
     assert again == second
 
 
@@ -159,18 +160,17 @@ def test_paid_order_says_so(stripe_backend: StripeBackend) -> None:
 def test_rejected_confirmation_number(stripe_backend: StripeBackend) -> None:
     client = _client(stripe_backend)
     with pytest.raises(ConfirmationNumberRejectedError) as info:
-        client.pay_order("cassette-rejected-1", REQUEST, BILLING,
-                         confirmation_number="01234567890")
+        client.pay_order("cassette-rejected-1", REQUEST, BILLING, confirmation_number="01234567890")
     assert info.value.code == "payment_intent_konbini_rejected_confirmation_number"
     assert "01234567890" not in str(info.value)
     # Another number then works, on the same intent.
-    voucher = client.pay_order("cassette-rejected-1", REQUEST, BILLING,
-                               confirmation_number=NUMBER)
+    voucher = client.pay_order("cassette-rejected-1", REQUEST, BILLING, confirmation_number=NUMBER)
     assert all(c.confirmation_number == NUMBER for c in voucher.stores.values())
 
 
-@pytest.mark.parametrize("kind", ["payment_method_rate_limit", "payment_intent_rate_limit",
-                                  "rate_limit", "server_error"])
+@pytest.mark.parametrize(
+    "kind", ["payment_method_rate_limit", "payment_intent_rate_limit", "rate_limit", "server_error"]
+)
 def test_temporary_errors_are_retried(stripe_backend: StripeBackend, kind: str) -> None:
     stripe_backend.inject(kind, method="POST", path="/v1/payment_intents", times=2)
     stripe_backend.inject(kind, method="POST", path="/v1/payment_intents/*/confirm", times=1)
@@ -180,8 +180,9 @@ def test_temporary_errors_are_retried(stripe_backend: StripeBackend, kind: str) 
 
 
 def test_payment_method_unavailable_is_not_retried(stripe_backend: StripeBackend) -> None:
-    stripe_backend.inject("payment_method_not_available", method="POST",
-                          path="/v1/payment_intents/*/confirm", times=1)
+    stripe_backend.inject(
+        "payment_method_not_available", method="POST", path="/v1/payment_intents/*/confirm", times=1
+    )
     client = _client(stripe_backend)
     with pytest.raises(PaymentMethodUnavailableError):
         client.pay_order("cassette-unavailable-1", REQUEST, BILLING)
@@ -191,8 +192,9 @@ def test_payment_method_unavailable_is_not_retried(stripe_backend: StripeBackend
 
 
 def test_rate_limit_beyond_the_budget(stripe_backend: StripeBackend) -> None:
-    stripe_backend.inject("payment_method_rate_limit", method="POST",
-                          path="/v1/payment_intents", times=3)
+    stripe_backend.inject(
+        "payment_method_rate_limit", method="POST", path="/v1/payment_intents", times=3
+    )
     client = _client(stripe_backend, max_attempts=3)
     with pytest.raises(RateLimitedError, match="another payment method") as info:
         client.pay_order("cassette-budget-1", REQUEST, BILLING)

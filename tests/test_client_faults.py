@@ -95,9 +95,14 @@ def test_thousand_orders_under_faults_get_one_intent_and_one_voucher_each(
         f"successful payment; 2 without faults), {answered} logged by the emulator, "
         f"faults fired {faults}, {duration:.1f} s"
     )
-    get_logger().info("konbini.fault_test", orders=ORDERS, requests=sent,
-                      requests_per_payment=round(sent / ORDERS, 2), faults=faults,
-                      duration_ms=round(duration * 1000))
+    get_logger().info(
+        "konbini.fault_test",
+        orders=ORDERS,
+        requests=sent,
+        requests_per_payment=round(sent / ORDERS, 2),
+        faults=faults,
+        duration_ms=round(duration * 1000),
+    )
     with capsys.disabled():
         print("\n" + report)
     assert faults["payment_method_rate_limit"] > 0
@@ -117,8 +122,11 @@ def test_one_order_paid_twice_concurrently_gets_one_intent_and_one_voucher(
         results: list[Voucher] = []
         barrier = threading.Barrier(2)
 
-        def pay(order_id: str = order_id, barrier: threading.Barrier = barrier,
-                results: list[Voucher] = results) -> None:
+        def pay(
+            order_id: str = order_id,
+            barrier: threading.Barrier = barrier,
+            results: list[Voucher] = results,
+        ) -> None:
             barrier.wait()
             results.append(client.pay_order(order_id, REQUEST, BILLING))
 

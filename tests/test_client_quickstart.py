@@ -32,8 +32,9 @@ def test_quickstart_runs_offline_and_prints_the_voucher() -> None:
     assert "¥2,980" in out
     assert re.search(r"pay by \(JST\):\s+\d{4}-\d\d-\d\d 23:59:59 JST", out)
     assert re.search(r"voucher page:\s+https?://\S+/konbini/voucher/\S+", out)
-    stores = re.findall(r"^\s+(\w+)\s+\(.+\)\s+payment code (\d+)\s+confirmation number (\d+)$",
-                        out, re.MULTILINE)
+    stores = re.findall(
+        r"^\s+(\w+)\s+\(.+\)\s+payment code (\d+)\s+confirmation number (\d+)$", out, re.MULTILINE
+    )
     assert {name for name, _, _ in stores} == {"FamilyMart", "Lawson", "Ministop", "Seicomart"}
     assert all(number == "11111111110" for _, _, number in stores)
     assert "konbini.attempt" not in out  # the demo shows warnings only
