@@ -295,9 +295,10 @@ class _KonbiniClientBase:
         walked: int,
         context: Mapping[str, Any],
         started: float,
+        voids_voucher: bool = False,
     ) -> StripeAPIError | None:
         """Translate and log an error; ``None`` means "resend now with the next key"."""
-        error = translate_stripe_error(original, operation=operation)
+        error = translate_stripe_error(original, operation="cancel" if voids_voucher else operation)
         replayed = response_replayed(original.headers)
         self._log_attempt(
             operation,
@@ -382,7 +383,9 @@ class _Call:
     its ``<method>_async`` twin) and ``args`` its positional arguments; the driver adds the
     request options as the last one. The driver retries it under the client's policy and
     walks ``chain`` past replayed definitive errors, then sends the flow the :class:`_Answer`
-    or throws the SDK's typed error into it.
+    or throws the SDK's typed error into it. ``voids_voucher``: the request would void a
+    live voucher (update, re-confirmation), so Stripe's refusal while the customer pays at
+    the store is a refused cancellation.
     """
 
     operation: Operation
@@ -390,6 +393,7 @@ class _Call:
     args: tuple[Any, ...]
     chain: KeyChain | None
     context: Mapping[str, Any]
+    voids_voucher: bool = False
 
 
 #: A flow: yields the requests it needs, receives their answers, returns its result.
@@ -411,10 +415,11 @@ class _KonbiniFlows(_KonbiniClientBase):
         *args: Any,
         chain: KeyChain | None,
         context: Mapping[str, Any],
+        voids_voucher: bool = False,
     ) -> _Flow[_Answer]:
         started = self._clock()
         try:
-            answer = yield _Call(operation, method, args, chain, context)
+            answer = yield _Call(operation, method, args, chain, context, voids_voucher)
         except StripeAPIError as error:
             self._log_operation(operation, context, started, error=error)
             raise
@@ -535,7 +540,13 @@ class _KonbiniFlows(_KonbiniClientBase):
             answer: _Answer | None
             try:
                 answer = yield from self._op(
-                    "confirm", "confirm", intent_id, params, chain=chain, context=ctx
+                    "confirm",
+                    "confirm",
+                    intent_id,
+                    params,
+                    chain=chain,
+                    context=ctx,
+                    voids_voucher=voucher_url(intent) is not None,
                 )
             except IdempotencyError as error:
                 if error.http_status != 400:
@@ -584,6 +595,7 @@ class _KonbiniFlows(_KonbiniClientBase):
             params,
             chain=chain,
             context={"payment_intent_id": payment_intent_id},
+            voids_voucher=old_url is not None,
         )
         return PaymentIntentChange(answer.intent, old_url)
 
@@ -630,7 +642,13 @@ class _KonbiniFlows(_KonbiniClientBase):
                 value = yield (*call.args, self._request_options(call.chain))
             except stripe.StripeError as original:
                 error = self._refusal(
-                    call.operation, original, call.chain, walked, context, started
+                    call.operation,
+                    original,
+                    call.chain,
+                    walked,
+                    context,
+                    started,
+                    call.voids_voucher,
                 )
                 if error is None:
                     walked += 1
@@ -866,8 +884,9 @@ class KonbiniClient(_KonbiniFlows):
         Use it when the customer lost the voucher, or to change the billing details or the
         confirmation number. The result names the voided ``hosted_voucher_url``: tell the
         customer. Idempotent per voided voucher: two calls racing to replace the same voucher
-        produce one new voucher. Raises ``VoucherUnavailableError`` if the intent is paid,
-        processing or canceled.
+        produce one new voucher. Raises ``CancellationRefusedError`` while the customer is
+        paying at the store (the old voucher cannot be voided then), and
+        ``VoucherUnavailableError`` if the intent is paid, processing or canceled.
         """
         return self._run(self._reissue_flow(payment_intent_id, billing, confirmation_number))
 
@@ -882,8 +901,9 @@ class KonbiniClient(_KonbiniFlows):
 
         Updating an intent that is awaiting store payment cancels its voucher (Stripe does
         so implicitly); that only happens with ``void_voucher=True``, else
-        ``KonbiniValidationError`` is raised before anything is sent. ``metadata.order_id``
-        is kept.
+        ``KonbiniValidationError`` is raised before anything is sent; while the customer is
+        paying at the store Stripe refuses: ``CancellationRefusedError``.
+        ``metadata.order_id`` is kept.
         """
         params = self._update_params(request)
         return self._run(self._update_flow(payment_intent_id, params, void_voucher=void_voucher))
