@@ -1,93 +1,102 @@
-"""konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline."""
+"""konbini-sdk: Konbini payments on the Stripe API, validated, retried safely, testable offline.
 
-from konbini_sdk._billing import (
-    InvoiceLine,
-    Invoices,
-    KonbiniInvoiceRequest,
-    KonbiniSubscriptionRequest,
-    SubscriptionItem,
-)
-from konbini_sdk._card import (
-    CardPaymentRequest,
-    CardPaymentResult,
-    CardPayments,
-)
-from konbini_sdk._checkout import (
-    CheckoutLineItem,
-    CheckoutPriceData,
-    CheckoutSessionRequest,
-    CheckoutSessions,
-    CheckoutState,
-)
-from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
-from konbini_sdk._exceptions import (
-    AuthenticationError,
-    CancellationRefusedError,
-    CardError,
-    ConfirmationNumberRejectedError,
-    IdempotencyError,
-    InvalidRequestError,
-    KonbiniError,
-    KonbiniValidationError,
-    OutcomeUnknownError,
-    PaymentMethodUnavailableError,
-    RateLimitedError,
-    StripeAPIError,
-    VoucherUnavailableError,
-    WebhookError,
-)
-from konbini_sdk._instructions import (
-    Language,
-    format_deadline,
-    format_yen,
-    render_email,
-    render_html,
-    render_text,
-)
-from konbini_sdk._japanese import (
-    DEFAULT_EXPIRES_AFTER_DAYS,
-    JST,
-    check_product_description,
-    is_jis_x_0208,
-    konbini_deadline,
-    store_display_name,
-    to_fullwidth_katakana,
-)
-from konbini_sdk._logging import redact_sensitive
-from konbini_sdk._polling import (
-    PaymentStatusPoller,
-    PollingPolicy,
-)
-from konbini_sdk._refunds import Refunds, RefundState, RefundView
-from konbini_sdk._requests import (
-    BillingDetails,
-    ConfirmationNumber,
-    PaymentIntentRequest,
-    confirm_params,
-    normalize_confirmation_number,
-)
-from konbini_sdk._retry import RetryPolicy
-from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment
-from konbini_sdk._voucher import Chain, StoreCode, Voucher
-from konbini_sdk.webhooks import (
-    CheckoutAsyncPaymentFailed,
-    CheckoutAsyncPaymentSucceeded,
-    CheckoutCompleted,
-    EventStore,
-    MemoryEventStore,
-    PaymentCanceled,
-    PaymentFailed,
-    PaymentProcessing,
-    PaymentSucceeded,
-    PostgresEventStore,
-    RefundFailed,
-    RefundUpdated,
-    SQLiteEventStore,
-    VoucherIssued,
-    WebhookEvent,
-    WebhookProcessor,
-    WebhookResult,
-)
+The public names are loaded on first use (module ``__getattr__``): ``import konbini_sdk``
+imports nothing heavy, and ``from konbini_sdk import KonbiniClient`` imports what the client
+needs, not the webhook stores, Checkout or Billing. Type checkers see the imports below.
+"""
+
+import importlib as _importlib
+import typing as _typing
+
+if _typing.TYPE_CHECKING:
+    from konbini_sdk._billing import (
+        InvoiceLine,
+        Invoices,
+        KonbiniInvoiceRequest,
+        KonbiniSubscriptionRequest,
+        SubscriptionItem,
+    )
+    from konbini_sdk._card import (
+        CardPaymentRequest,
+        CardPaymentResult,
+        CardPayments,
+    )
+    from konbini_sdk._checkout import (
+        CheckoutLineItem,
+        CheckoutPriceData,
+        CheckoutSessionRequest,
+        CheckoutSessions,
+        CheckoutState,
+    )
+    from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
+    from konbini_sdk._exceptions import (
+        AuthenticationError,
+        CancellationRefusedError,
+        CardError,
+        ConfirmationNumberRejectedError,
+        IdempotencyError,
+        InvalidRequestError,
+        KonbiniError,
+        KonbiniValidationError,
+        OutcomeUnknownError,
+        PaymentMethodUnavailableError,
+        RateLimitedError,
+        StripeAPIError,
+        VoucherUnavailableError,
+        WebhookError,
+    )
+    from konbini_sdk._instructions import (
+        Language,
+        format_deadline,
+        format_yen,
+        render_email,
+        render_html,
+        render_text,
+    )
+    from konbini_sdk._japanese import (
+        DEFAULT_EXPIRES_AFTER_DAYS,
+        JST,
+        check_product_description,
+        is_jis_x_0208,
+        konbini_deadline,
+        store_display_name,
+        to_fullwidth_katakana,
+    )
+    from konbini_sdk._logging import redact_sensitive
+    from konbini_sdk._polling import (
+        PaymentStatusPoller,
+        PollingPolicy,
+    )
+    from konbini_sdk._refunds import Refunds, RefundState, RefundView
+    from konbini_sdk._requests import (
+        BillingDetails,
+        ConfirmationNumber,
+        PaymentIntentRequest,
+        confirm_params,
+        normalize_confirmation_number,
+    )
+    from konbini_sdk._retry import RetryPolicy
+    from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment
+    from konbini_sdk._voucher import Chain, StoreCode, Voucher
+    from konbini_sdk.webhooks import (
+        CheckoutAsyncPaymentFailed,
+        CheckoutAsyncPaymentSucceeded,
+        CheckoutCompleted,
+        EventStore,
+        MemoryEventStore,
+        PaymentCanceled,
+        PaymentFailed,
+        PaymentProcessing,
+        PaymentSucceeded,
+        PostgresEventStore,
+        RefundFailed,
+        RefundUpdated,
+        SQLiteEventStore,
+        VoucherIssued,
+        WebhookEvent,
+        WebhookProcessor,
+        WebhookResult,
+    )
 
 __version__ = "0.1.0"
 
@@ -171,3 +180,105 @@ __all__ = [
     "store_display_name",
     "to_fullwidth_katakana",
 ]
+
+#: Where each public name lives; loaded on first access and then cached in this module.
+_LAZY: dict[str, str] = {
+    "AuthenticationError": "konbini_sdk._exceptions",
+    "BillingDetails": "konbini_sdk._requests",
+    "CancellationRefusedError": "konbini_sdk._exceptions",
+    "CardError": "konbini_sdk._exceptions",
+    "CardPaymentRequest": "konbini_sdk._card",
+    "CardPaymentResult": "konbini_sdk._card",
+    "CardPayments": "konbini_sdk._card",
+    "Chain": "konbini_sdk._voucher",
+    "CheckoutAsyncPaymentFailed": "konbini_sdk.webhooks",
+    "CheckoutAsyncPaymentSucceeded": "konbini_sdk.webhooks",
+    "CheckoutCompleted": "konbini_sdk.webhooks",
+    "CheckoutLineItem": "konbini_sdk._checkout",
+    "CheckoutPriceData": "konbini_sdk._checkout",
+    "CheckoutSessionRequest": "konbini_sdk._checkout",
+    "CheckoutSessions": "konbini_sdk._checkout",
+    "CheckoutState": "konbini_sdk._checkout",
+    "ConfirmationNumber": "konbini_sdk._requests",
+    "ConfirmationNumberRejectedError": "konbini_sdk._exceptions",
+    "DEFAULT_EXPIRES_AFTER_DAYS": "konbini_sdk._japanese",
+    "EventStore": "konbini_sdk.webhooks",
+    "IdempotencyError": "konbini_sdk._exceptions",
+    "InvalidRequestError": "konbini_sdk._exceptions",
+    "InvoiceLine": "konbini_sdk._billing",
+    "Invoices": "konbini_sdk._billing",
+    "JST": "konbini_sdk._japanese",
+    "KonbiniClient": "konbini_sdk._client",
+    "KonbiniError": "konbini_sdk._exceptions",
+    "KonbiniInvoiceRequest": "konbini_sdk._billing",
+    "KonbiniSubscriptionRequest": "konbini_sdk._billing",
+    "KonbiniValidationError": "konbini_sdk._exceptions",
+    "Language": "konbini_sdk._instructions",
+    "MemoryEventStore": "konbini_sdk.webhooks",
+    "OutcomeUnknownError": "konbini_sdk._exceptions",
+    "PaymentCanceled": "konbini_sdk.webhooks",
+    "PaymentFailed": "konbini_sdk.webhooks",
+    "PaymentIntentChange": "konbini_sdk._client",
+    "PaymentIntentRequest": "konbini_sdk._requests",
+    "PaymentMethodUnavailableError": "konbini_sdk._exceptions",
+    "PaymentProcessing": "konbini_sdk.webhooks",
+    "PaymentState": "konbini_sdk._status",
+    "PaymentStatus": "konbini_sdk._status",
+    "PaymentStatusPoller": "konbini_sdk._polling",
+    "PaymentSucceeded": "konbini_sdk.webhooks",
+    "PollingPolicy": "konbini_sdk._polling",
+    "PostgresEventStore": "konbini_sdk.webhooks",
+    "RateLimitedError": "konbini_sdk._exceptions",
+    "RefundFailed": "konbini_sdk.webhooks",
+    "RefundState": "konbini_sdk._refunds",
+    "RefundUpdated": "konbini_sdk.webhooks",
+    "RefundView": "konbini_sdk._refunds",
+    "Refunds": "konbini_sdk._refunds",
+    "ReissuedVoucher": "konbini_sdk._client",
+    "RetryPolicy": "konbini_sdk._retry",
+    "SQLiteEventStore": "konbini_sdk.webhooks",
+    "StoreCode": "konbini_sdk._voucher",
+    "StripeAPIError": "konbini_sdk._exceptions",
+    "SubscriptionItem": "konbini_sdk._billing",
+    "Voucher": "konbini_sdk._voucher",
+    "VoucherIssued": "konbini_sdk.webhooks",
+    "VoucherUnavailableError": "konbini_sdk._exceptions",
+    "WebhookError": "konbini_sdk._exceptions",
+    "WebhookEvent": "konbini_sdk.webhooks",
+    "WebhookProcessor": "konbini_sdk.webhooks",
+    "WebhookResult": "konbini_sdk.webhooks",
+    "check_product_description": "konbini_sdk._japanese",
+    "confirm_params": "konbini_sdk._requests",
+    "describe_payment": "konbini_sdk._status",
+    "format_deadline": "konbini_sdk._instructions",
+    "format_yen": "konbini_sdk._instructions",
+    "is_jis_x_0208": "konbini_sdk._japanese",
+    "konbini_deadline": "konbini_sdk._japanese",
+    "normalize_confirmation_number": "konbini_sdk._requests",
+    "redact_sensitive": "konbini_sdk._logging",
+    "render_email": "konbini_sdk._instructions",
+    "render_html": "konbini_sdk._instructions",
+    "render_text": "konbini_sdk._instructions",
+    "store_display_name": "konbini_sdk._japanese",
+    "to_fullwidth_katakana": "konbini_sdk._japanese",
+}
+
+#: Submodules reachable as attributes (``konbini_sdk.webhooks``) without importing them first.
+_SUBMODULES = frozenset({"webhooks"})
+
+if not _typing.TYPE_CHECKING:  # type checkers see the imports above, not a catch-all
+
+    def __getattr__(name: str) -> _typing.Any:
+        module = _LAZY.get(name)
+        if module is not None:
+            value = getattr(_importlib.import_module(module), name)
+        elif name in _SUBMODULES:
+            value = _importlib.import_module(f"{__name__}.{name}")
+        else:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -103,6 +103,19 @@ def test_update_confirmation_number_voids_the_voucher(stripe_backend: StripeBack
     assert {c.confirmation_number for c in fresh.stores.values()} == {"08011112222"}
 
 
+def test_update_payment_intent_before_confirmation(stripe_backend: StripeBackend) -> None:
+    client = _client(stripe_backend)
+    intent = client.create_payment_intent(REQUEST, order_id="cassette-update-2")
+    bigger = PaymentIntentRequest(amount=3480, product_description="お買い上げ商品",
+                                  expires_after_days=7)
+    change = client.update_payment_intent(intent.id, bigger)
+    assert change.voided_voucher_url is None
+    assert change.payment_intent.amount == 3480
+    assert change.payment_intent.metadata["order_id"] == "cassette-update-2"
+    voucher = client.confirm(intent.id, BILLING)
+    assert voucher.amount == 3480
+
+
 def test_cancel(stripe_backend: StripeBackend) -> None:
     client = _client(stripe_backend)
     voucher = client.pay_order("cassette-cancel-1", REQUEST, BILLING)

@@ -52,6 +52,8 @@ Order (per PaymentIntent, Checkout Session, Refund)
       the same second both run (equal keys are not "older").
 """
 
+import typing as _typing
+
 from konbini_sdk.webhooks._events import (
     CheckoutAsyncPaymentFailed,
     CheckoutAsyncPaymentSucceeded,
@@ -68,7 +70,6 @@ from konbini_sdk.webhooks._events import (
     parse_event,
 )
 from konbini_sdk.webhooks._memory import MemoryEventStore
-from konbini_sdk.webhooks._postgres import PostgresEventStore
 from konbini_sdk.webhooks._processor import WebhookProcessor, WebhookResult
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
 from konbini_sdk.webhooks._store import (
@@ -78,6 +79,9 @@ from konbini_sdk.webhooks._store import (
     EventStore,
     ObjectState,
 )
+
+if _typing.TYPE_CHECKING:
+    from konbini_sdk.webhooks._postgres import PostgresEventStore
 
 __all__ = [
     "CheckoutAsyncPaymentFailed",
@@ -104,3 +108,18 @@ __all__ = [
     "WebhookResult",
     "parse_event",
 ]
+
+if not _typing.TYPE_CHECKING:  # type checkers see the import above, not a catch-all
+
+    def __getattr__(name: str) -> _typing.Any:
+        # psycopg takes longer to import than the rest of the package: only on first use.
+        if name == "PostgresEventStore":
+            from konbini_sdk.webhooks._postgres import PostgresEventStore
+
+            globals()[name] = PostgresEventStore
+            return PostgresEventStore
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,98 @@
+"""The package loads its public names on first use; the lazy map and the typed imports agree."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import konbini_sdk
+import konbini_sdk.webhooks
+
+INIT = Path(konbini_sdk.__file__)
+
+
+def _typed_imports(path: Path) -> dict[str, str]:
+    """Names imported under ``if _typing.TYPE_CHECKING:`` in ``path``, with their modules."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "_typing.TYPE_CHECKING":
+            for stmt in node.body:
+                assert isinstance(stmt, ast.ImportFrom)
+                assert stmt.module is not None
+                for alias in stmt.names:
+                    found[alias.asname or alias.name] = stmt.module
+    return found
+
+
+def _fresh(script: str) -> str:
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_every_public_name_is_in_the_lazy_map_and_typed_from_the_same_module() -> None:
+    lazy = konbini_sdk._LAZY
+    assert set(lazy) == set(konbini_sdk.__all__), (
+        "a public name was added to __all__ without an entry in _LAZY (or the reverse): "
+        "add it to _LAZY and to the TYPE_CHECKING imports of konbini_sdk/__init__.py"
+    )
+    assert _typed_imports(INIT) == lazy
+
+
+def test_each_lazy_name_resolves_to_the_object_of_its_module() -> None:
+    for name, module in konbini_sdk._LAZY.items():
+        assert getattr(konbini_sdk, name) is getattr(sys.modules[module], name), name
+
+
+@pytest.mark.parametrize("module", [konbini_sdk, konbini_sdk.webhooks])
+def test_unknown_names_raise_attribute_error(module: object) -> None:
+    with pytest.raises(AttributeError, match="NoSuchName"):
+        module.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_import_konbini_sdk_loads_neither_stripe_nor_pydantic_nor_psycopg() -> None:
+    out = _fresh(
+        """
+        import sys
+        import konbini_sdk
+        print(sorted(m for m in ("stripe", "pydantic", "psycopg", "structlog") if m in sys.modules))
+        """
+    )
+    assert out == "[]"
+
+
+def test_the_client_does_not_load_the_webhook_stores_and_webhooks_not_psycopg() -> None:
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk import KonbiniClient
+        client_path = "konbini_sdk.webhooks" in sys.modules
+        from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor
+        webhooks_psycopg = "psycopg" in sys.modules
+        from konbini_sdk import PostgresEventStore
+        print(client_path, webhooks_psycopg, PostgresEventStore.__module__)
+        """
+    )
+    assert out == "False False konbini_sdk.webhooks._postgres"
+
+
+def test_the_webhooks_submodule_is_an_attribute_without_importing_it_first() -> None:
+    out = _fresh(
+        """
+        import konbini_sdk
+        print(konbini_sdk.webhooks.WebhookProcessor.__name__)
+        """
+    )
+    assert out == "WebhookProcessor"
