@@ -690,6 +690,8 @@ def _cmd_emulator(args: argparse.Namespace, output: Output) -> int:
         options["seed"] = args.seed
     try:
         serve(args.port, args.host, ready=ready, **options)
+    except KeyboardInterrupt:
+        output.progress("konbini emulator stopped")  # Ctrl-C is the normal way to stop it
     except OSError as error:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror}", 2) from error
     return EXIT_OK

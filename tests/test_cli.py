@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -331,8 +332,11 @@ def test_module_entry_point_and_emulator_command_in_subprocesses() -> None:
         status = konbini("status", run.json()["payment_intent_id"], "--api-base", api_base)
         assert status.code == 0
         assert "requires_action" in status.out
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+        assert "stopped" in server.stderr.read()
     finally:
-        server.terminate()
+        server.kill()
         server.wait(timeout=30)
         if server.stderr is not None:
             server.stderr.close()
