@@ -23,17 +23,17 @@ One order, one PaymentIntent, one live voucher:
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import stripe
 import tenacity
 
-from konbini_sdk._checkout import CheckoutSessions
 from konbini_sdk._exceptions import (
     IdempotencyError,
     KonbiniValidationError,
@@ -59,6 +59,9 @@ from konbini_sdk._retry import (
     response_replayed,
 )
 from konbini_sdk._voucher import Voucher
+
+if TYPE_CHECKING:
+    from konbini_sdk._checkout import CheckoutSessions
 
 __all__ = [
     "KonbiniClient",
@@ -411,8 +414,17 @@ class KonbiniClient(_KonbiniClientBase):
         self._stripe = stripe_client
         #: Konbini refunds (full, partial, followed until the customer gives a bank account).
         self.refunds = Refunds(self)
-        #: Checkout Sessions offering Konbini (create, retrieve, expire, the voucher).
-        self.checkout = CheckoutSessions(self)
+
+    @functools.cached_property
+    def checkout(self) -> CheckoutSessions:
+        """Checkout Sessions offering Konbini (create, retrieve, expire, the voucher).
+
+        Built on first use: the Checkout models are not imported by applications that
+        never use Checkout (they were a sixth of the client's import time).
+        """
+        from konbini_sdk._checkout import CheckoutSessions
+
+        return CheckoutSessions(self)
 
     @property
     def stripe_client(self) -> stripe.StripeClient:

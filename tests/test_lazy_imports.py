@@ -73,12 +73,14 @@ def test_import_konbini_sdk_loads_neither_stripe_nor_pydantic_nor_psycopg() -> N
     assert out == "[]"
 
 
-def test_the_client_does_not_load_the_webhook_stores_and_webhooks_not_psycopg() -> None:
+def test_the_client_loads_neither_webhooks_nor_checkout_and_webhooks_not_psycopg() -> None:
     out = _fresh(
         """
         import sys
         from konbini_sdk import KonbiniClient
-        client_path = "konbini_sdk.webhooks" in sys.modules
+        client_path = {"konbini_sdk.webhooks", "konbini_sdk._checkout"} & set(sys.modules) != set()
+        checkout = KonbiniClient("sk_test_x").checkout
+        assert type(checkout).__module__ == "konbini_sdk._checkout"
         from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor
         webhooks_psycopg = "psycopg" in sys.modules
         from konbini_sdk import PostgresEventStore
