@@ -291,9 +291,10 @@ class _KonbiniClientBase:
         walked: int,
         context: Mapping[str, Any],
         started: float,
+        voids_voucher: bool = False,
     ) -> StripeAPIError | None:
         """Translate and log an error; ``None`` means "resend now with the next key"."""
-        error = translate_stripe_error(original, operation=operation)
+        error = translate_stripe_error(original, operation="cancel" if voids_voucher else operation)
         replayed = response_replayed(original.headers)
         self._log_attempt(
             operation,
@@ -440,12 +441,15 @@ class KonbiniClient(_KonbiniClientBase):
         *,
         chain: KeyChain | None,
         context: Mapping[str, Any],
+        voids_voucher: bool,
     ) -> _Answer:
         """Send one operation with retries; walk past keys Stripe replays definitive errors for."""
         for attempt in self._retrying(operation, context):
             with attempt:
                 number = attempt.retry_state.attempt_number
-                return self._attempt(operation, call, chain, {**context, "attempt": number})
+                return self._attempt(
+                    operation, call, chain, {**context, "attempt": number}, voids_voucher
+                )
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     def _attempt(
@@ -454,6 +458,7 @@ class KonbiniClient(_KonbiniClientBase):
         call: _Call,
         chain: KeyChain | None,
         context: Mapping[str, Any],
+        voids_voucher: bool,
     ) -> _Answer:
         walked = 0
         while True:
@@ -461,7 +466,9 @@ class KonbiniClient(_KonbiniClientBase):
             try:
                 intent = call(self._request_options(chain))
             except stripe.StripeError as original:
-                error = self._refusal(operation, original, chain, walked, context, started)
+                error = self._refusal(
+                    operation, original, chain, walked, context, started, voids_voucher
+                )
                 if error is None:
                     walked += 1
                     continue
@@ -475,10 +482,18 @@ class KonbiniClient(_KonbiniClientBase):
         *,
         chain: KeyChain | None,
         context: Mapping[str, Any],
+        voids_voucher: bool = False,
     ) -> _Answer:
+        """Send one operation (with retries) and log its outcome.
+
+        ``voids_voucher``: the request would void a live voucher (update, re-confirmation),
+        so Stripe's refusal while the customer pays at the store is a refused cancellation.
+        """
         started = self._clock()
         try:
-            answer = self._send(operation, call, chain=chain, context=context)
+            answer = self._send(
+                operation, call, chain=chain, context=context, voids_voucher=voids_voucher
+            )
         except StripeAPIError as error:
             self._log_operation(operation, context, started, error=error)
             raise
@@ -646,6 +661,7 @@ class KonbiniClient(_KonbiniClientBase):
                     ),
                     chain=chain,
                     context=ctx,
+                    voids_voucher=voucher_url(intent) is not None,
                 )
             except IdempotencyError as error:
                 if error.http_status != 400:
@@ -669,8 +685,9 @@ class KonbiniClient(_KonbiniClientBase):
         Use it when the customer lost the voucher, or to change the billing details or the
         confirmation number. The result names the voided ``hosted_voucher_url``: tell the
         customer. Idempotent per voided voucher: two calls racing to replace the same voucher
-        produce one new voucher. Raises ``VoucherUnavailableError`` if the intent is paid,
-        processing or canceled.
+        produce one new voucher. Raises ``CancellationRefusedError`` while the customer is
+        paying at the store (the old voucher cannot be voided then), and
+        ``VoucherUnavailableError`` if the intent is paid, processing or canceled.
         """
         params = _confirm_params(billing, confirmation_number)
         intent = self._retrieve(payment_intent_id, {}).data
@@ -697,8 +714,9 @@ class KonbiniClient(_KonbiniClientBase):
 
         Updating an intent that is awaiting store payment cancels its voucher (Stripe does
         so implicitly); that only happens with ``void_voucher=True``, else
-        ``KonbiniValidationError`` is raised before anything is sent. ``metadata.order_id``
-        is kept.
+        ``KonbiniValidationError`` is raised before anything is sent; while the customer is
+        paying at the store Stripe refuses: ``CancellationRefusedError``.
+        ``metadata.order_id`` is kept.
         """
         params = cast("dict[str, Any]", request.to_stripe_params())
         return self._update(payment_intent_id, params, void_voucher=void_voucher)
@@ -738,6 +756,7 @@ class KonbiniClient(_KonbiniClientBase):
             ),
             chain=chain,
             context={"payment_intent_id": payment_intent_id},
+            voids_voucher=old_url is not None,
         )
         return PaymentIntentChange(answer.intent, old_url)
 

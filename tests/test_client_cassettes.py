@@ -135,6 +135,11 @@ def test_refused_cancellation_while_the_customer_pays(stripe_backend: StripeBack
     with pytest.raises(CancellationRefusedError) as info:
         client.cancel(intent_id)
     assert info.value.code == "payment_intent_unexpected_state"
+    # Updating or re-confirming would void the voucher too: refused the same way.
+    with pytest.raises(CancellationRefusedError):
+        client.update_confirmation_number(intent_id, "08011112222", void_voucher=True)
+    with pytest.raises(CancellationRefusedError):
+        client.reissue_voucher(intent_id, BILLING)
     assert client.get_voucher(intent_id) == voucher  # still live
 
 
