@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Final, NamedTuple
 from pydantic import BaseModel, ConfigDict, Field
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
+from konbini_sdk._refunds import RefundView
 from konbini_sdk._voucher import Voucher
 
 __all__ = [
@@ -333,6 +334,9 @@ class _RefundEvent(WebhookEvent):
     amount: int
     currency: str = "jpy"
     payment_intent_id: str | None = None
+    #: The refund as the merchant needs it: where the request for bank details went, when
+    #: it was sent, the deadline (JST), ``is_final``, ``merchant_must_act``.
+    refund: RefundView
 
     @property
     def refund_id(self) -> str:
@@ -450,6 +454,7 @@ def _build(
             "amount": int(obj["amount"]),
             "currency": str(obj.get("currency") or "jpy"),
             "payment_intent_id": _id_of(obj.get("payment_intent")),
+            "refund": RefundView.from_refund(obj),
         }
     return cls(**fields)
 

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from konbini_sdk import Chain, WebhookError
+from konbini_sdk._japanese import to_jst
 from konbini_sdk.webhooks import (
     CheckoutAsyncPaymentFailed,
     CheckoutAsyncPaymentSucceeded,
@@ -149,7 +150,12 @@ def test_refund_events_and_their_order() -> None:
     succeeded = ev("refund.updated", "succeeded", BASE_TIME + 10)
     bounced = ev("refund.updated", "requires_action", BASE_TIME + 20)
     failed = ev("refund.failed", "failed", BASE_TIME + 5)
+    assert waiting.refund.waiting_on_customer
+    assert waiting.refund.expires_at == to_jst(BASE_TIME + 45 * 86400)
+    assert waiting.refund.email_sent_at == to_jst(BASE_TIME)
+    assert "taro.yamada" not in repr(waiting)
     assert isinstance(failed, RefundFailed)
+    assert failed.refund.merchant_must_act
     assert failed.status == "failed"
     assert failed.refund_id == "re_1"
     # Same second: the natural order of states decides.
