@@ -1,0 +1,202 @@
+"""SDK create+confirm vs the same calls with bare ``stripe``, against one emulator.
+
+Four sides run interleaved, round by round (rotating who goes first), each paying ``batch``
+fresh orders per round against the same emulator process on loopback, through the same
+``stripe.StripeClient``:
+
+- ``sdk_pay_order``: ``KonbiniClient.pay_order`` (request models built and validated, create
+  with the order's idempotency key, confirm with the intent's key; 2 requests);
+- ``bare_create_confirm``: the same two requests with bare ``stripe`` (same parameters and
+  idempotency keys, params dicts written by hand; 2 requests);
+- ``sdk_create_then_confirm``: ``create_payment_intent`` then ``confirm``: ``confirm`` reads
+  the intent first (look-before-confirm) so an already issued voucher is returned, not
+  voided by a second confirmation (3 requests);
+- ``bare_create_retrieve_confirm``: bare ``stripe`` doing that same look (3 requests).
+
+Reported: per-round wall-time ratios (the goal is on the like-for-like ratio), the client's
+own CPU time per payment (the emulator runs in another process, so this is what the SDK and
+``stripe`` cost this process), and wall time per payment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import _common as c
+import stripe
+
+from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
+
+NAME = "payments"
+TITLE = "Create + confirm: KonbiniClient vs bare stripe (emulator in its own process, loopback)"
+
+_ids = itertools.count()
+
+
+def _order_id(side: str) -> str:
+    return f"bench-{side}-{time.time_ns()}-{next(_ids)}"
+
+
+def make_sides(stripe_client: stripe.StripeClient) -> dict[str, Callable[[], Any]]:
+    """One payment per call, for each side."""
+    sdk = KonbiniClient(stripe_client)
+    pis = stripe_client.v1.payment_intents
+
+    def sdk_pay_order() -> Any:
+        request = PaymentIntentRequest(
+            amount=1980,
+            product_description="ご注文 A-1",
+            expires_after_days=3,
+            metadata={"shop": "bench"},
+        )
+        billing = BillingDetails(name="山田 太郎", email="taro@example.com")
+        return sdk.pay_order(_order_id("sdk"), request, billing)
+
+    def sdk_create_then_confirm() -> Any:
+        request = PaymentIntentRequest(
+            amount=1980,
+            product_description="ご注文 A-1",
+            expires_after_days=3,
+            metadata={"shop": "bench"},
+        )
+        billing = BillingDetails(name="山田 太郎", email="taro@example.com")
+        intent = sdk.create_payment_intent(request, order_id=_order_id("sdk2"))
+        return sdk.confirm(intent.id, billing)
+
+    def bare_create(order_id: str) -> stripe.PaymentIntent:
+        return pis.create(
+            {
+                "amount": 1980,
+                "currency": "jpy",
+                "payment_method_types": ["konbini"],
+                "payment_method_options": {
+                    "konbini": {"expires_after_days": 3, "product_description": "ご注文 A-1"}
+                },
+                "metadata": {"shop": "bench", "order_id": order_id},
+            },
+            {"idempotency_key": f"bare:order:{order_id}:create", "max_network_retries": 0},
+        )
+
+    def bare_confirm(intent_id: str) -> stripe.PaymentIntent:
+        return pis.confirm(
+            intent_id,
+            {
+                "payment_method_data": {
+                    "type": "konbini",
+                    "billing_details": {"name": "山田 太郎", "email": "taro@example.com"},
+                }
+            },
+            {"idempotency_key": f"bare:pi:{intent_id}:confirm", "max_network_retries": 0},
+        )
+
+    def bare_create_confirm() -> Any:
+        intent = bare_create(_order_id("bare"))
+        return bare_confirm(intent.id)
+
+    def bare_create_retrieve_confirm() -> Any:
+        intent = bare_create(_order_id("bare3"))
+        current = pis.retrieve(intent.id, None, {"max_network_retries": 0})
+        if current.status not in ("requires_payment_method", "requires_confirmation"):
+            raise RuntimeError("unexpected status")
+        return bare_confirm(intent.id)
+
+    return {
+        "sdk_pay_order": sdk_pay_order,
+        "bare_create_confirm": bare_create_confirm,
+        "sdk_create_then_confirm": sdk_create_then_confirm,
+        "bare_create_retrieve_confirm": bare_create_retrieve_confirm,
+    }
+
+
+def run(rounds: int, batch: int, warmup: int) -> dict[str, Any]:
+    """Measure; return the result document."""
+    c.quiet_structlog()
+    with c.emulator_process() as api_base:
+        stripe_client = stripe.StripeClient(
+            c.API_KEY, base_addresses={"api": api_base}, max_network_retries=0
+        )
+        sides = make_sides(stripe_client)
+        for pay in sides.values():
+            for _ in range(warmup):
+                pay()
+        wall: dict[str, list[float]] = {name: [] for name in sides}
+        cpu: dict[str, list[float]] = {name: [] for name in sides}
+
+        def measure(name: str) -> Callable[[int], float]:
+            pay = sides[name]
+
+            def one_round(_round: int) -> float:
+                cpu_started = time.process_time()
+                started = time.perf_counter()
+                for _ in range(batch):
+                    pay()
+                elapsed = time.perf_counter() - started
+                cpu[name].append((time.process_time() - cpu_started) / batch)
+                wall[name].append(elapsed / batch)
+                return elapsed
+
+            return one_round
+
+        samples = c.interleaved({name: measure(name) for name in sides}, rounds)
+
+    us = 1e6
+    metrics = [
+        c.metric(
+            "like for like: pay_order / bare create+confirm (wall)",
+            c.ratios(samples["sdk_pay_order"], samples["bare_create_confirm"]),
+            "x",
+            goal="<= 1.03",
+            note="both sides send the same 2 requests with idempotency keys",
+        ),
+        c.metric(
+            "full safe path: create_payment_intent+confirm / bare create+confirm (wall)",
+            c.ratios(samples["sdk_create_then_confirm"], samples["bare_create_confirm"]),
+            "x",
+            note="the SDK's confirm() reads the intent first: 3 requests against 2",
+        ),
+        c.metric(
+            "safe path like for like: SDK create+confirm / bare create+retrieve+confirm (wall)",
+            c.ratios(samples["sdk_create_then_confirm"], samples["bare_create_retrieve_confirm"]),
+            "x",
+            note="both sides send the same 3 requests",
+        ),
+    ]
+    for name in sides:
+        metrics.append(c.metric(f"{name}: wall per payment", [v * us for v in wall[name]], "µs"))
+    for name in sides:
+        metrics.append(
+            c.metric(f"{name}: client CPU per payment", [v * us for v in cpu[name]], "µs")
+        )
+    overhead = [
+        (a - b) * us for a, b in zip(cpu["sdk_pay_order"], cpu["bare_create_confirm"], strict=True)
+    ]
+    metrics.append(
+        c.metric(
+            "SDK CPU overhead per payment (pay_order − bare)",
+            overhead,
+            "µs",
+            note="client-process CPU the SDK adds on top of stripe per create+confirm",
+        )
+    )
+    return c.result(
+        NAME,
+        TITLE,
+        {"rounds": rounds, "batch": batch, "warmup": warmup, "transport": "stripe default"},
+        metrics,
+    )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Command line entry point."""
+    args = c.parser(__doc__.splitlines()[0]).parse_args(argv)
+    doc = run(rounds=2, batch=2, warmup=1) if args.quick else run(rounds=60, batch=10, warmup=20)
+    c.write(doc, args.out)
+    return doc
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
