@@ -202,6 +202,29 @@ def test_double_click_on_pay_makes_one_payment(browser: Any, shop: RunningShop) 
     assert len(shop.emulator.events("payment_intent.requires_action")) == 1
 
 
+def test_two_pay_requests_at_once_make_one_payment(browser: Any, shop: RunningShop) -> None:
+    # Past the page's own guard (as two tabs, or a browser resending, would): the server's
+    # rule alone must hold. Both requests go out together from the browser.
+    order_id = open_checkout(browser, shop)
+    fill(browser, name="山田 太郎", email="taro@example.com", phone="090-1234-5678")
+    urls = browser.execute_async_script(
+        """
+        const done = arguments[arguments.length - 1];
+        const form = document.getElementById("checkout");
+        const send = () => fetch(form.action, {method: "POST", body: new FormData(form)});
+        Promise.all([send(), send()]).then(
+            (answers) => done(answers.map((a) => a.status + " " + a.url)),
+            (error) => done(["error " + error]),
+        );
+        """
+    )
+    target = f"200 {shop.url}/orders/{order_id}/instructions"
+    assert urls == [target, target]
+    assert len(intents_of(shop, order_id)) == 1
+    assert shop.emulator is not None
+    assert len(shop.emulator.events("payment_intent.requires_action")) == 1
+
+
 def test_refund_shows_the_waiting_state(browser: Any, shop: RunningShop) -> None:
     order_id = open_checkout(browser, shop)
     # Paid at once: the voucher is already spent, so the shop shows the order page itself.

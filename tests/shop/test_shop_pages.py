@@ -5,7 +5,10 @@ The shop talks to a real emulator over HTTP (in-process); only the browser is le
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -302,3 +305,27 @@ def test_every_product_is_a_valid_konbini_payment(product: str) -> None:
     )
     assert request.amount == PRODUCTS[product].price
     assert request.product_description == PRODUCTS[product].product_description
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"STRIPE_API_KEY": "sk_live_not_for_demos"}, "test mode only"),
+        ({"STRIPE_API_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": ""}, "stripe listen"),
+    ],
+)
+def test_app_refuses_to_start_on_stripe_without_a_test_key_and_secret(
+    env: dict[str, str], says: str, tmp_path: Path
+) -> None:
+    app_py = Path(__file__).resolve().parents[2] / "examples" / "shop" / "app.py"
+    answer = subprocess.run(  # noqa: S603
+        [sys.executable, str(app_py), "--data-dir", str(tmp_path)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert answer.returncode == 1
+    assert says in answer.stderr
+    assert "sk_live_not_for_demos" not in answer.stderr + answer.stdout
