@@ -563,7 +563,7 @@ class Refunds:
 
         ``on_update`` is called with the first view and every change of state;
         ``before_poll`` before each poll after the first (e.g. to advance the emulator's
-        clock). Waits use this object's injectable ``sleep`` and ``clock``. Returns the last
+        clock). Waits use the client's injectable ``sleep`` and ``clock``. Returns the last
         view: check ``view.state`` to tell a timeout from arrival. Polling is a fallback:
         webhooks (``refund.updated``, ``refund.failed``) are the reliable signal.
         """
