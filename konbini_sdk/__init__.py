@@ -28,7 +28,12 @@ if _typing.TYPE_CHECKING:
         CheckoutSessions,
         CheckoutState,
     )
-    from konbini_sdk._client import KonbiniClient, PaymentIntentChange, ReissuedVoucher
+    from konbini_sdk._client import (
+        AsyncKonbiniClient,
+        KonbiniClient,
+        PaymentIntentChange,
+        ReissuedVoucher,
+    )
     from konbini_sdk._exceptions import (
         AuthenticationError,
         CancellationRefusedError,
@@ -103,6 +108,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "AsyncKonbiniClient",
     "AuthenticationError",
     "BillingDetails",
     "CancellationRefusedError",
@@ -183,6 +189,7 @@ __all__ = [
 
 #: Where each public name lives; loaded on first access and then cached in this module.
 _LAZY: dict[str, str] = {
+    "AsyncKonbiniClient": "konbini_sdk._client",
     "AuthenticationError": "konbini_sdk._exceptions",
     "BillingDetails": "konbini_sdk._requests",
     "CancellationRefusedError": "konbini_sdk._exceptions",

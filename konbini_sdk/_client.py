@@ -27,9 +27,9 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 import stripe
 import tenacity
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from konbini_sdk._checkout import CheckoutSessions
 
 __all__ = [
+    "AsyncKonbiniClient",
     "KonbiniClient",
     "PaymentIntentChange",
     "ReissuedVoucher",
@@ -76,6 +77,9 @@ ORDER_ID_METADATA_KEY: Final = "order_id"
 CONFIRMABLE_STATUSES: Final = frozenset({"requires_payment_method", "requires_confirmation"})
 
 _log = get_logger()
+
+_T = TypeVar("_T")
+_S = TypeVar("_S")
 
 
 @dataclass(frozen=True)
@@ -176,18 +180,16 @@ def _no_voucher_error(intent: Mapping[str, Any]) -> VoucherUnavailableError:
 
 
 class _KonbiniClientBase:
-    """Configuration and decisions shared by the sync client (and a future async one)."""
+    """Configuration and decisions shared by the sync and the async client (no I/O)."""
 
     def __init__(
         self,
         *,
         retry_policy: RetryPolicy | None,
-        sleep: Callable[[float], None],
         clock: Callable[[], float],
         rng: random.Random | None,
     ) -> None:
         self._policy = retry_policy or RetryPolicy()
-        self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
 
@@ -196,7 +198,11 @@ class _KonbiniClientBase:
         """Return the retry policy every operation of this client follows."""
         return self._policy
 
-    def _retrying(self, operation: Operation, context: Mapping[str, Any]) -> tenacity.Retrying:
+    def _before_sleep(
+        self, operation: Operation, context: Mapping[str, Any]
+    ) -> Callable[[tenacity.RetryCallState], None]:
+        """Return the tenacity hook that logs each retry (sync and async share it)."""
+
         def before_sleep(state: tenacity.RetryCallState) -> None:
             outcome = state.outcome
             error = outcome.exception() if outcome is not None else None
@@ -210,9 +216,7 @@ class _KonbiniClientBase:
                 **context,
             )
 
-        return self._policy.retrying(
-            sleep=self._sleep, clock=self._clock, rng=self._rng, before_sleep=before_sleep
-        )
+        return before_sleep
 
     def _elapsed_ms(self, started: float) -> int:
         return round((self._clock() - started) * 1000)
@@ -371,10 +375,373 @@ class _KonbiniClientBase:
             chain.advance()
 
 
-_Call = Callable[[stripe.RequestOptions], stripe.PaymentIntent]
+@dataclass(frozen=True)
+class _Call:
+    """One Stripe request a flow asks its driver to make (sans-I/O step).
+
+    ``method`` names a method of ``stripe_client.v1.payment_intents`` (the async driver calls
+    its ``<method>_async`` twin) and ``args`` its positional arguments; the driver adds the
+    request options as the last one. The driver retries it under the client's policy and
+    walks ``chain`` past replayed definitive errors, then sends the flow the :class:`_Answer`
+    or throws the SDK's typed error into it. ``voids_voucher``: the request would void a
+    live voucher (update, re-confirmation), so Stripe's refusal while the customer pays at
+    the store is a refused cancellation.
+    """
+
+    operation: Operation
+    method: str
+    args: tuple[Any, ...]
+    chain: KeyChain | None
+    context: Mapping[str, Any]
+    voids_voucher: bool = False
 
 
-class KonbiniClient(_KonbiniClientBase):
+#: A flow: yields the requests it needs, receives their answers, returns its result.
+_Flow = Generator[_Call, _Answer, _T]
+
+
+class _KonbiniFlows(_KonbiniClientBase):
+    """Every client operation written once, as a generator of :class:`_Call` steps.
+
+    No I/O here: :class:`KonbiniClient` and :class:`AsyncKonbiniClient` drive the same
+    flows, one with blocking calls and ``tenacity.Retrying``, the other with ``await`` and
+    ``tenacity.AsyncRetrying``.
+    """
+
+    def _op(
+        self,
+        operation: Operation,
+        method: str,
+        *args: Any,
+        chain: KeyChain | None,
+        context: Mapping[str, Any],
+        voids_voucher: bool = False,
+    ) -> _Flow[_Answer]:
+        started = self._clock()
+        try:
+            answer = yield _Call(operation, method, args, chain, context, voids_voucher)
+        except StripeAPIError as error:
+            self._log_operation(operation, context, started, error=error)
+            raise
+        self._log_operation(operation, context, started, intent=answer.data)
+        return answer
+
+    def _create_flow(self, request: PaymentIntentRequest, order_id: str) -> _Flow[_Answer]:
+        params = create_params(request, order_id)
+        chain = KeyChain(order_key(order_id, "create"))
+        return (
+            yield from self._op(
+                "create", "create", params, chain=chain, context={"order_id": order_id}
+            )
+        )
+
+    def _retrieve_flow(self, payment_intent_id: str, context: Mapping[str, Any]) -> _Flow[_Answer]:
+        return (
+            yield from self._op(
+                "retrieve",
+                "retrieve",
+                payment_intent_id,
+                None,
+                chain=None,
+                context={"payment_intent_id": payment_intent_id, **context},
+            )
+        )
+
+    def _get_voucher_flow(self, payment_intent_id: str) -> _Flow[Voucher]:
+        answer = yield from self._retrieve_flow(payment_intent_id, {})
+        return Voucher.from_payment_intent(answer.data)
+
+    def _confirm_flow(
+        self, payment_intent_id: str, billing: BillingDetails, confirmation_number: str | None
+    ) -> _Flow[Voucher]:
+        params = _confirm_params(billing, confirmation_number)
+        intent = (yield from self._retrieve_flow(payment_intent_id, {})).data
+        return (yield from self._ensure_voucher(intent, params, context={}))
+
+    def _pay_order_flow(
+        self,
+        order_id: str,
+        request: PaymentIntentRequest,
+        billing: BillingDetails,
+        confirmation_number: str | None,
+        payment_intent_id: str | None,
+    ) -> _Flow[Voucher]:
+        context = {"order_id": order_id}
+        started = self._clock()
+        try:
+            params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
+            if payment_intent_id is not None:
+                intent = (yield from self._retrieve_flow(payment_intent_id, context)).data
+                if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+                    raise KonbiniValidationError(
+                        "payment_intent_id", "must be the intent of this order (metadata.order_id)"
+                    )
+            else:
+                created = yield from self._create_flow(request, order_id)
+                intent = created.data
+                if created.replayed:
+                    # A stored create answer shows the intent as it was then: read it as it is.
+                    intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
+            voucher = yield from self._ensure_voucher(intent, params, context=context)
+        except Exception as error:
+            self._log_operation("pay_order", context, started, error=error)
+            raise
+        self._log_operation(
+            "pay_order",
+            context,
+            started,
+            payment_intent_id=voucher.payment_intent_id,
+            status="requires_action",
+        )
+        return voucher
+
+    def _ensure_voucher(
+        self,
+        intent: Mapping[str, Any],
+        params: dict[str, Any],
+        *,
+        context: Mapping[str, Any],
+    ) -> _Flow[Voucher]:
+        chain = KeyChain(intent_key(str(intent["id"]), "confirm"))
+        return (
+            yield from self._confirm_until(
+                intent,
+                params,
+                chain,
+                context,
+                accept=lambda current: voucher_url(current) is not None,
+                proceed=is_confirmable,
+            )
+        )
+
+    def _confirm_until(
+        self,
+        intent: Mapping[str, Any],
+        params: dict[str, Any],
+        chain: KeyChain,
+        context: Mapping[str, Any],
+        *,
+        accept: Callable[[Mapping[str, Any]], bool],
+        proceed: Callable[[Mapping[str, Any]], bool],
+    ) -> _Flow[Voucher]:
+        """Confirm until the intent's current state is ``accept``-able, trusting no replay.
+
+        ``accept(intent)`` says the confirmation we want has happened (its voucher is live);
+        ``proceed(intent)`` says confirming now is allowed. A replayed success, or a key
+        already used with other parameters, is checked against a fresh read: if the effect
+        is not there the key is obsolete (its voucher has since died) and the chain moves on.
+        """
+        intent_id = str(intent["id"])
+        ctx = {"payment_intent_id": intent_id, **context}
+        for _ in range(self._policy.max_key_generations):
+            settled = self._settled_voucher(intent, accept, proceed)
+            if settled is not None:
+                return settled
+            answer: _Answer | None
+            try:
+                answer = yield from self._op(
+                    "confirm",
+                    "confirm",
+                    intent_id,
+                    params,
+                    chain=chain,
+                    context=ctx,
+                    voids_voucher=voucher_url(intent) is not None,
+                )
+            except IdempotencyError as error:
+                if error.http_status != 400:
+                    raise
+                answer = None
+            if answer is not None and not answer.replayed:
+                return Voucher.from_payment_intent(answer.data)
+            intent = (yield from self._retrieve_flow(intent_id, context)).data
+            self._after_stale_answer(intent, chain, accept, proceed)
+        raise _no_voucher_error(intent)
+
+    def _reissue_flow(
+        self, payment_intent_id: str, billing: BillingDetails, confirmation_number: str | None
+    ) -> _Flow[ReissuedVoucher]:
+        params = _confirm_params(billing, confirmation_number)
+        intent = (yield from self._retrieve_flow(payment_intent_id, {})).data
+        old_url = voucher_url(intent)
+        chain = KeyChain(intent_key(payment_intent_id, "reissue", old_url or payment_intent_id))
+        voucher = yield from self._confirm_until(
+            intent,
+            params,
+            chain,
+            {},
+            accept=lambda current: voucher_url(current) not in (None, old_url),
+            proceed=lambda current: is_confirmable(current) or voucher_url(current) is not None,
+        )
+        return ReissuedVoucher(voucher=voucher, voided_voucher_url=old_url)
+
+    def _update_flow(
+        self, payment_intent_id: str, params: dict[str, Any], *, void_voucher: bool
+    ) -> _Flow[PaymentIntentChange]:
+        current = (yield from self._retrieve_flow(payment_intent_id, {})).data
+        old_url = voucher_url(current)
+        if old_url is not None and not void_voucher:
+            raise KonbiniValidationError(
+                "void_voucher",
+                "the intent is awaiting store payment; updating it voids the customer's "
+                "voucher, so pass void_voucher=True and tell the customer",
+            )
+        # Updates may repeat on purpose, so the key is per call: retries reuse it.
+        chain = KeyChain(intent_key(payment_intent_id, "update", uuid.uuid4().hex))
+        answer = yield from self._op(
+            "update",
+            "update",
+            payment_intent_id,
+            params,
+            chain=chain,
+            context={"payment_intent_id": payment_intent_id},
+            voids_voucher=old_url is not None,
+        )
+        return PaymentIntentChange(answer.intent, old_url)
+
+    @staticmethod
+    def _update_params(request: PaymentIntentRequest) -> dict[str, Any]:
+        return cast("dict[str, Any]", request.to_stripe_params())
+
+    @staticmethod
+    def _confirmation_number_params(confirmation_number: str) -> dict[str, Any]:
+        number = normalize_confirmation_number(confirmation_number)
+        return {"payment_method_options": {"konbini": {"confirmation_number": number}}}
+
+    def _cancel_flow(
+        self, payment_intent_id: str, reason: str | None
+    ) -> _Flow[PaymentIntentChange]:
+        current = (yield from self._retrieve_flow(payment_intent_id, {})).data
+        old_url = voucher_url(current)
+        params: dict[str, Any] = {}
+        if reason is not None:
+            params["cancellation_reason"] = reason
+        chain = KeyChain(intent_key(payment_intent_id, "cancel"))
+        answer = yield from self._op(
+            "cancel",
+            "cancel",
+            payment_intent_id,
+            params,
+            chain=chain,
+            context={"payment_intent_id": payment_intent_id},
+        )
+        return PaymentIntentChange(answer.intent, old_url)
+
+    def _attempt_steps(self, call: _Call, attempt: int) -> Generator[tuple[Any, ...], Any, _Answer]:
+        """Run one attempt of ``call`` as steps: request arguments out, result or error in.
+
+        Each step is the request's arguments (options last); the driver sends back the
+        result or throws the ``stripe`` error. When Stripe replays a definitive error for
+        the chain's key, the request is resent at once with the next key.
+        """
+        context = {**call.context, "attempt": attempt}
+        walked = 0
+        while True:
+            started = self._clock()
+            try:
+                value = yield (*call.args, self._request_options(call.chain))
+            except stripe.StripeError as original:
+                error = self._refusal(
+                    call.operation,
+                    original,
+                    call.chain,
+                    walked,
+                    context,
+                    started,
+                    call.voids_voucher,
+                )
+                if error is None:
+                    walked += 1
+                    continue
+                raise error from original
+            return self._answer(
+                call.operation, cast("stripe.PaymentIntent", value), call.chain, context, started
+            )
+
+
+def _drive(steps: Generator[_S, Any, _T], perform: Callable[[_S], Any]) -> _T:
+    """Run a sans-I/O generator: ``perform`` each step, send back its result or throw its error."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                outcome = perform(step)
+            except Exception as error:  # the flow decides; what it does not catch propagates
+                step = steps.throw(error)
+            else:
+                step = steps.send(outcome)
+    except StopIteration as stop:
+        return cast("_T", stop.value)
+
+
+async def _drive_async(
+    steps: Generator[_S, Any, _T], perform: Callable[[_S], Awaitable[Any]]
+) -> _T:
+    """:func:`_drive` with an awaited ``perform``."""
+    try:
+        step = next(steps)
+        while True:
+            try:
+                outcome = await perform(step)
+            except Exception as error:  # the flow decides; what it does not catch propagates
+                step = steps.throw(error)
+            else:
+                step = steps.send(outcome)
+    except StopIteration as stop:
+        return cast("_T", stop.value)
+
+
+def _stripe_client(
+    stripe_client: stripe.StripeClient | str, api_base: str | None
+) -> stripe.StripeClient:
+    """Return the given ``StripeClient``, or one built from a key with network retries off."""
+    if isinstance(stripe_client, str):
+        if not stripe_client.strip():
+            raise KonbiniValidationError("stripe_client", "the API key must not be empty")
+        return stripe.StripeClient(
+            stripe_client,
+            base_addresses={"api": api_base} if api_base else None,
+            max_network_retries=0,
+        )
+    if api_base is not None:
+        raise KonbiniValidationError(
+            "api_base", "only with an API key; configure a given StripeClient yourself"
+        )
+    return stripe_client
+
+
+class _HTTPXClient(stripe.HTTPXClient):
+    """stripe's httpx client, sending the encoded form as ``content``.
+
+    httpx 0.28 deprecates raw bytes as ``data`` and warns on every request.
+    """
+
+    def _get_request_args_kwargs(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any
+    ) -> list[Any]:
+        args, kwargs = super()._get_request_args_kwargs(method, url, headers, post_data)
+        data = kwargs.pop("data", None)
+        if isinstance(data, (bytes, str)) and data:
+            kwargs["content"] = data
+        return [args, kwargs]
+
+
+def _async_stripe_client(
+    stripe_client: stripe.StripeClient | str, api_base: str | None
+) -> stripe.StripeClient:
+    """Like :func:`_stripe_client`; from a key, async requests go through :class:`_HTTPXClient`."""
+    if not isinstance(stripe_client, str) or not stripe_client.strip():
+        return _stripe_client(stripe_client, api_base)
+    http_client = stripe.RequestsClient(async_fallback_client=_HTTPXClient())
+    return stripe.StripeClient(
+        stripe_client,
+        base_addresses={"api": api_base} if api_base else None,
+        max_network_retries=0,
+        http_client=http_client,
+    )
+
+
+class KonbiniClient(_KonbiniFlows):
     """Konbini payments on a ``stripe.StripeClient``, with safe retries and one voucher per order.
 
     Args:
@@ -399,20 +766,9 @@ class KonbiniClient(_KonbiniClientBase):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(retry_policy=retry_policy, sleep=sleep, clock=clock, rng=rng)
-        if isinstance(stripe_client, str):
-            if not stripe_client.strip():
-                raise KonbiniValidationError("stripe_client", "the API key must not be empty")
-            stripe_client = stripe.StripeClient(
-                stripe_client,
-                base_addresses={"api": api_base} if api_base else None,
-                max_network_retries=0,
-            )
-        elif api_base is not None:
-            raise KonbiniValidationError(
-                "api_base", "only with an API key; configure a given StripeClient yourself"
-            )
-        self._stripe = stripe_client
+        super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
+        self._sleep = sleep
+        self._stripe = _stripe_client(stripe_client, api_base)
         #: Konbini refunds (full, partial, followed until the customer gives a bank account).
         self.refunds = Refunds(self)
 
@@ -434,71 +790,25 @@ class KonbiniClient(_KonbiniClientBase):
 
     # ---------------------------------------------------------------- transport
 
-    def _send(
-        self,
-        operation: Operation,
-        call: _Call,
-        *,
-        chain: KeyChain | None,
-        context: Mapping[str, Any],
-        voids_voucher: bool,
-    ) -> _Answer:
-        """Send one operation with retries; walk past keys Stripe replays definitive errors for."""
-        for attempt in self._retrying(operation, context):
+    def _retrying(self, operation: Operation, context: Mapping[str, Any]) -> tenacity.Retrying:
+        return self._policy.retrying(
+            sleep=self._sleep,
+            clock=self._clock,
+            rng=self._rng,
+            before_sleep=self._before_sleep(operation, context),
+        )
+
+    def _run(self, flow: _Flow[_T]) -> _T:
+        return _drive(flow, self._send)
+
+    def _send(self, call: _Call) -> _Answer:
+        """Send one request with retries (each attempt walks past replayed refusals)."""
+        method = getattr(self._stripe.v1.payment_intents, call.method)
+        for attempt in self._retrying(call.operation, call.context):
             with attempt:
-                number = attempt.retry_state.attempt_number
-                return self._attempt(
-                    operation, call, chain, {**context, "attempt": number}, voids_voucher
-                )
+                steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
+                return _drive(steps, lambda args: method(*args))
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
-
-    def _attempt(
-        self,
-        operation: Operation,
-        call: _Call,
-        chain: KeyChain | None,
-        context: Mapping[str, Any],
-        voids_voucher: bool,
-    ) -> _Answer:
-        walked = 0
-        while True:
-            started = self._clock()
-            try:
-                intent = call(self._request_options(chain))
-            except stripe.StripeError as original:
-                error = self._refusal(
-                    operation, original, chain, walked, context, started, voids_voucher
-                )
-                if error is None:
-                    walked += 1
-                    continue
-                raise error from original
-            return self._answer(operation, intent, chain, context, started)
-
-    def _operation(
-        self,
-        operation: Operation,
-        call: _Call,
-        *,
-        chain: KeyChain | None,
-        context: Mapping[str, Any],
-        voids_voucher: bool = False,
-    ) -> _Answer:
-        """Send one operation (with retries) and log its outcome.
-
-        ``voids_voucher``: the request would void a live voucher (update, re-confirmation),
-        so Stripe's refusal while the customer pays at the store is a refused cancellation.
-        """
-        started = self._clock()
-        try:
-            answer = self._send(
-                operation, call, chain=chain, context=context, voids_voucher=voids_voucher
-            )
-        except StripeAPIError as error:
-            self._log_operation(operation, context, started, error=error)
-            raise
-        self._log_operation(operation, context, started, intent=answer.data)
-        return answer
 
     # ---------------------------------------------------------------- operations
 
@@ -511,37 +821,15 @@ class KonbiniClient(_KonbiniClientBase):
         it: calling again for the same order returns the same intent (within Stripe's 24-hour
         key window); the same order with different parameters raises ``IdempotencyError``.
         """
-        return self._create(request, order_id).intent
-
-    def _create(self, request: PaymentIntentRequest, order_id: str) -> _Answer:
-        params = create_params(request, order_id)
-        chain = KeyChain(order_key(order_id, "create"))
-        return self._operation(
-            "create",
-            lambda options: self._stripe.v1.payment_intents.create(
-                cast("stripe.params.PaymentIntentCreateParams", params), options
-            ),
-            chain=chain,
-            context={"order_id": order_id},
-        )
+        return self._run(self._create_flow(request, order_id)).intent
 
     def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
         """Return the PaymentIntent's current state (retried like every operation)."""
-        return self._retrieve(payment_intent_id, {}).intent
-
-    def _retrieve(self, payment_intent_id: str, context: Mapping[str, Any]) -> _Answer:
-        return self._operation(
-            "retrieve",
-            lambda options: self._stripe.v1.payment_intents.retrieve(
-                payment_intent_id, None, options
-            ),
-            chain=None,
-            context={"payment_intent_id": payment_intent_id, **context},
-        )
+        return self._run(self._retrieve_flow(payment_intent_id, {})).intent
 
     def get_voucher(self, payment_intent_id: str) -> Voucher:
         """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""
-        return Voucher.from_payment_intent(self._retrieve(payment_intent_id, {}).data)
+        return self._run(self._get_voucher_flow(payment_intent_id))
 
     def confirm(
         self,
@@ -556,9 +844,7 @@ class KonbiniClient(_KonbiniClientBase):
         a paid, processing or canceled intent raises ``VoucherUnavailableError`` naming the
         status. To replace a live voucher on purpose use :meth:`reissue_voucher`.
         """
-        params = _confirm_params(billing, confirmation_number)
-        intent = self._retrieve(payment_intent_id, {}).data
-        return self._ensure_voucher(intent, params, context={})
+        return self._run(self._confirm_flow(payment_intent_id, billing, confirmation_number))
 
     def pay_order(
         self,
@@ -582,96 +868,9 @@ class KonbiniClient(_KonbiniClientBase):
         with the order and pass it as ``payment_intent_id`` on later calls, so that no new
         intent is created for the order then (its ``metadata.order_id`` must match).
         """
-        context = {"order_id": order_id}
-        started = self._clock()
-        try:
-            params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
-            if payment_intent_id is not None:
-                intent = self._retrieve(payment_intent_id, context).data
-                if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
-                    raise KonbiniValidationError(
-                        "payment_intent_id", "must be the intent of this order (metadata.order_id)"
-                    )
-            else:
-                created = self._create(request, order_id)
-                intent = created.data
-                if created.replayed:
-                    # A stored create answer shows the intent as it was then: read it as it is.
-                    intent = self._retrieve(str(intent["id"]), context).data
-            voucher = self._ensure_voucher(intent, params, context=context)
-        except Exception as error:
-            self._log_operation("pay_order", context, started, error=error)
-            raise
-        self._log_operation(
-            "pay_order",
-            context,
-            started,
-            payment_intent_id=voucher.payment_intent_id,
-            status="requires_action",
+        return self._run(
+            self._pay_order_flow(order_id, request, billing, confirmation_number, payment_intent_id)
         )
-        return voucher
-
-    def _ensure_voucher(
-        self,
-        intent: Mapping[str, Any],
-        params: dict[str, Any],
-        *,
-        context: Mapping[str, Any],
-    ) -> Voucher:
-        chain = KeyChain(intent_key(str(intent["id"]), "confirm"))
-        return self._confirm_until(
-            intent,
-            params,
-            chain,
-            context,
-            accept=lambda current: voucher_url(current) is not None,
-            proceed=is_confirmable,
-        )
-
-    def _confirm_until(
-        self,
-        intent: Mapping[str, Any],
-        params: dict[str, Any],
-        chain: KeyChain,
-        context: Mapping[str, Any],
-        *,
-        accept: Callable[[Mapping[str, Any]], bool],
-        proceed: Callable[[Mapping[str, Any]], bool],
-    ) -> Voucher:
-        """Confirm until the intent's current state is ``accept``-able, trusting no replay.
-
-        ``accept(intent)`` says the confirmation we want has happened (its voucher is live);
-        ``proceed(intent)`` says confirming now is allowed. A replayed success, or a key
-        already used with other parameters, is checked against a fresh read: if the effect
-        is not there the key is obsolete (its voucher has since died) and the chain moves on.
-        """
-        intent_id = str(intent["id"])
-        ctx = {"payment_intent_id": intent_id, **context}
-        for _ in range(self._policy.max_key_generations):
-            settled = self._settled_voucher(intent, accept, proceed)
-            if settled is not None:
-                return settled
-            try:
-                answer = self._operation(
-                    "confirm",
-                    lambda options: self._stripe.v1.payment_intents.confirm(
-                        intent_id,
-                        cast("stripe.params.PaymentIntentConfirmParams", params),
-                        options,
-                    ),
-                    chain=chain,
-                    context=ctx,
-                    voids_voucher=voucher_url(intent) is not None,
-                )
-            except IdempotencyError as error:
-                if error.http_status != 400:
-                    raise
-                answer = None
-            if answer is not None and not answer.replayed:
-                return Voucher.from_payment_intent(answer.data)
-            intent = self._retrieve(intent_id, context).data
-            self._after_stale_answer(intent, chain, accept, proceed)
-        raise _no_voucher_error(intent)
 
     def reissue_voucher(
         self,
@@ -689,19 +888,7 @@ class KonbiniClient(_KonbiniClientBase):
         paying at the store (the old voucher cannot be voided then), and
         ``VoucherUnavailableError`` if the intent is paid, processing or canceled.
         """
-        params = _confirm_params(billing, confirmation_number)
-        intent = self._retrieve(payment_intent_id, {}).data
-        old_url = voucher_url(intent)
-        chain = KeyChain(intent_key(payment_intent_id, "reissue", old_url or payment_intent_id))
-        voucher = self._confirm_until(
-            intent,
-            params,
-            chain,
-            {},
-            accept=lambda current: voucher_url(current) not in (None, old_url),
-            proceed=lambda current: is_confirmable(current) or voucher_url(current) is not None,
-        )
-        return ReissuedVoucher(voucher=voucher, voided_voucher_url=old_url)
+        return self._run(self._reissue_flow(payment_intent_id, billing, confirmation_number))
 
     def update_payment_intent(
         self,
@@ -718,8 +905,8 @@ class KonbiniClient(_KonbiniClientBase):
         paying at the store Stripe refuses: ``CancellationRefusedError``.
         ``metadata.order_id`` is kept.
         """
-        params = cast("dict[str, Any]", request.to_stripe_params())
-        return self._update(payment_intent_id, params, void_voucher=void_voucher)
+        params = self._update_params(request)
+        return self._run(self._update_flow(payment_intent_id, params, void_voucher=void_voucher))
 
     def update_confirmation_number(
         self,
@@ -732,33 +919,8 @@ class KonbiniClient(_KonbiniClientBase):
 
         To issue a new voucher with a new number in one step, use :meth:`reissue_voucher`.
         """
-        number = normalize_confirmation_number(confirmation_number)
-        params = {"payment_method_options": {"konbini": {"confirmation_number": number}}}
-        return self._update(payment_intent_id, params, void_voucher=void_voucher)
-
-    def _update(
-        self, payment_intent_id: str, params: dict[str, Any], *, void_voucher: bool
-    ) -> PaymentIntentChange:
-        current = self._retrieve(payment_intent_id, {}).data
-        old_url = voucher_url(current)
-        if old_url is not None and not void_voucher:
-            raise KonbiniValidationError(
-                "void_voucher",
-                "the intent is awaiting store payment; updating it voids the customer's "
-                "voucher, so pass void_voucher=True and tell the customer",
-            )
-        # Updates may repeat on purpose, so the key is per call: retries reuse it.
-        chain = KeyChain(intent_key(payment_intent_id, "update", uuid.uuid4().hex))
-        answer = self._operation(
-            "update",
-            lambda options: self._stripe.v1.payment_intents.update(
-                payment_intent_id, cast("stripe.params.PaymentIntentUpdateParams", params), options
-            ),
-            chain=chain,
-            context={"payment_intent_id": payment_intent_id},
-            voids_voucher=old_url is not None,
-        )
-        return PaymentIntentChange(answer.intent, old_url)
+        params = self._confirmation_number_params(confirmation_number)
+        return self._run(self._update_flow(payment_intent_id, params, void_voucher=void_voucher))
 
     def cancel(
         self,
@@ -772,18 +934,172 @@ class KonbiniClient(_KonbiniClientBase):
         after the slip expires). ``reason`` is Stripe's ``cancellation_reason``
         (``abandoned``, ``duplicate``, ``fraudulent``, ``requested_by_customer``).
         """
-        current = self._retrieve(payment_intent_id, {}).data
-        old_url = voucher_url(current)
-        params: dict[str, Any] = {}
-        if reason is not None:
-            params["cancellation_reason"] = reason
-        chain = KeyChain(intent_key(payment_intent_id, "cancel"))
-        answer = self._operation(
-            "cancel",
-            lambda options: self._stripe.v1.payment_intents.cancel(
-                payment_intent_id, cast("stripe.params.PaymentIntentCancelParams", params), options
-            ),
-            chain=chain,
-            context={"payment_intent_id": payment_intent_id},
+        return self._run(self._cancel_flow(payment_intent_id, reason))
+
+
+class AsyncKonbiniClient(_KonbiniFlows):
+    """:class:`KonbiniClient` for ``asyncio`` applications (FastAPI, Starlette): ``await`` it.
+
+    The same operations, flows and guarantees (one order, one PaymentIntent, one live
+    voucher; the same idempotency keys, so the sync and the async client may serve one
+    order together), on ``stripe``'s ``*_async`` methods: its async HTTP client is httpx
+    (``pip install 'konbini-sdk[async]'``). Retries use ``tenacity.AsyncRetrying`` with the
+    same :class:`RetryPolicy`; waits ``await sleep(seconds)`` (default: ``asyncio.sleep``).
+
+    Args:
+        stripe_client: a secret key, from which a ``stripe.StripeClient`` is built with
+            stripe's network retries off and httpx for async requests; or a configured
+            ``StripeClient``, whose async HTTP client is used as it is (stripe's stock
+            ``HTTPXClient`` makes httpx >= 0.28 warn ``DeprecationWarning`` per request).
+        api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
+        retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
+        sleep: an async sleep (tests: ``async def no_wait(s): pass``); clock, rng as in
+            :class:`KonbiniClient`.
+
+    Refunds, Checkout and the other services are not async yet: use a
+    :class:`KonbiniClient` on the same ``StripeClient`` for them.
+
+    """
+
+    def __init__(
+        self,
+        stripe_client: stripe.StripeClient | str,
+        *,
+        api_base: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
+        self._sleep = sleep
+        self._stripe = _async_stripe_client(stripe_client, api_base)
+
+    @property
+    def stripe_client(self) -> stripe.StripeClient:
+        """Return the underlying ``stripe.StripeClient``."""
+        return self._stripe
+
+    # ---------------------------------------------------------------- transport
+
+    def _async_retrying(
+        self, operation: Operation, context: Mapping[str, Any]
+    ) -> tenacity.AsyncRetrying:
+        return self._policy.async_retrying(
+            sleep=self._sleep,
+            clock=self._clock,
+            rng=self._rng,
+            before_sleep=self._before_sleep(operation, context),
         )
-        return PaymentIntentChange(answer.intent, old_url)
+
+    async def _run(self, flow: _Flow[_T]) -> _T:
+        return await _drive_async(flow, self._send)
+
+    async def _send(self, call: _Call) -> _Answer:
+        """Send one request with retries (each attempt walks past replayed refusals)."""
+        method = getattr(self._stripe.v1.payment_intents, f"{call.method}_async")
+        async for attempt in self._async_retrying(call.operation, call.context):
+            with attempt:
+                steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
+                return await _drive_async(steps, lambda args: method(*args))
+        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    # ---------------------------------------------------------------- operations
+
+    async def create_payment_intent(
+        self, request: PaymentIntentRequest, *, order_id: str
+    ) -> stripe.PaymentIntent:
+        """Create (unconfirmed) the order's PaymentIntent.
+
+        See :meth:`KonbiniClient.create_payment_intent`.
+        """
+        return (await self._run(self._create_flow(request, order_id))).intent
+
+    async def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
+        """Return the PaymentIntent's current state (retried like every operation)."""
+        return (await self._run(self._retrieve_flow(payment_intent_id, {}))).intent
+
+    async def get_voucher(self, payment_intent_id: str) -> Voucher:
+        """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""
+        return await self._run(self._get_voucher_flow(payment_intent_id))
+
+    async def confirm(
+        self,
+        payment_intent_id: str,
+        billing: BillingDetails,
+        *,
+        confirmation_number: str | None = None,
+    ) -> Voucher:
+        """Confirm the intent (a live voucher is returned as it is).
+
+        See :meth:`KonbiniClient.confirm`.
+        """
+        return await self._run(self._confirm_flow(payment_intent_id, billing, confirmation_number))
+
+    async def pay_order(
+        self,
+        order_id: str,
+        request: PaymentIntentRequest,
+        billing: BillingDetails,
+        *,
+        confirmation_number: str | None = None,
+        payment_intent_id: str | None = None,
+    ) -> Voucher:
+        """Create and confirm the order's payment; its one voucher.
+
+        See :meth:`KonbiniClient.pay_order`. Safe to await again, or concurrently
+        (``asyncio.gather``), for the same order: one PaymentIntent, one voucher.
+        """
+        flow = self._pay_order_flow(
+            order_id, request, billing, confirmation_number, payment_intent_id
+        )
+        return await self._run(flow)
+
+    async def reissue_voucher(
+        self,
+        payment_intent_id: str,
+        billing: BillingDetails,
+        *,
+        confirmation_number: str | None = None,
+    ) -> ReissuedVoucher:
+        """Issue a new voucher on purpose, naming the voided one.
+
+        See :meth:`KonbiniClient.reissue_voucher`.
+        """
+        return await self._run(self._reissue_flow(payment_intent_id, billing, confirmation_number))
+
+    async def update_payment_intent(
+        self,
+        payment_intent_id: str,
+        request: PaymentIntentRequest,
+        *,
+        void_voucher: bool = False,
+    ) -> PaymentIntentChange:
+        """Update amount and Konbini options; see :meth:`KonbiniClient.update_payment_intent`."""
+        params = self._update_params(request)
+        flow = self._update_flow(payment_intent_id, params, void_voucher=void_voucher)
+        return await self._run(flow)
+
+    async def update_confirmation_number(
+        self,
+        payment_intent_id: str,
+        confirmation_number: str,
+        *,
+        void_voucher: bool = False,
+    ) -> PaymentIntentChange:
+        """Set the next confirmation number.
+
+        See :meth:`KonbiniClient.update_confirmation_number`.
+        """
+        params = self._confirmation_number_params(confirmation_number)
+        flow = self._update_flow(payment_intent_id, params, void_voucher=void_voucher)
+        return await self._run(flow)
+
+    async def cancel(
+        self,
+        payment_intent_id: str,
+        *,
+        reason: str | None = None,
+    ) -> PaymentIntentChange:
+        """Cancel the intent (its voucher stops working); see :meth:`KonbiniClient.cancel`."""
+        return await self._run(self._cancel_flow(payment_intent_id, reason))

@@ -40,7 +40,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -273,19 +273,43 @@ class RetryPolicy:
         before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
     ) -> tenacity.Retrying:
         """Return a fresh ``tenacity.Retrying`` for one operation; its time budget starts now."""
+        return tenacity.Retrying(sleep=sleep, **self._strategies(clock, rng, before_sleep))
+
+    def async_retrying(
+        self,
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
+    ) -> tenacity.AsyncRetrying:
+        """Return a fresh ``tenacity.AsyncRetrying``: :meth:`retrying`'s strategies, async.
+
+        Waits ``await sleep(seconds)``; by default tenacity's ``asyncio.sleep``.
+        """
+        strategies = self._strategies(clock, rng, before_sleep)
+        if sleep is None:
+            return tenacity.AsyncRetrying(**strategies)
+        return tenacity.AsyncRetrying(sleep=sleep, **strategies)
+
+    def _strategies(
+        self,
+        clock: Callable[[], float],
+        rng: random.Random | None,
+        before_sleep: Callable[[tenacity.RetryCallState], None] | None,
+    ) -> dict[str, Any]:
         jitter = _wait_full_jitter(
             self.initial_backoff_seconds,
             self.max_backoff_seconds,
             rng or random.Random(),  # noqa: S311 (jitter, not security)
         )
-        return tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_retryable),
-            stop=(
+        return {
+            "retry": tenacity.retry_if_exception(is_retryable),
+            "stop": (
                 tenacity.stop_after_attempt(self.max_attempts)
                 | stop_when_budget_spent(self.max_elapsed_seconds, clock, clock())
             ),
-            wait=wait_retry_after(jitter, self.max_backoff_seconds),
-            sleep=sleep,
-            before_sleep=before_sleep,
-            reraise=True,
-        )
+            "wait": wait_retry_after(jitter, self.max_backoff_seconds),
+            "before_sleep": before_sleep,
+            "reraise": True,
+        }

@@ -145,6 +145,8 @@ class StripeBackend:
 def _cassette_path(request: pytest.FixtureRequest) -> Path:
     module = request.node.module.__name__.rsplit(".", 1)[-1]
     module = module.removeprefix("test_").removesuffix("_cassettes")
+    # A twin module replaying another module's cassettes names their folder.
+    module = getattr(request.node.module, "CASSETTE_FOLDER", module)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name).strip("_")
     return CASSETTES / module / f"{name}.yaml"
 
