@@ -3,6 +3,7 @@
     python benchmarks/run.py                 # all, full size (several minutes)
     python benchmarks/run.py --quick         # all, tiny (seconds; what the smoke test runs)
     python benchmarks/run.py payments import # some
+    python benchmarks/run.py --collect       # rebuild the summary from the JSON files
 
 Each script writes ``<out>/<name>.json`` and ``<out>/<name>.md``; this one adds
 ``<out>/summary.md`` (every table, goals first) and ``<out>/summary.json``.
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; 0 if every one ran (goals missed do not fail the run)."""
     p = c.parser(__doc__.splitlines()[0])
     p.add_argument("names", nargs="*", help=f"benchmarks to run: {', '.join(BENCHMARKS)}")
+    p.add_argument(
+        "--collect", action="store_true", help="run nothing; rebuild the summary from <out>"
+    )
     args = p.parse_args(argv)
     names = args.names or list(BENCHMARKS)
     unknown = [name for name in names if name not in BENCHMARKS]
@@ -55,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     docs = []
     for name in names:
+        if args.collect:
+            docs.append(json.loads((out / f"{name}.json").read_text()))
+            continue
         print(f"== {name}", flush=True)
         command = [sys.executable, str(c.BENCH_DIR / BENCHMARKS[name]), "--out", str(out)]
         if args.quick:

@@ -30,6 +30,7 @@ chain, first, so the renderers see redacted values::
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import sys
 import traceback
@@ -181,6 +182,16 @@ def redact_sensitive(
     return redacted
 
 
+#: The standard library's level numbers of the logger methods (structlog uses the same).
+_LEVELS: Final = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+}
+
+
 class RedactingLogger:
     """A structlog logger for the SDK that redacts before the configured processors run.
 
@@ -203,9 +214,18 @@ class RedactingLogger:
         return RedactingLogger({k: v for k, v in self._context.items() if k not in keys})
 
     def _emit(self, method: str, event: str, kw: dict[str, Any]) -> Any:
+        # Binding the lazy proxy is what calling a method on it does; doing it first lets a
+        # level-filtering logger (structlog.make_filtering_bound_logger) drop the line before
+        # it is redacted, which is most of the cost of a line nobody will see.
+        # The method is looked up on the class: generic bound loggers answer any attribute
+        # on the instance with a proxy that would log.
+        target = structlog.get_logger(LOGGER_NAME).bind()
+        if callable(getattr(type(target), "is_enabled_for", None)) and not (
+            target.is_enabled_for(_LEVELS[method])
+        ):
+            return None
         clean = redact_sensitive(None, method, {**self._context, **kw, "event": event})
         clean_event = clean.pop("event")
-        target = structlog.get_logger(LOGGER_NAME)
         return getattr(target, method)(clean_event, **clean)
 
     def debug(self, event: str, **kw: Any) -> Any:

@@ -21,7 +21,7 @@ from konbini_shop import PRODUCTS, Order, OrderStatus, OrderStore, ShopConfig, c
 from konbini_shop.web import payment_request
 
 from konbini_sdk import KonbiniClient
-from konbini_sdk.testing import REJECTED_CONFIRMATION_NUMBER, Emulator, Scenario
+from konbini_sdk.testing import REJECTED_CONFIRMATION_NUMBER, Emulator, FaultKind, Scenario
 from konbini_sdk.webhooks import MemoryEventStore
 from tests.webhooks.stripe_events import encode, sign
 
@@ -38,7 +38,10 @@ def emulator() -> Iterator[Emulator]:
 def make_app(emulator: Emulator, tmp_path: Path, *, test_mode: bool = True) -> Flask:
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = ShopConfig(
-        client=KonbiniClient("sk_test_shop_pages", api_base=emulator.api_base),
+        # Retries never wait for real in these tests.
+        client=KonbiniClient(
+            "sk_test_shop_pages", api_base=emulator.api_base, sleep=lambda _seconds: None
+        ),
         orders=OrderStore(tmp_path / "orders.sqlite3"),
         webhook_secrets=[SECRET],
         event_store=MemoryEventStore(),
@@ -167,6 +170,30 @@ def test_a_number_stripe_rejects_is_shown_at_the_phone_field(
     # Another number then works, on the same order and the same PaymentIntent.
     again = client.post(f"/orders/{order_id}/pay", data=GOOD)
     assert again.status_code == 303
+    assert again.headers["Location"] == f"/orders/{order_id}/instructions"
+    assert len(intents_of(app, order_id)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        (FaultKind.PAYMENT_METHOD_NOT_AVAILABLE, "another payment method"),
+        (FaultKind.PAYMENT_METHOD_RATE_LIMIT, "again in a minute"),
+        (FaultKind.DROP_BEFORE_COMMIT, "Press pay again"),
+    ],
+)
+def test_a_payment_service_problem_is_shown_and_pay_again_works(
+    app: Flask, client: FlaskClient, emulator: Emulator, fault: FaultKind, words: str
+) -> None:
+    order_id = new_order(client)
+    emulator.inject(fault, method="POST", path="/v1/payment_intents/*/confirm", times=None)
+    answer = client.post(f"/orders/{order_id}/pay", data=GOOD)
+    assert answer.status_code == 422
+    form_error = re.search(r'id="form-error"[^>]*>(.*?)</p>', answer.get_data(as_text=True), re.S)
+    assert form_error is not None
+    assert words in form_error.group(1)
+    emulator.faults.clear()
+    again = client.post(f"/orders/{order_id}/pay", data=GOOD)
     assert again.headers["Location"] == f"/orders/{order_id}/instructions"
     assert len(intents_of(app, order_id)) == 1
 

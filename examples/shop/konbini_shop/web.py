@@ -272,10 +272,16 @@ def create_app(config: ShopConfig) -> Flask:
                     "phone": "This number cannot be used for a konbini payment right now. "
                     "Please give another phone number."
                 }
-            except (PaymentMethodUnavailableError, RateLimitedError):
+            except RateLimitedError:
+                # The SDK already retried with backoff; during a sale some still fail.
                 errors = {
-                    "form": "Konbini payment is busy or unavailable just now. Please try again "
-                    "in a few minutes."
+                    "form": "Many people are paying at konbini right now. Please press pay "
+                    "again in a minute."
+                }
+            except PaymentMethodUnavailableError:
+                errors = {
+                    "form": "Konbini payment is unavailable just now (maintenance or an "
+                    "outage). Please try again later or choose another payment method."
                 }
             except OutcomeUnknownError:
                 errors = {
