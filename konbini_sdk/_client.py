@@ -43,7 +43,7 @@ from konbini_sdk._exceptions import (
     translate_stripe_error,
 )
 from konbini_sdk._logging import get_logger
-from konbini_sdk._refunds import Refunds
+from konbini_sdk._refunds import AsyncRefunds, Refunds
 from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
@@ -924,8 +924,8 @@ class AsyncKonbiniClient(_KonbiniFlows):
         sleep: an async sleep (tests: ``async def no_wait(s): pass``); clock, rng as in
             :class:`KonbiniClient`.
 
-    Refunds, Checkout and the other services are not async yet: use a
-    :class:`KonbiniClient` on the same ``StripeClient`` for them.
+    ``refunds`` is async too (:class:`~konbini_sdk.AsyncRefunds`). Checkout, card payments,
+    invoices and polling are not async yet: use a :class:`KonbiniClient` for them.
 
     """
 
@@ -942,11 +942,22 @@ class AsyncKonbiniClient(_KonbiniFlows):
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         self._stripe = _async_stripe_client(stripe_client, api_base)
+        #: Konbini refunds, awaited (the same operations as ``KonbiniClient.refunds``).
+        self.refunds = AsyncRefunds(self)
 
     @property
     def stripe_client(self) -> stripe.StripeClient:
         """Return the underlying ``stripe.StripeClient``."""
         return self._stripe
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait with the injected sleep (else ``asyncio.sleep``), as retries do."""
+        if self._sleep is not None:
+            await self._sleep(seconds)
+            return
+        import asyncio  # only when waiting for real; tenacity defers it the same way
+
+        await asyncio.sleep(seconds)
 
     # ---------------------------------------------------------------- transport
 

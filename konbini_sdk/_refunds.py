@@ -18,7 +18,8 @@ mapping) and says where that process stands:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -31,14 +32,16 @@ from konbini_sdk._japanese import to_jst
 from konbini_sdk._requests import _metadata
 from konbini_sdk._retry import KEY_PREFIX, KeyChain, order_key
 from konbini_sdk._retry import _key_part as key_part
-from konbini_sdk._service import call_stripe
+from konbini_sdk._sansio import drive, drive_async
+from konbini_sdk._service import call_stripe, call_stripe_async
 from konbini_sdk._status import stripe_mapping
 
 if TYPE_CHECKING:
-    from konbini_sdk._client import KonbiniClient
+    from konbini_sdk._client import AsyncKonbiniClient, KonbiniClient
 
 __all__ = [
     "SETTLED_STATES",
+    "AsyncRefunds",
     "RefundState",
     "RefundView",
     "Refunds",
@@ -254,7 +257,7 @@ ORDER_ID_METADATA_KEY: Final = "order_id"
 SETTLED_STATES: Final = frozenset({RefundState.SUCCEEDED, RefundState.FAILED, RefundState.CANCELED})
 
 
-_T = TypeVar("_T", bound=stripe.StripeObject)
+_T = TypeVar("_T")
 
 
 def refund_amount(amount: object) -> int | None:
@@ -318,7 +321,229 @@ def _check_id(value: object, field: str, prefix: str) -> str:
     return value
 
 
-class Refunds:
+@dataclass(frozen=True)
+class _Request:
+    """A refund flow's step: one retried Stripe call; the flow receives ``(object, replayed)``.
+
+    ``method`` is a path under ``stripe_client.v1`` (``<method>_async`` when async), called
+    with ``args`` and the request options.
+    """
+
+    operation: Operation
+    method: str
+    args: tuple[Any, ...]
+    chain: KeyChain | None
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class _Sleep:
+    """A refund flow's step: wait ``seconds`` with the client's (injectable) sleep."""
+
+    seconds: float
+
+
+_Flow = Generator["_Request | _Sleep", Any, _T]
+
+
+def _stripe_method(stripe_client: stripe.StripeClient, path: str) -> Any:
+    target: Any = stripe_client.v1
+    for name in path.split("."):
+        target = getattr(target, name)
+    return target
+
+
+class _RefundFlows:
+    """Every refund operation written once, as steps (no I/O).
+
+    :class:`Refunds` performs the steps blocking, :class:`AsyncRefunds` with ``await``.
+    """
+
+    def __init__(self, client: KonbiniClient | AsyncKonbiniClient) -> None:
+        self._client = client
+        self._stripe = client.stripe_client
+
+    def _view(self, refund: stripe.Refund) -> RefundView:
+        return RefundView.from_refund(refund)
+
+    def _refundable_amount_flow(self, payment_intent_id: str) -> _Flow[int]:
+        _check_id(payment_intent_id, "payment_intent", "pi_")
+        return _remainder((yield from self._paid_intent(payment_intent_id)))
+
+    def _paid_intent(self, payment_intent_id: str) -> _Flow[dict[str, Any]]:
+        intent, _ = yield _Request(
+            "retrieve",
+            "payment_intents.retrieve",
+            (payment_intent_id, {"expand": ["latest_charge"]}),
+            None,
+            {"payment_intent_id": payment_intent_id},
+        )
+        data = intent.to_dict()
+        if data.get("status") != "succeeded" or not isinstance(data.get("latest_charge"), dict):
+            raise KonbiniValidationError(
+                "payment_intent",
+                f"has no successful payment to refund (status is {data.get('status')!r}; "
+                "only a succeeded payment can be refunded, cancel an unpaid one instead)",
+            )
+        return cast("dict[str, Any]", data)
+
+    def _create_flow(
+        self,
+        payment_intent_id: str,
+        amount: int | None,
+        merchant_refund_id: str | None,
+        order_id: str | None,
+        reason: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> _Flow[RefundView]:
+        _check_id(payment_intent_id, "payment_intent", "pi_")
+        checked_amount = refund_amount(amount)
+        _check_reason(reason)
+        extra: dict[str, str] = cast("dict[str, str]", _metadata(metadata)) if metadata else {}
+        extra = dict(extra)
+        key = refund_idempotency_key(merchant_refund_id=merchant_refund_id, order_id=order_id)
+        if merchant_refund_id is not None:
+            extra[MERCHANT_REFUND_ID_METADATA_KEY] = merchant_refund_id
+        if order_id is not None:
+            extra[ORDER_ID_METADATA_KEY] = order_id
+        context = {"payment_intent_id": payment_intent_id, "order_id": order_id}
+
+        intent = yield from self._paid_intent(payment_intent_id)
+        remainder = _remainder(intent)
+        wanted = remainder if checked_amount is None else checked_amount
+        if remainder == 0 or wanted > remainder:
+            # A repeated call whose refund already exists lands here (its amount is now
+            # counted as refunded): answer with that refund rather than an error.
+            existing = yield from self._find_existing(payment_intent_id, extra)
+            if existing is not None:
+                return existing
+            paid = int(intent["latest_charge"].get("amount") or 0)
+            raise KonbiniValidationError(
+                "amount",
+                f"must not exceed what remains refundable: ¥{remainder:,} of ¥{paid:,} "
+                f"(¥{paid - remainder:,} already refunded or waiting on the customer)"
+                if remainder
+                else f"nothing remains to refund: all ¥{paid:,} is already refunded or "
+                "waiting on the customer",
+            )
+
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "metadata": extra}
+        if checked_amount is not None:
+            params["amount"] = checked_amount
+        if reason is not None:
+            params["reason"] = reason
+        refund, replayed = yield _Request(
+            "refund", "refunds.create", (params,), KeyChain(key), context
+        )
+        if replayed:
+            # A stored answer shows the refund as it was when created; read it as it is now.
+            return (yield from self._retrieve_flow(str(refund.id)))
+        return self._view(refund)
+
+    def _find_existing(
+        self, payment_intent_id: str, metadata: Mapping[str, str]
+    ) -> _Flow[RefundView | None]:
+        marker = metadata.get(MERCHANT_REFUND_ID_METADATA_KEY)
+        name = MERCHANT_REFUND_ID_METADATA_KEY
+        if marker is None:
+            marker = metadata.get(ORDER_ID_METADATA_KEY)
+            name = ORDER_ID_METADATA_KEY
+        if marker is None:
+            return None
+        for refund in (yield from self._list_raw(payment_intent_id)):
+            data = refund.to_dict()
+            if (data.get("metadata") or {}).get(name) == marker:
+                return self._view(refund)
+        return None
+
+    def _retrieve_flow(self, refund_id: str) -> _Flow[RefundView]:
+        _check_id(refund_id, "refund", "re_")
+        refund, _ = yield _Request(
+            "retrieve", "refunds.retrieve", (refund_id, None), None, {"refund_id": refund_id}
+        )
+        return self._view(refund)
+
+    def _list_raw(self, payment_intent_id: str) -> _Flow[builtins.list[stripe.Refund]]:
+        found: builtins.list[stripe.Refund] = []
+        starting_after: str | None = None
+        while True:
+            params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
+            if starting_after is not None:
+                params["starting_after"] = starting_after
+            page, _ = yield _Request(
+                "retrieve",
+                "refunds.list",
+                (params,),
+                None,
+                {"payment_intent_id": payment_intent_id},
+            )
+            found.extend(page.data)
+            if not page.has_more or not page.data:
+                return found
+            starting_after = str(page.data[-1].id)
+
+    def _list_flow(self, payment_intent_id: str) -> _Flow[builtins.list[RefundView]]:
+        _check_id(payment_intent_id, "payment_intent", "pi_")
+        return [self._view(refund) for refund in (yield from self._list_raw(payment_intent_id))]
+
+    def _cancel_flow(self, refund_id: str) -> _Flow[RefundView]:
+        _check_id(refund_id, "refund", "re_")
+        refund, _ = yield _Request(
+            "cancel",
+            "refunds.cancel",
+            (refund_id, None),
+            KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:cancel"),
+            {"refund_id": refund_id},
+        )
+        return self._view(refund)
+
+    def _expire_flow(self, refund_id: str) -> _Flow[RefundView]:
+        _check_id(refund_id, "refund", "re_")
+        if _is_live(self._stripe):
+            raise KonbiniValidationError(
+                "api_key", "test helpers need a test key (sk_test_...), not a live key"
+            )
+        refund, _ = yield _Request(
+            "other",
+            "test_helpers.refunds.expire",
+            (refund_id, None),
+            KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:expire"),
+            {"refund_id": refund_id},
+        )
+        return self._view(refund)
+
+    def _follow_flow(
+        self,
+        refund_id: str,
+        interval: float,
+        timeout: float | None,
+        until: Iterable[RefundState],
+        on_update: Callable[[RefundView], None] | None,
+        before_poll: Callable[[], None] | None,
+    ) -> _Flow[RefundView]:
+        if interval < 0:
+            raise KonbiniValidationError("interval", "must not be negative")
+        if timeout is not None and timeout < 0:
+            raise KonbiniValidationError("timeout", "must not be negative")
+        stop = frozenset(until)
+        started = self._client._clock()
+        view = yield from self._retrieve_flow(refund_id)
+        if on_update is not None:
+            on_update(view)
+        while view.state not in stop:
+            if timeout is not None and self._client._clock() - started + interval > timeout:
+                return view
+            yield _Sleep(interval)
+            if before_poll is not None:
+                before_poll()
+            current = yield from self._retrieve_flow(refund_id)
+            if on_update is not None and current.state is not view.state:
+                on_update(current)
+            view = current
+        return view
+
+
+class Refunds(_RefundFlows):
     """Konbini refunds on a ``stripe.StripeClient``: full or partial, followed to the end.
 
     A Konbini payment was cash, so every refund waits on the customer: Stripe emails them
@@ -332,24 +557,24 @@ class Refunds:
     typed :class:`~konbini_sdk.StripeAPIError`.
     """
 
+    _client: KonbiniClient
+
     def __init__(self, client: KonbiniClient) -> None:
-        self._client = client
-        self._stripe = client.stripe_client
+        super().__init__(client)
 
-    def _send(
-        self,
-        operation: Operation,
-        call: Callable[[stripe.RequestOptions], _T],
-        *,
-        chain: KeyChain | None,
-        context: Mapping[str, Any],
-    ) -> tuple[_T, bool]:
-        """Send with the client's retries; return the object and whether Stripe replayed it."""
-        answer = call_stripe(self._client, operation, call, chain=chain, context=context)
+    def _perform(self, step: _Request | _Sleep) -> Any:
+        if isinstance(step, _Sleep):
+            self._client._sleep(step.seconds)
+            return None
+        method = _stripe_method(self._stripe, step.method)
+        answer = call_stripe(
+            self._client,
+            step.operation,
+            lambda options: method(*step.args, options),
+            chain=step.chain,
+            context=step.context,
+        )
         return answer.value, answer.replayed
-
-    def _view(self, refund: stripe.Refund) -> RefundView:
-        return RefundView.from_refund(refund)
 
     # ---------------------------------------------------------------- operations
 
@@ -359,26 +584,7 @@ class Refunds:
         Raises :class:`KonbiniValidationError` naming ``payment_intent`` when the intent has
         no successful payment (only a ``succeeded`` intent can be refunded).
         """
-        _check_id(payment_intent_id, "payment_intent", "pi_")
-        return _remainder(self._paid_intent(payment_intent_id))
-
-    def _paid_intent(self, payment_intent_id: str) -> dict[str, Any]:
-        intent, _ = self._send(
-            "retrieve",
-            lambda options: self._stripe.v1.payment_intents.retrieve(
-                payment_intent_id, {"expand": ["latest_charge"]}, options
-            ),
-            chain=None,
-            context={"payment_intent_id": payment_intent_id},
-        )
-        data = intent.to_dict()
-        if data.get("status") != "succeeded" or not isinstance(data.get("latest_charge"), dict):
-            raise KonbiniValidationError(
-                "payment_intent",
-                f"has no successful payment to refund (status is {data.get('status')!r}; "
-                "only a succeeded payment can be refunded, cancel an unpaid one instead)",
-            )
-        return data
+        return drive(self._refundable_amount_flow(payment_intent_id), self._perform)
 
     def create(
         self,
@@ -406,113 +612,18 @@ class Refunds:
         The new refund is ``requires_action``: Stripe has emailed the customer
         (``instructions_email``) to ask for a bank account; see :class:`RefundView`.
         """
-        _check_id(payment_intent_id, "payment_intent", "pi_")
-        checked_amount = refund_amount(amount)
-        _check_reason(reason)
-        extra: dict[str, str] = cast("dict[str, str]", _metadata(metadata)) if metadata else {}
-        extra = dict(extra)
-        key = refund_idempotency_key(merchant_refund_id=merchant_refund_id, order_id=order_id)
-        if merchant_refund_id is not None:
-            extra[MERCHANT_REFUND_ID_METADATA_KEY] = merchant_refund_id
-        if order_id is not None:
-            extra[ORDER_ID_METADATA_KEY] = order_id
-        context = {"payment_intent_id": payment_intent_id, "order_id": order_id}
-
-        intent = self._paid_intent(payment_intent_id)
-        remainder = _remainder(intent)
-        wanted = remainder if checked_amount is None else checked_amount
-        if remainder == 0 or wanted > remainder:
-            # A repeated call whose refund already exists lands here (its amount is now
-            # counted as refunded): answer with that refund rather than an error.
-            existing = self._find_existing(payment_intent_id, extra)
-            if existing is not None:
-                return existing
-            paid = int(intent["latest_charge"].get("amount") or 0)
-            raise KonbiniValidationError(
-                "amount",
-                f"must not exceed what remains refundable: ¥{remainder:,} of ¥{paid:,} "
-                f"(¥{paid - remainder:,} already refunded or waiting on the customer)"
-                if remainder
-                else f"nothing remains to refund: all ¥{paid:,} is already refunded or "
-                "waiting on the customer",
-            )
-
-        params: dict[str, Any] = {"payment_intent": payment_intent_id, "metadata": extra}
-        if checked_amount is not None:
-            params["amount"] = checked_amount
-        if reason is not None:
-            params["reason"] = reason
-        chain = KeyChain(key)
-        refund, replayed = self._send(
-            "refund",
-            lambda options: self._stripe.v1.refunds.create(
-                cast("stripe.params.RefundCreateParams", params), options
-            ),
-            chain=chain,
-            context=context,
+        flow = self._create_flow(
+            payment_intent_id, amount, merchant_refund_id, order_id, reason, metadata
         )
-        if replayed:
-            # A stored answer shows the refund as it was when created; read it as it is now.
-            return self.retrieve(str(refund.id))
-        return self._view(refund)
-
-    def _find_existing(
-        self, payment_intent_id: str, metadata: Mapping[str, str]
-    ) -> RefundView | None:
-        marker = metadata.get(MERCHANT_REFUND_ID_METADATA_KEY)
-        name = MERCHANT_REFUND_ID_METADATA_KEY
-        if marker is None:
-            marker = metadata.get(ORDER_ID_METADATA_KEY)
-            name = ORDER_ID_METADATA_KEY
-        if marker is None:
-            return None
-        for refund in self._list_raw(payment_intent_id):
-            data = refund.to_dict()
-            if (data.get("metadata") or {}).get(name) == marker:
-                return self._view(refund)
-        return None
+        return drive(flow, self._perform)
 
     def retrieve(self, refund_id: str) -> RefundView:
         """Return a refund's current state (``re_...``)."""
-        _check_id(refund_id, "refund", "re_")
-        refund, _ = self._send(
-            "retrieve",
-            lambda options: self._stripe.v1.refunds.retrieve(refund_id, None, options),
-            chain=None,
-            context={"refund_id": refund_id},
-        )
-        return self._view(refund)
-
-    def _list_raw(self, payment_intent_id: str) -> builtins.list[stripe.Refund]:
-        found: builtins.list[stripe.Refund] = []
-        starting_after: str | None = None
-        while True:
-            params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
-            if starting_after is not None:
-                params["starting_after"] = starting_after
-
-            def fetch(
-                options: stripe.RequestOptions, params: dict[str, Any] = params
-            ) -> stripe.ListObject[stripe.Refund]:
-                return self._stripe.v1.refunds.list(
-                    cast("stripe.params.RefundListParams", params), options
-                )
-
-            page, _ = self._send(
-                "retrieve",
-                fetch,
-                chain=None,
-                context={"payment_intent_id": payment_intent_id},
-            )
-            found.extend(page.data)
-            if not page.has_more or not page.data:
-                return found
-            starting_after = str(page.data[-1].id)
+        return drive(self._retrieve_flow(refund_id), self._perform)
 
     def list(self, payment_intent_id: str) -> builtins.list[RefundView]:
         """Return every refund of a PaymentIntent, newest first (all pages)."""
-        _check_id(payment_intent_id, "payment_intent", "pi_")
-        return [self._view(refund) for refund in self._list_raw(payment_intent_id)]
+        return drive(self._list_flow(payment_intent_id), self._perform)
 
     def cancel(self, refund_id: str) -> RefundView:
         """Cancel a refund that is still waiting for the customer's bank details.
@@ -521,14 +632,7 @@ class Refunds:
         (``InvalidRequestError``). Its amount becomes refundable again. Tell the customer:
         the link in Stripe's email stops working.
         """
-        _check_id(refund_id, "refund", "re_")
-        refund, _ = self._send(
-            "cancel",
-            lambda options: self._stripe.v1.refunds.cancel(refund_id, None, options),
-            chain=KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:cancel"),
-            context={"refund_id": refund_id},
-        )
-        return self._view(refund)
+        return drive(self._cancel_flow(refund_id), self._perform)
 
     def expire(self, refund_id: str) -> RefundView:
         """Test mode only: let the 45 days pass at once (the refund becomes ``failed``).
@@ -536,18 +640,7 @@ class Refunds:
         Calls Stripe's test helper ``POST /v1/test_helpers/refunds/{id}/expire``. Refused
         locally (``KonbiniValidationError``) when the client holds a live key.
         """
-        _check_id(refund_id, "refund", "re_")
-        if _is_live(self._stripe):
-            raise KonbiniValidationError(
-                "api_key", "test helpers need a test key (sk_test_...), not a live key"
-            )
-        refund, _ = self._send(
-            "other",
-            lambda options: self._stripe.v1.test_helpers.refunds.expire(refund_id, None, options),
-            chain=KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:expire"),
-            context={"refund_id": refund_id},
-        )
-        return self._view(refund)
+        return drive(self._expire_flow(refund_id), self._perform)
 
     def follow(
         self,
@@ -567,26 +660,88 @@ class Refunds:
         view: check ``view.state`` to tell a timeout from arrival. Polling is a fallback:
         webhooks (``refund.updated``, ``refund.failed``) are the reliable signal.
         """
-        if interval < 0:
-            raise KonbiniValidationError("interval", "must not be negative")
-        if timeout is not None and timeout < 0:
-            raise KonbiniValidationError("timeout", "must not be negative")
-        stop = frozenset(until)
-        started = self._client._clock()
-        view = self.retrieve(refund_id)
-        if on_update is not None:
-            on_update(view)
-        while view.state not in stop:
-            if timeout is not None and self._client._clock() - started + interval > timeout:
-                return view
-            self._client._sleep(interval)
-            if before_poll is not None:
-                before_poll()
-            current = self.retrieve(refund_id)
-            if on_update is not None and current.state is not view.state:
-                on_update(current)
-            view = current
-        return view
+        flow = self._follow_flow(refund_id, interval, timeout, until, on_update, before_poll)
+        return drive(flow, self._perform)
+
+
+class AsyncRefunds(_RefundFlows):
+    """:class:`Refunds` for :class:`~konbini_sdk.AsyncKonbiniClient`: the same flows, awaited.
+
+    Reached as ``AsyncKonbiniClient(...).refunds``; every method behaves as its
+    :class:`Refunds` namesake (same checks, keys, retries and answers).
+    """
+
+    _client: AsyncKonbiniClient
+
+    def __init__(self, client: AsyncKonbiniClient) -> None:
+        super().__init__(client)
+
+    async def _perform(self, step: _Request | _Sleep) -> Any:
+        if isinstance(step, _Sleep):
+            await self._client._wait(step.seconds)
+            return None
+        method = _stripe_method(self._stripe, f"{step.method}_async")
+        answer = await call_stripe_async(
+            self._client,
+            step.operation,
+            lambda options: method(*step.args, options),
+            chain=step.chain,
+            context=step.context,
+        )
+        return answer.value, answer.replayed
+
+    async def refundable_amount(self, payment_intent_id: str) -> int:
+        """Return how many yen of a paid PaymentIntent may still be refunded."""
+        return await drive_async(self._refundable_amount_flow(payment_intent_id), self._perform)
+
+    async def create(
+        self,
+        payment_intent_id: str,
+        *,
+        amount: int | None = None,
+        merchant_refund_id: str | None = None,
+        order_id: str | None = None,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> RefundView:
+        """Refund a paid Konbini payment; see :meth:`Refunds.create`."""
+        flow = self._create_flow(
+            payment_intent_id, amount, merchant_refund_id, order_id, reason, metadata
+        )
+        return await drive_async(flow, self._perform)
+
+    async def retrieve(self, refund_id: str) -> RefundView:
+        """Return a refund's current state (``re_...``)."""
+        return await drive_async(self._retrieve_flow(refund_id), self._perform)
+
+    async def list(self, payment_intent_id: str) -> builtins.list[RefundView]:
+        """Return every refund of a PaymentIntent, newest first (all pages)."""
+        return await drive_async(self._list_flow(payment_intent_id), self._perform)
+
+    async def cancel(self, refund_id: str) -> RefundView:
+        """Cancel a refund still waiting for bank details; see :meth:`Refunds.cancel`."""
+        return await drive_async(self._cancel_flow(refund_id), self._perform)
+
+    async def expire(self, refund_id: str) -> RefundView:
+        """Test mode only: fail the refund now; see :meth:`Refunds.expire`."""
+        return await drive_async(self._expire_flow(refund_id), self._perform)
+
+    async def follow(
+        self,
+        refund_id: str,
+        *,
+        interval: float = 60.0,
+        timeout: float | None = None,
+        until: Iterable[RefundState] = SETTLED_STATES,
+        on_update: Callable[[RefundView], None] | None = None,
+        before_poll: Callable[[], None] | None = None,
+    ) -> RefundView:
+        """Poll a refund until settled (or ``until``), awaiting the waits.
+
+        See :meth:`Refunds.follow`.
+        """
+        flow = self._follow_flow(refund_id, interval, timeout, until, on_update, before_poll)
+        return await drive_async(flow, self._perform)
 
 
 def _remainder(intent: Mapping[str, Any]) -> int:

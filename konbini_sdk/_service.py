@@ -9,7 +9,7 @@ errors translated to the SDK's tree, and log lines without personal data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -17,12 +17,13 @@ import stripe
 
 from konbini_sdk._exceptions import Operation, StripeAPIError, translate_stripe_error
 from konbini_sdk._logging import get_logger
-from konbini_sdk._retry import KeyChain, is_definitive, response_replayed
+from konbini_sdk._retry import KeyChain, RetryPolicy, is_definitive, response_replayed
+from konbini_sdk._sansio import drive, drive_async
 
 if TYPE_CHECKING:
-    from konbini_sdk._client import KonbiniClient
+    from konbini_sdk._client import AsyncKonbiniClient, KonbiniClient
 
-__all__ = ["Answer", "call_stripe"]
+__all__ = ["Answer", "call_stripe", "call_stripe_async"]
 
 _log = get_logger()
 
@@ -59,26 +60,45 @@ def call_stripe(
     ctx = dict(context or {})
     for attempt in client._retrying(operation, ctx):
         with attempt:
-            return _attempt(client, operation, call, chain if walk else None, ctx, chain)
+            steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
+            return drive(steps, call)
+    raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+
+async def call_stripe_async(
+    client: AsyncKonbiniClient,
+    operation: Operation,
+    call: Callable[[stripe.RequestOptions], Awaitable[T]],
+    *,
+    chain: KeyChain | None = None,
+    context: Mapping[str, Any] | None = None,
+    walk: bool = True,
+) -> Answer[T]:
+    """:func:`call_stripe` for the async client: ``call`` is awaited (a ``*_async`` method)."""
+    ctx = dict(context or {})
+    async for attempt in client._async_retrying(operation, ctx):
+        with attempt:
+            steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
+            return await drive_async(steps, call)
     raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
 
 def _attempt(
-    client: KonbiniClient,
+    policy: RetryPolicy,
     operation: Operation,
-    call: Callable[[stripe.RequestOptions], T],
     walking: KeyChain | None,
     context: dict[str, Any],
     chain: KeyChain | None,
-) -> Answer[T]:
+) -> Generator[stripe.RequestOptions, Any, Answer[Any]]:
+    """One attempt as sans-I/O steps: yields the request options, receives the object."""
     walked = 0
-    limit = client.retry_policy.max_key_generations
+    limit = policy.max_key_generations
     while True:
         options: stripe.RequestOptions = {"max_network_retries": 0}
         if chain is not None:
             options["idempotency_key"] = chain.key
         try:
-            value = call(options)
+            value = yield options
         except stripe.StripeError as original:
             error: StripeAPIError = translate_stripe_error(original, operation=operation)
             replayed = response_replayed(original.headers)
