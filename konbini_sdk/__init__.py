@@ -72,7 +72,7 @@ if _typing.TYPE_CHECKING:
         PaymentStatusPoller,
         PollingPolicy,
     )
-    from konbini_sdk._refunds import Refunds, RefundState, RefundView
+    from konbini_sdk._refunds import AsyncRefunds, Refunds, RefundState, RefundView
     from konbini_sdk._requests import (
         BillingDetails,
         ConfirmationNumber,
@@ -109,6 +109,7 @@ __all__ = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
     "AsyncKonbiniClient",
+    "AsyncRefunds",
     "AuthenticationError",
     "BillingDetails",
     "CancellationRefusedError",
@@ -190,6 +191,7 @@ __all__ = [
 #: Where each public name lives; loaded on first access and then cached in this module.
 _LAZY: dict[str, str] = {
     "AsyncKonbiniClient": "konbini_sdk._client",
+    "AsyncRefunds": "konbini_sdk._refunds",
     "AuthenticationError": "konbini_sdk._exceptions",
     "BillingDetails": "konbini_sdk._requests",
     "CancellationRefusedError": "konbini_sdk._exceptions",

@@ -16,11 +16,13 @@ import structlog
 
 from konbini_sdk import (
     AsyncKonbiniClient,
+    BillingDetails,
     IdempotencyError,
     KonbiniClient,
     KonbiniValidationError,
     PaymentIntentRequest,
     RateLimitedError,
+    RefundState,
     RetryPolicy,
     Voucher,
     VoucherUnavailableError,
@@ -36,13 +38,19 @@ def emulator() -> Iterator[Any]:
 
 
 class _Waits:
-    """An async sleep that records what it was asked to wait, and never waits."""
+    """An async sleep that records what it was asked to wait, and never waits.
+
+    ``clock`` is the matching clock: it moves on by each wait asked.
+    """
 
     def __init__(self) -> None:
         self.asked: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
         self.asked.append(seconds)
+
+    def clock(self) -> float:
+        return sum(self.asked)
 
 
 def _client(emulator: Any, policy: RetryPolicy | None = None) -> AsyncKonbiniClient:
@@ -197,3 +205,40 @@ def test_two_hundred_orders_under_faults_get_one_intent_and_one_voucher_each(
     text = repr(logs)
     for secret in ("taro.yamada@example.com", "Yamada Taro", "sk_test_async"):
         assert secret not in text
+
+
+def test_async_refunds_follow_awaits_the_injected_sleep(emulator: Any) -> None:
+    paid_request = PaymentIntentRequest(amount=2000, product_description="Tシャツ")
+    billing = BillingDetails(
+        name="Yamada Hanako", email="hanako+succeed_immediately@example.com"
+    )
+    waits = _Waits()
+    client = AsyncKonbiniClient(
+        "sk_test_async", api_base=emulator.api_base, sleep=waits, clock=waits.clock
+    )
+    emulator.inject("payment_method_rate_limit", method="POST", path="/v1/refunds", times=1)
+
+    async def scenario() -> tuple[Any, Any, int]:
+        voucher = await client.pay_order("async-refund-1", paid_request, billing)
+        intent_id = voucher.payment_intent_id
+        for _ in range(10):
+            if (await client.retrieve(intent_id)).status == "succeeded":
+                break
+        first = await client.refunds.create(intent_id, merchant_refund_id="async-r1")
+        again = await client.refunds.create(intent_id, merchant_refund_id="async-r1")
+        assert again.id == first.id
+        followed = await client.refunds.follow(
+            first.id, interval=3600, timeout=2 * 3600, until={RefundState.PENDING}
+        )
+        return first, followed, await client.refunds.refundable_amount(intent_id)
+
+    first, followed, remainder = asyncio.run(scenario())
+    assert first.state is RefundState.REQUIRES_ACTION
+    assert first.amount == 2000
+    assert remainder == 0
+    # One wait for the rate-limited create, then the follow's two polls within its two
+    # hours (on the injected clock): all awaited, none slept.
+    assert len(waits.asked) == 3
+    assert waits.asked[1:] == [3600, 3600]
+    assert followed.state is RefundState.REQUIRES_ACTION  # no bank details: timed out waiting
+    assert len(emulator.events("refund.created")) == 1

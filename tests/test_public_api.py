@@ -12,6 +12,7 @@ EXPECTED = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
     "AsyncKonbiniClient",
+    "AsyncRefunds",
     "AuthenticationError",
     "BillingDetails",
     "CancellationRefusedError",
