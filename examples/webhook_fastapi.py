@@ -2,9 +2,9 @@
 
     STRIPE_WEBHOOK_SECRET=whsec_... uvicorn --factory examples.webhook_fastapi:app_from_env
 
-The processor is synchronous (signature check, a short database transaction, your handler).
-FastAPI's endpoint is async, so it runs the processor in the thread pool (``run_in_threadpool``):
-the event loop never blocks on the database or on a slow handler. Read the body with
+The endpoint awaits ``processor.process_async``: the store's database transactions and plain
+``def`` handlers run in a worker thread, ``async def`` handlers are awaited on the loop, so the
+event loop never blocks on the database or on a slow handler. Read the body with
 ``await request.body()``: the signature covers the exact raw bytes, never re-serialised JSON.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 
 from fastapi import FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from konbini_sdk.webhooks import (
     EventStore,
@@ -56,7 +55,7 @@ def create_app(processor: WebhookProcessor) -> FastAPI:
     async def stripe_webhook(request: Request) -> Response:
         body = await request.body()
         signature = request.headers.get("stripe-signature")
-        result = await run_in_threadpool(processor.process, body, signature)
+        result = await processor.process_async(body, signature)
         return Response(result.body, status_code=result.status_code, media_type="text/plain")
 
     return app

@@ -58,6 +58,7 @@ from konbini_sdk._retry import (
     order_key,
     response_replayed,
 )
+from konbini_sdk._sansio import drive, drive_async
 from konbini_sdk._voucher import Voucher
 
 if TYPE_CHECKING:
@@ -79,7 +80,6 @@ CONFIRMABLE_STATUSES: Final = frozenset({"requires_payment_method", "requires_co
 _log = get_logger()
 
 _T = TypeVar("_T")
-_S = TypeVar("_S")
 
 
 @dataclass(frozen=True)
@@ -659,38 +659,6 @@ class _KonbiniFlows(_KonbiniClientBase):
             )
 
 
-def _drive(steps: Generator[_S, Any, _T], perform: Callable[[_S], Any]) -> _T:
-    """Run a sans-I/O generator: ``perform`` each step, send back its result or throw its error."""
-    try:
-        step = next(steps)
-        while True:
-            try:
-                outcome = perform(step)
-            except Exception as error:  # the flow decides; what it does not catch propagates
-                step = steps.throw(error)
-            else:
-                step = steps.send(outcome)
-    except StopIteration as stop:
-        return cast("_T", stop.value)
-
-
-async def _drive_async(
-    steps: Generator[_S, Any, _T], perform: Callable[[_S], Awaitable[Any]]
-) -> _T:
-    """:func:`_drive` with an awaited ``perform``."""
-    try:
-        step = next(steps)
-        while True:
-            try:
-                outcome = await perform(step)
-            except Exception as error:  # the flow decides; what it does not catch propagates
-                step = steps.throw(error)
-            else:
-                step = steps.send(outcome)
-    except StopIteration as stop:
-        return cast("_T", stop.value)
-
-
 def _stripe_client(
     stripe_client: stripe.StripeClient | str, api_base: str | None
 ) -> stripe.StripeClient:
@@ -799,7 +767,7 @@ class KonbiniClient(_KonbiniFlows):
         )
 
     def _run(self, flow: _Flow[_T]) -> _T:
-        return _drive(flow, self._send)
+        return drive(flow, self._send)
 
     def _send(self, call: _Call) -> _Answer:
         """Send one request with retries (each attempt walks past replayed refusals)."""
@@ -807,7 +775,7 @@ class KonbiniClient(_KonbiniFlows):
         for attempt in self._retrying(call.operation, call.context):
             with attempt:
                 steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
-                return _drive(steps, lambda args: method(*args))
+                return drive(steps, lambda args: method(*args))
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     # ---------------------------------------------------------------- operations
@@ -993,7 +961,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
         )
 
     async def _run(self, flow: _Flow[_T]) -> _T:
-        return await _drive_async(flow, self._send)
+        return await drive_async(flow, self._send)
 
     async def _send(self, call: _Call) -> _Answer:
         """Send one request with retries (each attempt walks past replayed refusals)."""
@@ -1001,7 +969,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
         async for attempt in self._async_retrying(call.operation, call.context):
             with attempt:
                 steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
-                return await _drive_async(steps, lambda args: method(*args))
+                return await drive_async(steps, lambda args: method(*args))
         raise AssertionError("tenacity ended without a result")  # pragma: no cover
 
     # ---------------------------------------------------------------- operations

@@ -18,10 +18,11 @@ or claimable again. 409 rather than 503 so that monitoring of server errors stay
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -29,6 +30,7 @@ import stripe
 
 from konbini_sdk._exceptions import WebhookError
 from konbini_sdk._logging import RedactingLogger, get_logger
+from konbini_sdk._sansio import drive, drive_async
 from konbini_sdk.webhooks._events import WebhookEvent, parse_event
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
 from konbini_sdk.webhooks._store import Claim, ClaimOutcome, EventRecord, EventStore
@@ -40,6 +42,49 @@ DEFAULT_SQLITE_PATH: Final = "konbini_webhooks.sqlite3"
 
 E = TypeVar("E", bound=WebhookEvent)
 Handler = Callable[[E], object]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class _StoreWork:
+    """A dispatch step: one blocking store transaction (a thread's work under asyncio)."""
+
+    work: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class _HandlerCall:
+    """A dispatch step: run the merchant's handler on the event."""
+
+    handler: Callable[[Any], object]
+    event: WebhookEvent
+
+
+_Steps = Generator[_StoreWork | _HandlerCall, Any, R]
+
+
+def _perform(step: _StoreWork | _HandlerCall) -> Any:
+    if isinstance(step, _StoreWork):
+        return step.work()
+    result = step.handler(step.event)
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited: close it rather than leak a warning
+        raise TypeError("an async handler needs `await processor.process_async(...)`")
+    return result
+
+
+async def _perform_async(step: _StoreWork | _HandlerCall) -> Any:
+    import asyncio  # only async applications pay for it
+
+    if isinstance(step, _StoreWork):
+        return await asyncio.to_thread(step.work)
+    if inspect.iscoroutinefunction(step.handler):
+        return await step.handler(step.event)
+    result = await asyncio.to_thread(step.handler, step.event)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
 
 
 @dataclass(frozen=True)
@@ -149,9 +194,36 @@ class WebhookProcessor:
         return register
 
     def process(self, body: bytes | str, signature_header: str | None) -> WebhookResult:
-        """Handle one delivery: the raw request body and its ``Stripe-Signature`` header."""
+        """Handle one delivery: the raw request body and its ``Stripe-Signature`` header.
+
+        Blocks on the store and the handler; in an ``async`` endpoint use
+        :meth:`process_async`. An ``async def`` handler needs :meth:`process_async` (here
+        it fails like a raising handler: 500, the claim released).
+        """
+        received = self._receive(body, signature_header)
+        if isinstance(received, WebhookResult):
+            return received
+        return drive(self._dispatch(received), _perform)
+
+    async def process_async(self, body: bytes | str, signature_header: str | None) -> WebhookResult:
+        """Handle one delivery without blocking the event loop (FastAPI, Starlette).
+
+        The same steps and answers as :meth:`process`. The store's blocking transactions
+        (claim, complete, release) run in a worker thread (``asyncio.to_thread``), and so does
+        a plain ``def`` handler; an ``async def`` handler is awaited on the loop. The
+        signature check (an HMAC of the body) runs on the loop.
+        """
+        received = self._receive(body, signature_header)
+        if isinstance(received, WebhookResult):
+            return received
+        return await drive_async(self._dispatch(received), _perform_async)
+
+    # --- steps ------------------------------------------------------------------------------
+
+    def _receive(self, body: bytes | str, header: str | None) -> WebhookEvent | WebhookResult:
+        """Verify and type the delivery: the event to dispatch, or the answer already."""
         try:
-            raw = self._verify(body, signature_header)
+            raw = self._verify(body, header)
             event = parse_event(raw)
         except WebhookError as exc:
             self._log.warning("webhook_rejected", reason=exc.reason, outcome="rejected")
@@ -162,9 +234,7 @@ class WebhookProcessor:
                 "webhook_ignored", event_id=event_id, event_type=event_type, outcome="ignored"
             )
             return WebhookResult(200, "ignored", "ignored", event_id, event_type)
-        return self._dispatch(event)
-
-    # --- steps ------------------------------------------------------------------------------
+        return event
 
     def _verify(self, body: bytes | str, header: str | None) -> dict[str, Any]:
         if not header:
@@ -198,11 +268,15 @@ class WebhookProcessor:
             raise WebhookError("body is not a Stripe event")
         return decoded
 
-    def _dispatch(self, event: WebhookEvent) -> WebhookResult:
+    def _dispatch(self, event: WebhookEvent) -> _Steps[WebhookResult]:
+        """Claim, handle, complete: written once, as steps a sync or async driver performs."""
         record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
         log = self._log.bind(event_id=event.id, event_type=event.type)
+        store = self._store
         try:
-            claim = self._store.claim(record, now=self._clock(), lease_seconds=self._lease)
+            claim = yield _StoreWork(
+                lambda: store.claim(record, now=self._clock(), lease_seconds=self._lease)
+            )
         except Exception as exc:
             log.error("webhook_store_failed", step="claim", error=type(exc).__name__)
             return self._result(500, "failed", "store unavailable", event)
@@ -211,17 +285,17 @@ class WebhookProcessor:
         handler = self._handlers.get(type(event))
         if handler is not None:
             try:
-                handler(event)
+                yield _HandlerCall(handler, event)
             except Exception as exc:
                 # Only the exception's class: its message may carry the customer's data.
                 log.error("webhook_handler_failed", outcome="failed", error=type(exc).__name__)
-                self._release(claim, log)
+                yield from self._release(claim, log)
                 return self._result(500, "failed", "handler failed", event)
         try:
-            marked = self._store.complete(claim, now=self._clock())
+            marked = yield _StoreWork(lambda: store.complete(claim, now=self._clock()))
         except Exception as exc:
             log.error("webhook_store_failed", step="complete", error=type(exc).__name__)
-            self._release(claim, log)
+            yield from self._release(claim, log)
             return self._result(500, "failed", "store unavailable", event)
         if not marked:
             log.warning("webhook_lease_lost", outcome="processed")
@@ -238,9 +312,10 @@ class WebhookProcessor:
         log.info("webhook_skipped", outcome=outcome)
         return self._result(200, outcome, outcome, event)
 
-    def _release(self, claim: Claim, log: RedactingLogger) -> None:
+    def _release(self, claim: Claim, log: RedactingLogger) -> _Steps[None]:
+        store = self._store
         try:
-            self._store.release(claim)
+            yield _StoreWork(lambda: store.release(claim))
         except Exception as exc:
             # The claim then lapses after the lease; the redelivery after that runs it.
             log.error("webhook_store_failed", step="release", error=type(exc).__name__)

@@ -149,3 +149,6 @@ class _LazyProcessor:
 
     def process(self, body: bytes, signature: str | None) -> Any:
         return self._holder["processor"].process(body, signature)
+
+    async def process_async(self, body: bytes, signature: str | None) -> Any:
+        return await self._holder["processor"].process_async(body, signature)
