@@ -231,20 +231,29 @@ def quiet_structlog() -> None:
 _EMULATOR_MAIN = """
 import sys
 from konbini_sdk.testing import serve
-serve(0, ready=lambda emu: print(emu.api_base, flush=True), record=False, seed=8)
+
+latency = float(sys.argv[1])
+
+def ready(emu):
+    if latency > 0:
+        emu.inject("latency", times=None, seconds=latency)
+    print(emu.api_base, flush=True)
+
+serve(0, ready=ready, record=False, seed=8)
 """
 
 
 @contextlib.contextmanager
-def emulator_process() -> Iterator[str]:
+def emulator_process(latency_seconds: float = 0.0) -> Iterator[str]:
     """Run the emulator in its own process (its own core and GIL); yield its ``api_base``.
 
     A separate process keeps the emulator's CPU time out of the client's measurements and
     off the client's GIL, as a real server would be. It does not record requests, so its
-    memory stays flat over long runs.
+    memory stays flat over long runs. ``latency_seconds`` delays every answer (the
+    emulator's ``latency`` fault), standing in for the network between a server and Stripe.
     """
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _EMULATOR_MAIN],
+        [sys.executable, "-c", _EMULATOR_MAIN, str(latency_seconds)],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,

@@ -126,10 +126,14 @@ def make_sides(stripe_client: stripe.StripeClient) -> dict[str, Callable[[], Any
     }
 
 
-def run(rounds: int, batch: int, warmup: int) -> dict[str, Any]:
-    """Measure; return the result document."""
-    c.quiet_structlog()
-    with c.emulator_process() as api_base:
+Samples = dict[str, list[float]]
+
+
+def measure_sides(
+    latency_seconds: float, rounds: int, batch: int, warmup: int
+) -> tuple[Samples, Samples, Samples]:
+    """Per-round batch seconds, wall and CPU seconds per payment, for every side."""
+    with c.emulator_process(latency_seconds) as api_base:
         stripe_client = stripe.StripeClient(
             c.API_KEY, base_addresses={"api": api_base}, max_network_retries=0
         )
@@ -137,8 +141,8 @@ def run(rounds: int, batch: int, warmup: int) -> dict[str, Any]:
         for pay in sides.values():
             for _ in range(warmup):
                 pay()
-        wall: dict[str, list[float]] = {name: [] for name in sides}
-        cpu: dict[str, list[float]] = {name: [] for name in sides}
+        wall: Samples = {name: [] for name in sides}
+        cpu: Samples = {name: [] for name in sides}
 
         def measure(name: str) -> Callable[[int], float]:
             pay = sides[name]
@@ -156,6 +160,17 @@ def run(rounds: int, batch: int, warmup: int) -> dict[str, Any]:
             return one_round
 
         samples = c.interleaved({name: measure(name) for name in sides}, rounds)
+    return samples, wall, cpu
+
+
+def run(
+    rounds: int, batch: int, warmup: int, latency_ms: float, latency_rounds: int
+) -> dict[str, Any]:
+    """Measure; return the result document."""
+    c.quiet_structlog()
+    samples, wall, cpu = measure_sides(0.0, rounds, batch, warmup)
+    sides = list(samples)
+    slow, _, _ = measure_sides(latency_ms / 1000, latency_rounds, 1, 1)
 
     us = 1e6
     metrics = [
@@ -227,10 +242,36 @@ def run(rounds: int, batch: int, warmup: int) -> dict[str, Any]:
             "x",
         )
     )
+    rtt = f"{latency_ms:g} ms per request"
+    metrics += [
+        c.metric(
+            f"with {rtt}: pay_order / bare create+confirm (wall)",
+            c.ratios(slow["sdk_pay_order"], slow["bare_create_confirm"]),
+            "x",
+            note="the emulator waits before answering, as the network to Stripe would",
+        ),
+        c.metric(
+            f"with {rtt}: full safe path / bare create+confirm (wall)",
+            c.ratios(slow["sdk_create_then_confirm"], slow["bare_create_confirm"]),
+            "x",
+        ),
+        c.metric(
+            f"with {rtt}: SDK create+confirm / bare create+retrieve+confirm (wall)",
+            c.ratios(slow["sdk_create_then_confirm"], slow["bare_create_retrieve_confirm"]),
+            "x",
+        ),
+    ]
     return c.result(
         NAME,
         TITLE,
-        {"rounds": rounds, "batch": batch, "warmup": warmup, "transport": "stripe default"},
+        {
+            "rounds": rounds,
+            "batch": batch,
+            "warmup": warmup,
+            "latency_ms": latency_ms,
+            "latency_rounds": latency_rounds,
+            "transport": "stripe default",
+        },
         metrics,
     )
 
@@ -238,7 +279,10 @@ def run(rounds: int, batch: int, warmup: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command line entry point."""
     args = c.parser(__doc__.splitlines()[0]).parse_args(argv)
-    doc = run(rounds=2, batch=2, warmup=1) if args.quick else run(rounds=250, batch=2, warmup=20)
+    if args.quick:
+        doc = run(rounds=2, batch=2, warmup=1, latency_ms=5, latency_rounds=1)
+    else:
+        doc = run(rounds=250, batch=2, warmup=20, latency_ms=50, latency_rounds=30)
     c.write(doc, args.out)
     return doc
 

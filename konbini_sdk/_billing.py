@@ -14,15 +14,15 @@ emulator does not emulate them.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
 
 import stripe
 from pydantic import BeforeValidator, Field, model_validator
 
-from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._requests import MAX_AMOUNT, MIN_AMOUNT, KonbiniModel, _metadata
 from konbini_sdk._retry import KeyChain, order_key
+from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
+from konbini_sdk._rules import rule as _rule
 from konbini_sdk._service import call_stripe
 
 if TYPE_CHECKING:
@@ -49,17 +49,14 @@ MAX_INVOICE_LINES: Final = 250
 #: Metadata key under which the merchant's order id is stored on the invoice.
 ORDER_ID_METADATA_KEY: Final = "order_id"
 
-_METHOD_TYPE: Final = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def _rule(field: str, rule: str) -> KonbiniValidationError:
-    return KonbiniValidationError(field, rule)
-
-
-def _customer(value: object) -> object:
-    if not isinstance(value, str) or not re.fullmatch(r"cus_[A-Za-z0-9]+", value):
-        raise _rule("customer", "must be a Stripe Customer id (cus_...); invoices need one")
-    return value
+_customer: Final = stripe_id(
+    "customer",
+    "cus_",
+    "must be a Stripe Customer id (cus_...); invoices need one",
+    optional=False,
+)
+_days_until_due: Final = whole_number("days_until_due", 1, MAX_DAYS_UNTIL_DUE, "days")
+_line_amount: Final = whole_number("amount", 1, MAX_AMOUNT, "yen")
 
 
 def _collection_method(value: object) -> object:
@@ -74,45 +71,11 @@ def _collection_method(value: object) -> object:
     raise _rule("collection_method", "must be 'send_invoice' to offer Konbini")
 
 
-def _days_until_due(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _rule("days_until_due", "must be an integer number of days")
-    if not 1 <= value <= MAX_DAYS_UNTIL_DUE:
-        raise _rule("days_until_due", f"must be from 1 to {MAX_DAYS_UNTIL_DUE} days")
-    return value
-
-
-def _method_types(value: object) -> object:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise _rule("payment_method_types", "must be a list of payment method type names")
-    if not all(isinstance(item, str) and _METHOD_TYPE.fullmatch(item) for item in value):
-        raise _rule("payment_method_types", "each entry must be a Stripe payment method type")
-    if len(set(value)) != len(value):
-        raise _rule("payment_method_types", "must not repeat a payment method type")
-    if "konbini" not in value:
-        raise _rule("payment_method_types", "must include 'konbini'")
-    return tuple(value)
-
-
-def _jpy(value: object) -> object:
-    if not isinstance(value, str) or value.lower() != "jpy":
-        raise _rule("currency", "Konbini accepts only 'jpy'")
-    return "jpy"
-
-
-def _line_amount(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _rule("amount", "must be an integer number of yen")
-    if not 1 <= value <= MAX_AMOUNT:
-        raise _rule("amount", f"must be from 1 to {MAX_AMOUNT:,} yen")
-    return value
-
-
 class InvoiceLine(KonbiniModel):
     """One invoice line: a ``description`` and its ``amount`` in yen (an invoice item)."""
 
     description: str = Field(min_length=1, max_length=500)
-    amount: Annotated[int, BeforeValidator(_line_amount)]
+    amount: Annotated[int, _line_amount]
 
 
 class KonbiniInvoiceRequest(KonbiniModel):
@@ -128,14 +91,14 @@ class KonbiniInvoiceRequest(KonbiniModel):
     - ``currency``: ``"jpy"``. ``description``, ``footer``, ``metadata`` optional.
     """
 
-    customer: Annotated[str, BeforeValidator(_customer)]
+    customer: Annotated[str, _customer]
     lines: tuple[InvoiceLine, ...]
     collection_method: Annotated[Literal["send_invoice"], BeforeValidator(_collection_method)] = (
         "send_invoice"
     )
-    days_until_due: Annotated[int, BeforeValidator(_days_until_due)] = 7
-    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_method_types)] = ("konbini",)
-    currency: Annotated[Literal["jpy"], BeforeValidator(_jpy)] = "jpy"
+    days_until_due: Annotated[int, _days_until_due] = 7
+    payment_method_types: PaymentMethodTypes = ("konbini",)
+    currency: Annotated[Literal["jpy"], jpy_only()] = "jpy"
     description: str | None = Field(default=None, max_length=1500)
     footer: str | None = Field(default=None, max_length=5000)
     metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
@@ -216,13 +179,13 @@ class KonbiniSubscriptionRequest(KonbiniModel):
     emulator does not emulate subscriptions.
     """
 
-    customer: Annotated[str, BeforeValidator(_customer)]
+    customer: Annotated[str, _customer]
     items: tuple[SubscriptionItem, ...] = Field(min_length=1, max_length=20)
     collection_method: Annotated[Literal["send_invoice"], BeforeValidator(_collection_method)] = (
         "send_invoice"
     )
-    days_until_due: Annotated[int, BeforeValidator(_days_until_due)] = 7
-    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_method_types)] = ("konbini",)
+    days_until_due: Annotated[int, _days_until_due] = 7
+    payment_method_types: PaymentMethodTypes = ("konbini",)
     metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
 
     def to_stripe_params(self) -> SubscriptionCreateParams:

@@ -28,16 +28,17 @@ Saving the card for later: ``save_card=True`` with a ``customer`` sends
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
 
 import stripe
 from pydantic import BeforeValidator, Field, model_validator
 
-from konbini_sdk._exceptions import CardError, InvalidRequestError, KonbiniValidationError
+from konbini_sdk._exceptions import CardError, InvalidRequestError
 from konbini_sdk._requests import KonbiniModel, _metadata
 from konbini_sdk._retry import KeyChain, intent_key, order_key
+from konbini_sdk._rules import rule as _rule
+from konbini_sdk._rules import stripe_id, whole_number
 from konbini_sdk._service import call_stripe
 
 if TYPE_CHECKING:
@@ -55,27 +56,13 @@ MAX_CARD_AMOUNT: Final = 99_999_999
 ORDER_ID_METADATA_KEY: Final = "order_id"
 
 
-def _rule(field_name: str, rule: str) -> KonbiniValidationError:
-    return KonbiniValidationError(field_name, rule)
-
-
-def _amount(value: object) -> object:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _rule("amount", "must be an integer number of yen")
-    if not MIN_CARD_AMOUNT <= value <= MAX_CARD_AMOUNT:
-        raise _rule("amount", f"must be from {MIN_CARD_AMOUNT} to {MAX_CARD_AMOUNT:,} yen")
-    return value
+_amount: Final = whole_number("amount", MIN_CARD_AMOUNT, MAX_CARD_AMOUNT, "yen")
 
 
 def _prefixed(prefix: str, field_name: str, what: str) -> Any:
-    def check(value: object) -> object:
-        if value is None:
-            return None
-        if not isinstance(value, str) or not re.fullmatch(rf"{prefix}[A-Za-z0-9_]+", value):
-            raise _rule(field_name, f"must be a Stripe {what} id ({prefix}...)")
-        return value
-
-    return BeforeValidator(check)
+    return stripe_id(
+        field_name, prefix, f"must be a Stripe {what} id ({prefix}...)", body="[A-Za-z0-9_]+"
+    )
 
 
 class CardPaymentRequest(KonbiniModel):
@@ -87,7 +74,7 @@ class CardPaymentRequest(KonbiniModel):
     - ``description`` (at most 1000 characters) and ``metadata`` optional.
     """
 
-    amount: Annotated[int, BeforeValidator(_amount)]
+    amount: Annotated[int, _amount]
     payment_method: Annotated[str, _prefixed("pm_", "payment_method", "PaymentMethod")]
     currency: Literal["jpy"] = "jpy"
     customer: Annotated[str | None, _prefixed("cus_", "customer", "Customer")] = None

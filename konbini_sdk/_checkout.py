@@ -20,10 +20,8 @@ voucher exists, wait); ``checkout.session.async_payment_succeeded`` means paid (
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
-from urllib.parse import urlsplit
 
 import stripe
 from pydantic import (
@@ -35,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from konbini_sdk._exceptions import KonbiniValidationError, VoucherUnavailableError
+from konbini_sdk._exceptions import VoucherUnavailableError
 from konbini_sdk._requests import (
     MAX_AMOUNT,
     MIN_AMOUNT,
@@ -43,9 +41,16 @@ from konbini_sdk._requests import (
     _email,
     _expires_after_days,
     _metadata,
-    _payment_method_types,
 )
 from konbini_sdk._retry import KeyChain, order_key
+from konbini_sdk._rules import (
+    PaymentMethodTypes,
+    is_http_url,
+    jpy_only,
+    stripe_id,
+    whole_number,
+)
+from konbini_sdk._rules import rule as _rule
 from konbini_sdk._service import call_stripe
 from konbini_sdk._status import stripe_mapping
 from konbini_sdk._voucher import Voucher
@@ -75,50 +80,17 @@ ORDER_ID_METADATA_KEY: Final = "order_id"
 _ID_PREFIXES: Final = {"price": "price_", "product": "prod_", "customer": "cus_"}
 
 
-def _rule(field: str, rule: str) -> KonbiniValidationError:
-    return KonbiniValidationError(field, rule)
-
-
 def _stripe_id(kind: str, field: str) -> Any:
-    def check(value: object) -> object:
-        if value is None:
-            return None
-        prefix = _ID_PREFIXES[kind]
-        if not isinstance(value, str) or not re.fullmatch(rf"{prefix}[A-Za-z0-9]+", value):
-            raise _rule(field, f"must be a Stripe {kind} id ({prefix}...)")
-        return value
-
-    return BeforeValidator(check)
+    prefix = _ID_PREFIXES[kind]
+    return stripe_id(field, prefix, f"must be a Stripe {kind} id ({prefix}...)")
 
 
 def _url(field: str) -> Any:
     def check(value: object) -> object:
         if value is None:
             return None
-        if not isinstance(value, str):
+        if not isinstance(value, str) or not is_http_url(value):
             raise _rule(field, "must be an absolute http(s) URL")
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise _rule(field, "must be an absolute http(s) URL")
-        return value
-
-    return BeforeValidator(check)
-
-
-def _jpy(value: object) -> object:
-    if not isinstance(value, str) or value.lower() != "jpy":
-        raise _rule(
-            "currency", "Konbini in Checkout needs every line item priced in 'jpy' (one currency)"
-        )
-    return "jpy"
-
-
-def _whole(field: str, low: int, high: int) -> Any:
-    def check(value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _rule(field, "must be an integer")
-        if not low <= value <= high:
-            raise _rule(field, f"must be from {low} to {high:,}")
         return value
 
     return BeforeValidator(check)
@@ -174,8 +146,11 @@ class CheckoutPriceData(KonbiniModel):
     ``recurring`` exists only to be refused: Konbini takes one-time prices only.
     """
 
-    currency: Annotated[Literal["jpy"], BeforeValidator(_jpy)] = "jpy"
-    unit_amount: Annotated[int, _whole("unit_amount", 0, MAX_AMOUNT)]
+    currency: Annotated[
+        Literal["jpy"],
+        jpy_only("Konbini in Checkout needs every line item priced in 'jpy' (one currency)"),
+    ] = "jpy"
+    unit_amount: Annotated[int, whole_number("unit_amount", 0, MAX_AMOUNT)]
     product_data: CheckoutProductData | None = None
     product: Annotated[str | None, _stripe_id("product", "product")] = None
     recurring: Any = None
@@ -216,7 +191,7 @@ class CheckoutLineItem(KonbiniModel):
 
     price: Annotated[str | None, _stripe_id("price", "price")] = None
     price_data: CheckoutPriceData | None = None
-    quantity: Annotated[int, _whole("quantity", 1, MAX_QUANTITY)] = 1
+    quantity: Annotated[int, whole_number("quantity", 1, MAX_QUANTITY)] = 1
 
     @model_validator(mode="after")
     def _one_price(self) -> Self:
@@ -266,10 +241,8 @@ class CheckoutSessionRequest(KonbiniModel):
 
     line_items: tuple[CheckoutLineItem, ...]
     mode: Annotated[Literal["payment"], BeforeValidator(_mode)] = "payment"
-    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_payment_method_types)] = (
-        "konbini",
-    )
-    expires_after_days: Annotated[int | None, BeforeValidator(_expires_after_days)] = None
+    payment_method_types: PaymentMethodTypes = ("konbini",)
+    expires_after_days: Annotated[int | None, _expires_after_days] = None
     ui_mode: Annotated[Literal["hosted_page", "embedded_page"], BeforeValidator(_ui_mode)] = (
         "hosted_page"
     )

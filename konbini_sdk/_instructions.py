@@ -18,10 +18,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final, Literal
-from urllib.parse import urlsplit
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import JST
+from konbini_sdk._rules import is_http_url
 from konbini_sdk._voucher import Chain, Voucher
 
 __all__ = [
@@ -187,7 +187,7 @@ def _build(
     if not voucher.stores:
         raise KonbiniValidationError("stores", "at least one chain's payment code is needed")
     url = voucher.hosted_voucher_url
-    if urlsplit(url).scheme not in {"https", "http"} or not urlsplit(url).netloc:
+    if not is_http_url(url):
         raise KonbiniValidationError("hosted_voucher_url", "must be an http(s) URL")
 
     description = (voucher.product_description or "").strip() or PLACEHOLDER_DESCRIPTION[lang]

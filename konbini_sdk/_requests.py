@@ -38,6 +38,8 @@ from konbini_sdk._japanese import (
     konbini_deadline,
     store_display_name,
 )
+from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
+from konbini_sdk._rules import rule as _rule
 
 if TYPE_CHECKING:
     from stripe.params import PaymentIntentConfirmParams, PaymentIntentCreateParams
@@ -79,14 +81,9 @@ _EMAIL_LOCAL: Final = re.compile(
 _DOMAIN_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 _TLD: Final = re.compile(r"[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}")
 _PHONE: Final = re.compile(r"\+?[0-9]{8,15}")
-_PAYMENT_METHOD_TYPE: Final = re.compile(r"[a-z][a-z0-9_]*")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _rule(field: str, rule: str) -> KonbiniValidationError:
-    return KonbiniValidationError(field, rule)
 
 
 def normalize_confirmation_number(value: object, field: str = "confirmation_number") -> str:
@@ -164,18 +161,11 @@ def _email(field: str) -> Any:
     return BeforeValidator(check)
 
 
-def _amount(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _rule("amount", "must be an integer number of yen")
-    if not MIN_AMOUNT <= value <= MAX_AMOUNT:
-        raise _rule("amount", f"must be from {MIN_AMOUNT} to {MAX_AMOUNT:,} yen (Konbini limits)")
-    return value
-
-
-def _currency(value: object) -> object:
-    if not isinstance(value, str) or value.lower() != "jpy":
-        raise _rule("currency", "Konbini accepts only 'jpy'")
-    return "jpy"
+_amount: Final = whole_number("amount", MIN_AMOUNT, MAX_AMOUNT, "yen", note=" (Konbini limits)")
+_expires_after_days: Final = whole_number(
+    "expires_after_days", MIN_EXPIRES_AFTER_DAYS, MAX_EXPIRES_AFTER_DAYS, "days", optional=True
+)
+_customer: Final = stripe_id("customer", "cus_", "must be a Stripe Customer id (cus_...)")
 
 
 def _product_description(value: object) -> object:
@@ -184,19 +174,6 @@ def _product_description(value: object) -> object:
     if not isinstance(value, str):
         raise _rule("product_description", "must be a string")
     return check_product_description(value)
-
-
-def _expires_after_days(value: object) -> object:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _rule("expires_after_days", "must be an integer number of days")
-    if not MIN_EXPIRES_AFTER_DAYS <= value <= MAX_EXPIRES_AFTER_DAYS:
-        raise _rule(
-            "expires_after_days",
-            f"must be from {MIN_EXPIRES_AFTER_DAYS} to {MAX_EXPIRES_AFTER_DAYS} days",
-        )
-    return value
 
 
 def _metadata(value: object) -> object:
@@ -229,26 +206,6 @@ def _description(value: object) -> object:
             "description", f"must be a string of at most {MAX_DESCRIPTION_LENGTH} characters"
         )
     return value
-
-
-def _customer(value: object) -> object:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not re.fullmatch(r"cus_[A-Za-z0-9]+", value):
-        raise _rule("customer", "must be a Stripe Customer id (cus_...)")
-    return value
-
-
-def _payment_method_types(value: object) -> object:
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise _rule("payment_method_types", "must be a list of payment method type names")
-    if not all(isinstance(item, str) and _PAYMENT_METHOD_TYPE.fullmatch(item) for item in value):
-        raise _rule("payment_method_types", "each entry must be a Stripe payment method type")
-    if len(set(value)) != len(value):
-        raise _rule("payment_method_types", "must not repeat a payment method type")
-    if "konbini" not in value:
-        raise _rule("payment_method_types", "must include 'konbini'")
-    return tuple(value)
 
 
 def _now(info: ValidationInfo) -> datetime:
@@ -456,20 +413,18 @@ class PaymentIntentRequest(KonbiniModel):
     ``confirmation_number`` and ``receipt_email`` are masked in ``repr``.
     """
 
-    amount: Annotated[int, BeforeValidator(_amount)]
-    currency: Annotated[Literal["jpy"], BeforeValidator(_currency)] = "jpy"
+    amount: Annotated[int, _amount]
+    currency: Annotated[Literal["jpy"], jpy_only()] = "jpy"
     product_description: Annotated[str | None, BeforeValidator(_product_description)] = None
-    expires_after_days: Annotated[int | None, BeforeValidator(_expires_after_days)] = None
+    expires_after_days: Annotated[int | None, _expires_after_days] = None
     expires_at: datetime | None = None
     confirmation_number: Annotated[str | None, BeforeValidator(_confirmation_number)] = Field(
         default=None, repr=False
     )
-    payment_method_types: Annotated[tuple[str, ...], BeforeValidator(_payment_method_types)] = (
-        "konbini",
-    )
+    payment_method_types: PaymentMethodTypes = ("konbini",)
     metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
     description: Annotated[str | None, BeforeValidator(_description)] = None
-    customer: Annotated[str | None, BeforeValidator(_customer)] = None
+    customer: Annotated[str | None, _customer] = None
     receipt_email: Annotated[str | None, _email("receipt_email")] = Field(default=None, repr=False)
 
     @field_validator("expires_at", mode="before")

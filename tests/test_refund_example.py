@@ -10,9 +10,8 @@ from pathlib import Path
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "refund.py"
 
 
-def test_refund_example_runs_offline() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "STRIPE_API_KEY"}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and example
+def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and example
         [sys.executable, str(EXAMPLE)],
         env=env,
         capture_output=True,
@@ -20,6 +19,11 @@ def test_refund_example_runs_offline() -> None:
         timeout=120,
         check=False,
     )
+
+
+def test_refund_example_runs_offline() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "STRIPE_API_KEY"}
+    result = _run(env)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "refundable ¥3,000" in out
@@ -32,13 +36,6 @@ def test_refund_example_runs_offline() -> None:
 
 def test_refund_example_refuses_a_live_key() -> None:
     env = {**os.environ, "STRIPE_API_KEY": "sk_live_nope"}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and example
-        [sys.executable, str(EXAMPLE)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = _run(env)
     assert result.returncode == 2
     assert "sk_live_nope" not in result.stdout + result.stderr

@@ -1,8 +1,7 @@
 """client.refunds: Konbini refunds through KonbiniClient, against the offline emulator."""
+# ruff: noqa: F811 - pytest fixtures imported from tests.emulated
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 import stripe
@@ -19,22 +18,10 @@ from konbini_sdk import (
 from konbini_sdk._refunds import RefundState, RefundView, refund_idempotency_key
 from konbini_sdk.testing import Emulator, RefundBankAccount
 from konbini_sdk.testing._resources.refunds import EXPIRES_AFTER_SECONDS, SETTLE_SECONDS
-from tests.testing.conftest import konbini_params, spec_problems
+from tests.emulated import emu, sleeps  # noqa: F401 - fixtures
+from tests.testing.conftest import konbini_params
 
 EMAIL = "hanako+succeed_immediately@example.com"
-
-
-@pytest.fixture
-def emu() -> Iterator[Emulator]:
-    with Emulator(seed=11) as emulator:
-        yield emulator
-    problems = spec_problems(emulator.requests)
-    assert not problems, "\n".join(problems)
-
-
-@pytest.fixture
-def sleeps() -> list[float]:
-    return []
 
 
 @pytest.fixture

@@ -105,10 +105,36 @@ class WebhookEvent(BaseModel):
         return OrderKey(int(self.terminal), int(self.created.timestamp()), self.rank)
 
 
+class _FixedStateEvent(WebhookEvent):
+    """An event whose state, rank and finality follow from its type alone."""
+
+    #: The state every event of this class reports.
+    fixed_state: ClassVar[str] = ""
+    #: Its place among the object's states within one second.
+    fixed_rank: ClassVar[int] = 0
+    #: Whether it ends the object's life.
+    fixed_terminal: ClassVar[bool] = False
+
+    @property
+    def state(self) -> str:
+        """The object's state this event reports (``fixed_state``)."""
+        return self.fixed_state
+
+    @property
+    def terminal(self) -> bool:
+        """Whether this event ends the object's life (``fixed_terminal``)."""
+        return self.fixed_terminal
+
+    @property
+    def rank(self) -> int:
+        """Order of this event's state within one second (``fixed_rank``)."""
+        return self.fixed_rank
+
+
 # --- PaymentIntent events -------------------------------------------------------------------
 
 
-class _PaymentIntentEvent(WebhookEvent):
+class _PaymentIntentEvent(_FixedStateEvent):
     object_kind: ClassVar[str] = "payment_intent"
 
     amount: int
@@ -129,34 +155,18 @@ class VoucherIssued(_PaymentIntentEvent):
     """
 
     event_types: ClassVar[tuple[str, ...]] = ("payment_intent.requires_action",)
+    fixed_state: ClassVar[str] = "requires_action"
+    fixed_rank: ClassVar[int] = 1  # a voucher comes first.
 
     voucher: Voucher
-
-    @property
-    def state(self) -> str:
-        """Always ``requires_action``."""
-        return "requires_action"
-
-    @property
-    def rank(self) -> int:
-        """1: a voucher comes first."""
-        return 1
 
 
 class PaymentProcessing(_PaymentIntentEvent):
     """``payment_intent.processing``: the payment is under way; wait."""
 
     event_types: ClassVar[tuple[str, ...]] = ("payment_intent.processing",)
-
-    @property
-    def state(self) -> str:
-        """Always ``processing``."""
-        return "processing"
-
-    @property
-    def rank(self) -> int:
-        """2: after the voucher, before an outcome."""
-        return 2
+    fixed_state: ClassVar[str] = "processing"
+    fixed_rank: ClassVar[int] = 2  # after the voucher, before an outcome.
 
 
 class PaymentFailed(_PaymentIntentEvent):
@@ -171,72 +181,40 @@ class PaymentFailed(_PaymentIntentEvent):
     """
 
     event_types: ClassVar[tuple[str, ...]] = ("payment_intent.payment_failed",)
+    fixed_state: ClassVar[str] = "payment_failed"
+    fixed_rank: ClassVar[int] = 3  # an outcome, after the voucher of the same second.
 
     expired: bool
     failure_code: str | None = None
     failure_message: str | None = Field(default=None, repr=False)
-
-    @property
-    def state(self) -> str:
-        """Always ``payment_failed``."""
-        return "payment_failed"
-
-    @property
-    def rank(self) -> int:
-        """3: an outcome, after the voucher of the same second."""
-        return 3
 
 
 class PaymentSucceeded(_PaymentIntentEvent):
     """``payment_intent.succeeded``: the customer paid. Fulfil the order. Terminal."""
 
     event_types: ClassVar[tuple[str, ...]] = ("payment_intent.succeeded",)
+    fixed_state: ClassVar[str] = "succeeded"
+    fixed_rank: ClassVar[int] = 4  # final.
+    fixed_terminal: ClassVar[bool] = True  # A paid intent never changes again.
 
     amount_received: int
-
-    @property
-    def state(self) -> str:
-        """Always ``succeeded``."""
-        return "succeeded"
-
-    @property
-    def terminal(self) -> bool:
-        """A paid intent never changes again."""
-        return True
-
-    @property
-    def rank(self) -> int:
-        """4: final."""
-        return 4
 
 
 class PaymentCanceled(_PaymentIntentEvent):
     """``payment_intent.canceled``: the voucher is void; tell the customer. Terminal."""
 
     event_types: ClassVar[tuple[str, ...]] = ("payment_intent.canceled",)
+    fixed_state: ClassVar[str] = "canceled"
+    fixed_rank: ClassVar[int] = 4  # final.
+    fixed_terminal: ClassVar[bool] = True  # A canceled intent never changes again.
 
     cancellation_reason: str | None = None
-
-    @property
-    def state(self) -> str:
-        """Always ``canceled``."""
-        return "canceled"
-
-    @property
-    def terminal(self) -> bool:
-        """A canceled intent never changes again."""
-        return True
-
-    @property
-    def rank(self) -> int:
-        """4: final."""
-        return 4
 
 
 # --- Checkout Session events ----------------------------------------------------------------
 
 
-class _CheckoutEvent(WebhookEvent):
+class _CheckoutEvent(_FixedStateEvent):
     object_kind: ClassVar[str] = "checkout_session"
 
     payment_intent_id: str | None = None
@@ -259,58 +237,31 @@ class CheckoutCompleted(_CheckoutEvent):
     """
 
     event_types: ClassVar[tuple[str, ...]] = ("checkout.session.completed",)
+    fixed_rank: ClassVar[int] = 1  # first.
 
     @property
     def state(self) -> str:
         """``completed_<payment_status>``, e.g. ``completed_unpaid``."""
         return f"completed_{self.payment_status}"
 
-    @property
-    def rank(self) -> int:
-        """1: first."""
-        return 1
-
 
 class CheckoutAsyncPaymentSucceeded(_CheckoutEvent):
     """``checkout.session.async_payment_succeeded``: paid at the store. Fulfil. Terminal."""
 
     event_types: ClassVar[tuple[str, ...]] = ("checkout.session.async_payment_succeeded",)
-
-    @property
-    def state(self) -> str:
-        """Always ``async_payment_succeeded``."""
-        return "async_payment_succeeded"
-
-    @property
-    def terminal(self) -> bool:
-        """The session's payment is settled."""
-        return True
-
-    @property
-    def rank(self) -> int:
-        """2: final."""
-        return 2
+    fixed_state: ClassVar[str] = "async_payment_succeeded"
+    fixed_rank: ClassVar[int] = 2  # final.
+    fixed_terminal: ClassVar[bool] = True  # The session's payment is settled.
 
 
 class CheckoutAsyncPaymentFailed(_CheckoutEvent):
     """``checkout.session.async_payment_failed``: expired unpaid; contact the customer. Terminal."""
 
     event_types: ClassVar[tuple[str, ...]] = ("checkout.session.async_payment_failed",)
-
-    @property
-    def state(self) -> str:
-        """Always ``async_payment_failed``."""
-        return "async_payment_failed"
-
-    @property
-    def terminal(self) -> bool:
-        """A completed session whose payment failed cannot be paid any more."""
-        return True
-
-    @property
-    def rank(self) -> int:
-        """2: final."""
-        return 2
+    fixed_state: ClassVar[str] = "async_payment_failed"
+    fixed_rank: ClassVar[int] = 2  # final.
+    # A completed session whose payment failed cannot be paid any more.
+    fixed_terminal: ClassVar[bool] = True
 
 
 # --- Refund events --------------------------------------------------------------------------

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from konbini_sdk.webhooks._events import OrderKey
 from konbini_sdk.webhooks._store import (
     Claim,
     ClaimOutcome,
@@ -246,10 +245,7 @@ class PostgresEventStore:
             found = cur.fetchone()
         if found is None:
             return None
-        terminal, created, rank, event_id, event_type, state = found
-        return ObjectState(
-            object_key, event_id, event_type, state, OrderKey(terminal, created, rank)
-        )
+        return ObjectState.from_columns(object_key, found)
 
     def forget_events(self, recorded_before: float) -> int:
         """Delete the records of events recorded before ``recorded_before``."""
@@ -285,9 +281,7 @@ class PostgresEventStore:
         found = cur.fetchone()
         if found is None:  # pragma: no cover - the row was upserted in this transaction
             raise RuntimeError("object row vanished inside its transaction")
-        terminal, created, rank, token, until = found
-        order = None if terminal is None else OrderKey(terminal, created, rank)
-        return ObjectRow(order, token, until)
+        return ObjectRow.from_columns(found)
 
     def _record(
         self, cur: psycopg.Cursor[Any], event: EventRecord, status: str, now: float

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from konbini_sdk.webhooks._events import OrderKey
 from konbini_sdk.webhooks._store import (
     Claim,
     ClaimOutcome,
@@ -200,10 +199,7 @@ class SQLiteEventStore:
             ).fetchone()
         if found is None:
             return None
-        terminal, created, rank, event_id, event_type, state = found
-        return ObjectState(
-            object_key, event_id, event_type, state, OrderKey(terminal, created, rank)
-        )
+        return ObjectState.from_columns(object_key, found)
 
     def forget_events(self, recorded_before: float) -> int:
         """Delete the records of events recorded before ``recorded_before``."""
@@ -247,9 +243,7 @@ def _read_row(conn: sqlite3.Connection, object_key: str) -> ObjectRow | None:
     ).fetchone()
     if found is None:
         return None
-    terminal, created, rank, token, until = found
-    order = None if terminal is None else OrderKey(terminal, created, rank)
-    return ObjectRow(order, token, until)
+    return ObjectRow.from_columns(found)
 
 
 def _record(conn: sqlite3.Connection, event: EventRecord, status: str, now: float) -> None:

@@ -28,9 +28,10 @@ releases: its claim expires after the lease and the next delivery takes it over.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from konbini_sdk.webhooks._events import OrderKey
 
@@ -84,6 +85,12 @@ class ObjectState:
     state: str
     order: OrderKey
 
+    @classmethod
+    def from_columns(cls, object_key: str, columns: Sequence[Any]) -> ObjectState:
+        """Build it from a SQL store's ``terminal, created, rank, event_id, event_type, state``."""
+        terminal, created, rank, event_id, event_type, state = columns
+        return cls(object_key, event_id, event_type, state, OrderKey(terminal, created, rank))
+
 
 @dataclass
 class ObjectRow:
@@ -92,6 +99,16 @@ class ObjectRow:
     order: OrderKey | None = None
     inflight_token: str | None = None
     inflight_until: float | None = None
+
+    @classmethod
+    def from_columns(cls, columns: Sequence[Any]) -> ObjectRow:
+        """Build it from a SQL store's ``terminal, created, rank, inflight_token, inflight_until``.
+
+        ``terminal`` is NULL while no event of the object has been processed.
+        """
+        terminal, created, rank, token, until = columns
+        order = None if terminal is None else OrderKey(terminal, created, rank)
+        return cls(order, token, until)
 
 
 @runtime_checkable

@@ -20,6 +20,7 @@ from konbini_sdk import (
     KonbiniClient,
     KonbiniError,
     KonbiniValidationError,
+    Language,
     OutcomeUnknownError,
     PaymentCanceled,
     PaymentFailed,
@@ -29,12 +30,14 @@ from konbini_sdk import (
     RateLimitedError,
     RefundFailed,
     RefundUpdated,
+    RefundView,
     VoucherIssued,
     VoucherUnavailableError,
+    format_deadline,
+    format_yen,
     normalize_confirmation_number,
+    render_html,
 )
-from konbini_sdk._instructions import Language, format_deadline, format_yen, render_html
-from konbini_sdk._refunds import RefundView
 from konbini_sdk.webhooks import EventStore, WebhookProcessor
 
 from .orders import PRODUCTS, Order, OrderStatus, OrderStore

@@ -148,36 +148,35 @@ def _fail(state: State, refund: dict[str, Any]) -> None:
     _change(state, refund, "failed", failure_reason="unknown")
 
 
-def expire(state: State, refund_id: str) -> dict[str, Any]:
-    """Let the 45 days pass now: a ``requires_action`` refund becomes ``failed``."""
+def _stop_waiting(state: State, refund_id: str, done: str) -> dict[str, Any]:
+    """Return a ``requires_action`` refund with its 45-day timer stopped, or refuse.
+
+    ``done`` names what is being done to it (``expired``, ``canceled``) in the refusal.
+    """
     refund = state.get("refund", refund_id, param="refund")
     if refund["status"] != "requires_action":
         raise ApiError(
             400,
-            f"Only a refund with status requires_action can be expired; {refund_id} is "
+            f"Only a refund with status requires_action can be {done}; {refund_id} is "
             f"{refund['status']}.",
             param="refund",
         )
     record = _records(state).setdefault(refund_id, _Record())
     if record.expiry is not None:
         record.expiry.cancel()
+    return refund
+
+
+def expire(state: State, refund_id: str) -> dict[str, Any]:
+    """Let the 45 days pass now: a ``requires_action`` refund becomes ``failed``."""
+    refund = _stop_waiting(state, refund_id, "expired")
     _fail(state, refund)
     return refund
 
 
 def cancel(state: State, refund_id: str) -> dict[str, Any]:
     """Cancel a refund still waiting for the customer's bank details."""
-    refund = state.get("refund", refund_id, param="refund")
-    if refund["status"] != "requires_action":
-        raise ApiError(
-            400,
-            f"Only a refund with status requires_action can be canceled; {refund_id} is "
-            f"{refund['status']}.",
-            param="refund",
-        )
-    record = _records(state).setdefault(refund_id, _Record())
-    if record.expiry is not None:
-        record.expiry.cancel()
+    refund = _stop_waiting(state, refund_id, "canceled")
     _change(state, refund, "canceled")
     return refund
 
