@@ -16,7 +16,7 @@ from typing import Any
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import ApiError, Arr, Node, Obj, Str, coerce, invalid
 
-__all__ = ["Call", "Handler", "Route", "Router", "expand"]
+__all__ = ["Call", "Handler", "Route", "Router", "expand", "retrieve_handler"]
 
 
 @dataclass
@@ -48,6 +48,20 @@ class Call:
 
 
 Handler = Callable[[Call], dict[str, Any]]
+
+
+def retrieve_handler(kind: str, param: str) -> Handler:
+    """Return the handler of a plain ``GET .../{param}``: the stored ``kind`` object.
+
+    It takes no parameters but ``expand``; an unknown id is Stripe's 404 naming ``param``.
+    """
+
+    def retrieve(call: Call) -> dict[str, Any]:
+        params = call.params({})
+        found = call.state.get(kind, call.path_params[param], param=param)
+        return call.respond(found, params)
+
+    return retrieve
 
 
 @dataclass(frozen=True)

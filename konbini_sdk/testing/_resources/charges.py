@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Str
 
@@ -85,10 +85,7 @@ def create_succeeded(
     return state.add(charge)
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    charge = call.state.get("charge", call.path_params["charge"], param="charge")
-    return call.respond(charge, params)
+_retrieve = retrieve_handler("charge", "charge")
 
 
 def _list(call: Call) -> dict[str, Any]:

@@ -31,7 +31,7 @@ import re
 from typing import Any, Final
 
 from konbini_sdk.testing._resources import card, prices
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import ApiError, Arr, Enum, Int, Map, Node, Obj, Str, invalid
 
@@ -363,9 +363,7 @@ def _get(state: State, session_id: str) -> dict[str, Any]:
     return state.get("checkout.session", session_id, param="session")
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    return call.respond(_get(call.state, call.path_params["session"]), params)
+_retrieve = retrieve_handler("checkout.session", "session")
 
 
 def _list(call: Call) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Arr, Map, Node, Str
 
@@ -73,10 +73,7 @@ def _create(call: Call) -> dict[str, Any]:
     return call.respond(customer, params)
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    customer = call.state.get("customer", call.path_params["customer"], param="customer")
-    return call.respond(customer, params)
+_retrieve = retrieve_handler("customer", "customer")
 
 
 def _update(call: Call) -> dict[str, Any]:

@@ -5,17 +5,14 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Arr, Bool, Str
 
 __all__ = ["register"]
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    event = call.state.get("event", call.path_params["id"], param="id")
-    return call.respond(event, params)
+_retrieve = retrieve_handler("event", "id")
 
 
 def _list(call: Call) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import (
     ApiError,
@@ -221,9 +221,7 @@ def _get(state: State, invoice_id: str) -> dict[str, Any]:
     return state.get("invoice", invoice_id, param="invoice")
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    return call.respond(_get(call.state, call.path_params["invoice"]), params)
+_retrieve = retrieve_handler("invoice", "invoice")
 
 
 def _create_item(call: Call) -> dict[str, Any]:

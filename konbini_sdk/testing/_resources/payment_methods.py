@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Router, retrieve_handler
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Enum, Map, Node, Obj, Str
 
@@ -90,12 +90,7 @@ def create_from_data(
     return state.add(method)
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    method = call.state.get(
-        "payment_method", call.path_params["payment_method"], param="payment_method"
-    )
-    return call.respond(method, params)
+_retrieve = retrieve_handler("payment_method", "payment_method")
 
 
 def register(router: Router, state: State) -> None:

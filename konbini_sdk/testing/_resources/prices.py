@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Bool, Enum, Int, Map, Node, Obj, Str, invalid
 
@@ -157,15 +157,10 @@ def _create_price(call: Call) -> dict[str, Any]:
     return call.respond(price, params)
 
 
-def _retrieve_price(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    return call.respond(call.state.get("price", call.path_params["price"], param="price"), params)
+_retrieve_price = retrieve_handler("price", "price")
 
 
-def _retrieve_product(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    found = call.state.get("product", call.path_params["product"], param="product")
-    return call.respond(found, params)
+_retrieve_product = retrieve_handler("product", "product")
 
 
 def register(router: Router, state: State) -> None:

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from konbini_sdk.testing._clock import Timer
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import ApiError, Bool, Enum, Int, Map, Str, invalid
 from konbini_sdk.testing.scenarios import RefundBankAccount
@@ -376,10 +376,7 @@ def _create(call: Call) -> dict[str, Any]:
     return call.respond(refund, params)
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    refund = call.state.get("refund", call.path_params["refund"], param="refund")
-    return call.respond(refund, params)
+_retrieve = retrieve_handler("refund", "refund")
 
 
 def _list(call: Call) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import secrets
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from konbini_sdk.testing._router import Call, Router
+from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Arr, Bool, Map, Node, Str, invalid
 
@@ -86,12 +86,7 @@ def _create(call: Call) -> dict[str, Any]:
     return answer
 
 
-def _retrieve(call: Call) -> dict[str, Any]:
-    params = call.params({})
-    endpoint = call.state.get(
-        "webhook_endpoint", call.path_params["webhook_endpoint"], param="webhook_endpoint"
-    )
-    return call.respond(endpoint, params)
+_retrieve = retrieve_handler("webhook_endpoint", "webhook_endpoint")
 
 
 def _delete(call: Call) -> dict[str, Any]:
