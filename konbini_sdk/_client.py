@@ -693,20 +693,28 @@ class _HTTPXClient(stripe.HTTPXClient):
             kwargs["content"] = data
         return [args, kwargs]
 
+    async def aclose(self) -> None:
+        """Close the httpx connection pool."""
+        await self._client_async.aclose()
+
 
 def _async_stripe_client(
     stripe_client: stripe.StripeClient | str, api_base: str | None
-) -> stripe.StripeClient:
-    """Like :func:`_stripe_client`; from a key, async requests go through :class:`_HTTPXClient`."""
+) -> tuple[stripe.StripeClient, _HTTPXClient | None]:
+    """Like :func:`_stripe_client`; from a key, async requests go through :class:`_HTTPXClient`.
+
+    Also returns the HTTP client built here (``None`` for a given ``StripeClient``).
+    """
     if not isinstance(stripe_client, str) or not stripe_client.strip():
-        return _stripe_client(stripe_client, api_base)
-    http_client = stripe.RequestsClient(async_fallback_client=_HTTPXClient())
-    return stripe.StripeClient(
+        return _stripe_client(stripe_client, api_base), None
+    async_http = _HTTPXClient()
+    built = stripe.StripeClient(
         stripe_client,
         base_addresses={"api": api_base} if api_base else None,
         max_network_retries=0,
-        http_client=http_client,
+        http_client=stripe.RequestsClient(async_fallback_client=async_http),
     )
+    return built, async_http
 
 
 class KonbiniClient(_KonbiniFlows):
@@ -941,7 +949,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
     ) -> None:
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
-        self._stripe = _async_stripe_client(stripe_client, api_base)
+        self._stripe, self._own_http_client = _async_stripe_client(stripe_client, api_base)
         #: Konbini refunds, awaited (the same operations as ``KonbiniClient.refunds``).
         self.refunds = AsyncRefunds(self)
 
@@ -949,6 +957,23 @@ class AsyncKonbiniClient(_KonbiniFlows):
     def stripe_client(self) -> stripe.StripeClient:
         """Return the underlying ``stripe.StripeClient``."""
         return self._stripe
+
+    async def aclose(self) -> None:
+        """Close the connections of the ``StripeClient`` built from a key (a given one is yours).
+
+        Or use the client as ``async with AsyncKonbiniClient(...) as client:``. httpx binds
+        connections to the event loop that opened them: use one client per event loop.
+        """
+        if self._own_http_client is not None:
+            await self._own_http_client.aclose()
+
+    async def __aenter__(self) -> AsyncKonbiniClient:
+        """Return the client; :meth:`aclose` runs on leaving the block."""
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the client's own connections (see :meth:`aclose`)."""
+        await self.aclose()
 
     async def _wait(self, seconds: float) -> None:
         """Wait with the injected sleep (else ``asyncio.sleep``), as retries do."""

@@ -20,6 +20,7 @@ from konbini_sdk import (
     IdempotencyError,
     KonbiniClient,
     KonbiniValidationError,
+    OutcomeUnknownError,
     PaymentIntentRequest,
     RateLimitedError,
     RefundState,
@@ -242,3 +243,33 @@ def test_async_refunds_follow_awaits_the_injected_sleep(emulator: Any) -> None:
     assert waits.asked[1:] == [3600, 3600]
     assert followed.state is RefundState.REQUIRES_ACTION  # no bank details: timed out waiting
     assert len(emulator.events("refund.created")) == 1
+
+
+def test_async_with_closes_the_connections_it_opened(emulator: Any) -> None:
+    async def scenario() -> tuple[Any, Any]:
+        async with AsyncKonbiniClient(
+            "sk_test_async", api_base=emulator.api_base, sleep=_Waits()
+        ) as client:
+            voucher = await client.pay_order("async-close-1", REQUEST, BILLING)
+        return voucher, client
+
+    voucher, client = asyncio.run(scenario())
+    assert voucher.amount == 1200
+
+    async def after_close() -> None:
+        await client.retrieve(voucher.payment_intent_id)
+
+    # The connection pool is closed: a request now fails, as a typed error.
+    with pytest.raises(OutcomeUnknownError):
+        asyncio.run(after_close())
+
+
+def test_aclose_leaves_a_given_stripe_client_open(emulator: Any) -> None:
+    async def scenario() -> str:
+        async with _client(emulator) as owner:
+            borrower = AsyncKonbiniClient(owner.stripe_client, sleep=_Waits())
+            await borrower.aclose()
+            voucher = await borrower.pay_order("async-close-2", REQUEST, BILLING)
+        return voucher.payment_intent_id
+
+    assert asyncio.run(scenario()).startswith("pi_")
