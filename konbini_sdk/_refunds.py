@@ -18,8 +18,7 @@ mapping) and says where that process stands:
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
@@ -27,13 +26,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 import stripe
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from konbini_sdk._exceptions import KonbiniValidationError, Operation
+from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import to_jst
 from konbini_sdk._requests import _metadata
 from konbini_sdk._retry import KEY_PREFIX, KeyChain, order_key
 from konbini_sdk._retry import _key_part as key_part
 from konbini_sdk._sansio import drive, drive_async
-from konbini_sdk._service import call_stripe, call_stripe_async
+from konbini_sdk._service import Flow, ServiceCall, Wait, perform, perform_async
 from konbini_sdk._status import stripe_mapping
 
 if TYPE_CHECKING:
@@ -321,38 +320,6 @@ def _check_id(value: object, field: str, prefix: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
-class _Request:
-    """A refund flow's step: one retried Stripe call; the flow receives ``(object, replayed)``.
-
-    ``method`` is a path under ``stripe_client.v1`` (``<method>_async`` when async), called
-    with ``args`` and the request options.
-    """
-
-    operation: Operation
-    method: str
-    args: tuple[Any, ...]
-    chain: KeyChain | None
-    context: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class _Sleep:
-    """A refund flow's step: wait ``seconds`` with the client's (injectable) sleep."""
-
-    seconds: float
-
-
-_Flow = Generator["_Request | _Sleep", Any, _T]
-
-
-def _stripe_method(stripe_client: stripe.StripeClient, path: str) -> Any:
-    target: Any = stripe_client.v1
-    for name in path.split("."):
-        target = getattr(target, name)
-    return target
-
-
 class _RefundFlows:
     """Every refund operation written once, as steps (no I/O).
 
@@ -366,19 +333,19 @@ class _RefundFlows:
     def _view(self, refund: stripe.Refund) -> RefundView:
         return RefundView.from_refund(refund)
 
-    def _refundable_amount_flow(self, payment_intent_id: str) -> _Flow[int]:
+    def _refundable_amount_flow(self, payment_intent_id: str) -> Flow[int]:
         _check_id(payment_intent_id, "payment_intent", "pi_")
         return _remainder((yield from self._paid_intent(payment_intent_id)))
 
-    def _paid_intent(self, payment_intent_id: str) -> _Flow[dict[str, Any]]:
-        intent, _ = yield _Request(
+    def _paid_intent(self, payment_intent_id: str) -> Flow[dict[str, Any]]:
+        answer = yield ServiceCall(
             "retrieve",
             "payment_intents.retrieve",
             (payment_intent_id, {"expand": ["latest_charge"]}),
             None,
-            {"payment_intent_id": payment_intent_id},
+            context={"payment_intent_id": payment_intent_id},
         )
-        data = intent.to_dict()
+        data = answer.value.to_dict()
         if data.get("status") != "succeeded" or not isinstance(data.get("latest_charge"), dict):
             raise KonbiniValidationError(
                 "payment_intent",
@@ -395,7 +362,7 @@ class _RefundFlows:
         order_id: str | None,
         reason: str | None,
         metadata: Mapping[str, str] | None,
-    ) -> _Flow[RefundView]:
+    ) -> Flow[RefundView]:
         _check_id(payment_intent_id, "payment_intent", "pi_")
         checked_amount = refund_amount(amount)
         _check_reason(reason)
@@ -432,17 +399,15 @@ class _RefundFlows:
             params["amount"] = checked_amount
         if reason is not None:
             params["reason"] = reason
-        refund, replayed = yield _Request(
-            "refund", "refunds.create", (params,), KeyChain(key), context
-        )
-        if replayed:
+        answer = yield ServiceCall("refund", "refunds.create", (params,), KeyChain(key), context)
+        if answer.replayed:
             # A stored answer shows the refund as it was when created; read it as it is now.
-            return (yield from self._retrieve_flow(str(refund.id)))
-        return self._view(refund)
+            return (yield from self._retrieve_flow(str(answer.value.id)))
+        return self._view(answer.value)
 
     def _find_existing(
         self, payment_intent_id: str, metadata: Mapping[str, str]
-    ) -> _Flow[RefundView | None]:
+    ) -> Flow[RefundView | None]:
         marker = metadata.get(MERCHANT_REFUND_ID_METADATA_KEY)
         name = MERCHANT_REFUND_ID_METADATA_KEY
         if marker is None:
@@ -456,61 +421,62 @@ class _RefundFlows:
                 return self._view(refund)
         return None
 
-    def _retrieve_flow(self, refund_id: str) -> _Flow[RefundView]:
+    def _retrieve_flow(self, refund_id: str) -> Flow[RefundView]:
         _check_id(refund_id, "refund", "re_")
-        refund, _ = yield _Request(
+        answer = yield ServiceCall(
             "retrieve", "refunds.retrieve", (refund_id, None), None, {"refund_id": refund_id}
         )
-        return self._view(refund)
+        return self._view(answer.value)
 
-    def _list_raw(self, payment_intent_id: str) -> _Flow[builtins.list[stripe.Refund]]:
+    def _list_raw(self, payment_intent_id: str) -> Flow[builtins.list[stripe.Refund]]:
         found: builtins.list[stripe.Refund] = []
         starting_after: str | None = None
         while True:
             params: dict[str, Any] = {"payment_intent": payment_intent_id, "limit": 100}
             if starting_after is not None:
                 params["starting_after"] = starting_after
-            page, _ = yield _Request(
+            answer = yield ServiceCall(
                 "retrieve",
                 "refunds.list",
                 (params,),
                 None,
                 {"payment_intent_id": payment_intent_id},
             )
+            page = answer.value
             found.extend(page.data)
             if not page.has_more or not page.data:
                 return found
             starting_after = str(page.data[-1].id)
 
-    def _list_flow(self, payment_intent_id: str) -> _Flow[builtins.list[RefundView]]:
+    def _list_flow(self, payment_intent_id: str) -> Flow[builtins.list[RefundView]]:
         _check_id(payment_intent_id, "payment_intent", "pi_")
         return [self._view(refund) for refund in (yield from self._list_raw(payment_intent_id))]
 
-    def _cancel_flow(self, refund_id: str) -> _Flow[RefundView]:
+    def _cancel_flow(self, refund_id: str) -> Flow[RefundView]:
         _check_id(refund_id, "refund", "re_")
-        refund, _ = yield _Request(
+        answer = yield ServiceCall(
             "cancel",
             "refunds.cancel",
             (refund_id, None),
             KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:cancel"),
             {"refund_id": refund_id},
         )
-        return self._view(refund)
+        return self._view(answer.value)
 
-    def _expire_flow(self, refund_id: str) -> _Flow[RefundView]:
+    def _expire_flow(self, refund_id: str) -> Flow[RefundView]:
         _check_id(refund_id, "refund", "re_")
         if _is_live(self._stripe):
             raise KonbiniValidationError(
                 "api_key", "test helpers need a test key (sk_test_...), not a live key"
             )
-        refund, _ = yield _Request(
+        answer = yield ServiceCall(
             "other",
             "test_helpers.refunds.expire",
             (refund_id, None),
             KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:expire"),
             {"refund_id": refund_id},
         )
-        return self._view(refund)
+        return self._view(answer.value)
 
     def _follow_flow(
         self,
@@ -520,7 +486,7 @@ class _RefundFlows:
         until: Iterable[RefundState],
         on_update: Callable[[RefundView], None] | None,
         before_poll: Callable[[], None] | None,
-    ) -> _Flow[RefundView]:
+    ) -> Flow[RefundView]:
         if interval < 0:
             raise KonbiniValidationError("interval", "must not be negative")
         if timeout is not None and timeout < 0:
@@ -533,7 +499,7 @@ class _RefundFlows:
         while view.state not in stop:
             if timeout is not None and self._client._clock() - started + interval > timeout:
                 return view
-            yield _Sleep(interval)
+            yield Wait(interval)
             if before_poll is not None:
                 before_poll()
             current = yield from self._retrieve_flow(refund_id)
@@ -562,19 +528,8 @@ class Refunds(_RefundFlows):
     def __init__(self, client: KonbiniClient) -> None:
         super().__init__(client)
 
-    def _perform(self, step: _Request | _Sleep) -> Any:
-        if isinstance(step, _Sleep):
-            self._client._sleep(step.seconds)
-            return None
-        method = _stripe_method(self._stripe, step.method)
-        answer = call_stripe(
-            self._client,
-            step.operation,
-            lambda options: method(*step.args, options),
-            chain=step.chain,
-            context=step.context,
-        )
-        return answer.value, answer.replayed
+    def _perform(self, step: Any) -> Any:
+        return perform(self._client, step)
 
     # ---------------------------------------------------------------- operations
 
@@ -676,19 +631,8 @@ class AsyncRefunds(_RefundFlows):
     def __init__(self, client: AsyncKonbiniClient) -> None:
         super().__init__(client)
 
-    async def _perform(self, step: _Request | _Sleep) -> Any:
-        if isinstance(step, _Sleep):
-            await self._client._wait(step.seconds)
-            return None
-        method = _stripe_method(self._stripe, f"{step.method}_async")
-        answer = await call_stripe_async(
-            self._client,
-            step.operation,
-            lambda options: method(*step.args, options),
-            chain=step.chain,
-            context=step.context,
-        )
-        return answer.value, answer.replayed
+    async def _perform(self, step: Any) -> Any:
+        return await perform_async(self._client, step)
 
     async def refundable_amount(self, payment_intent_id: str) -> int:
         """Return how many yen of a paid PaymentIntent may still be refunded."""

@@ -10,7 +10,7 @@ errors translated to the SDK's tree, and log lines without personal data.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import stripe
@@ -23,11 +23,21 @@ from konbini_sdk._sansio import drive, drive_async
 if TYPE_CHECKING:
     from konbini_sdk._client import AsyncKonbiniClient, KonbiniClient
 
-__all__ = ["Answer", "call_stripe", "call_stripe_async"]
+__all__ = [
+    "Answer",
+    "Flow",
+    "ServiceCall",
+    "Wait",
+    "call_stripe",
+    "call_stripe_async",
+    "perform",
+    "perform_async",
+]
 
 _log = get_logger()
 
 T = TypeVar("T", bound=stripe.StripeObject)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -134,3 +144,74 @@ def _attempt(
             **context,
         )
         return Answer(value, replayed)
+
+
+# Sans-I/O services: flows yield these steps; Refunds/CheckoutSessions and their async twins
+# perform them with the functions below (blocking, or awaited).
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """A service flow's step: one retried Stripe call; the flow receives its :class:`Answer`.
+
+    ``method`` is a path under ``stripe_client.v1`` (``refunds.create``; the async driver
+    calls ``refunds.create_async``), called with ``args`` and then the request options.
+    """
+
+    operation: Operation
+    method: str
+    args: tuple[Any, ...]
+    chain: KeyChain | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Wait:
+    """A service flow's step: wait ``seconds`` with the client's (injectable) sleep."""
+
+    seconds: float
+
+
+#: A service flow: yields steps (its own, or the client's through ``yield from``).
+Flow = Generator[Any, Any, R]
+
+
+def _stripe_method(stripe_client: stripe.StripeClient, path: str) -> Any:
+    target: Any = stripe_client.v1
+    for name in path.split("."):
+        target = getattr(target, name)
+    return target
+
+
+def perform(client: KonbiniClient, step: Any) -> Any:
+    """Perform one step of a service flow, blocking (a client flow's step goes to the client)."""
+    if isinstance(step, Wait):
+        client._sleep(step.seconds)
+        return None
+    if not isinstance(step, ServiceCall):
+        return client._send(step)
+    method = _stripe_method(client.stripe_client, step.method)
+    return call_stripe(
+        client,
+        step.operation,
+        lambda options: method(*step.args, options),
+        chain=step.chain,
+        context=step.context,
+    )
+
+
+async def perform_async(client: AsyncKonbiniClient, step: Any) -> Any:
+    """Perform one step of a service flow with ``await`` (``*_async`` Stripe methods)."""
+    if isinstance(step, Wait):
+        await client._wait(step.seconds)
+        return None
+    if not isinstance(step, ServiceCall):
+        return await client._send(step)
+    method = _stripe_method(client.stripe_client, f"{step.method}_async")
+    return await call_stripe_async(
+        client,
+        step.operation,
+        lambda options: method(*step.args, options),
+        chain=step.chain,
+        context=step.context,
+    )
