@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:
         CardPayments,
     )
     from konbini_sdk._checkout import (
+        AsyncCheckoutSessions,
         CheckoutLineItem,
         CheckoutPriceData,
         CheckoutSessionRequest,
@@ -108,6 +109,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "AsyncCheckoutSessions",
     "AsyncKonbiniClient",
     "AsyncRefunds",
     "AuthenticationError",
@@ -190,6 +192,7 @@ __all__ = [
 
 #: Where each public name lives; loaded on first access and then cached in this module.
 _LAZY: dict[str, str] = {
+    "AsyncCheckoutSessions": "konbini_sdk._checkout",
     "AsyncKonbiniClient": "konbini_sdk._client",
     "AsyncRefunds": "konbini_sdk._refunds",
     "AuthenticationError": "konbini_sdk._exceptions",

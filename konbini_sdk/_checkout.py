@@ -51,16 +51,18 @@ from konbini_sdk._rules import (
     whole_number,
 )
 from konbini_sdk._rules import rule as _rule
-from konbini_sdk._service import call_stripe
+from konbini_sdk._sansio import drive, drive_async
+from konbini_sdk._service import Flow, ServiceCall, perform, perform_async
 from konbini_sdk._status import stripe_mapping
 from konbini_sdk._voucher import Voucher
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
 
-    from konbini_sdk._client import KonbiniClient
+    from konbini_sdk._client import AsyncKonbiniClient, KonbiniClient
 
 __all__ = [
+    "AsyncCheckoutSessions",
     "CheckoutLineItem",
     "CheckoutPriceData",
     "CheckoutSessionRequest",
@@ -380,7 +382,62 @@ class CheckoutState(BaseModel):
         )
 
 
-class CheckoutSessions:
+class _CheckoutFlows:
+    """Every Checkout operation written once, as steps (no I/O).
+
+    :class:`CheckoutSessions` performs the steps blocking, :class:`AsyncCheckoutSessions`
+    with ``await``.
+    """
+
+    def _create_flow(
+        self, request: CheckoutSessionRequest, order_id: str, attempt: int
+    ) -> Flow[stripe.checkout.Session]:
+        if request.client_reference_id not in (None, order_id):
+            raise _rule("client_reference_id", "must be absent or equal to the order_id argument")
+        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+            raise _rule("attempt", "must be an integer from 1")
+        if request.client_reference_id is None:
+            request = request.model_copy(update={"client_reference_id": order_id})
+        params = request.to_stripe_params()
+        operation = "checkout_session" if attempt == 1 else f"checkout_session_{attempt}"
+        chain = KeyChain(order_key(order_id, operation))
+        answer = yield ServiceCall(
+            "create", "checkout.sessions.create", (params,), chain, {"order_id": order_id}
+        )
+        return cast("stripe.checkout.Session", answer.value)
+
+    def _retrieve_flow(self, session_id: str) -> Flow[stripe.checkout.Session]:
+        answer = yield ServiceCall(
+            "retrieve",
+            "checkout.sessions.retrieve",
+            (session_id, None),
+            context={"session_id": session_id},
+        )
+        return cast("stripe.checkout.Session", answer.value)
+
+    def _state_flow(self, session_id: str) -> Flow[CheckoutState]:
+        return CheckoutState.from_session((yield from self._retrieve_flow(session_id)))
+
+    def _expire_flow(self, session_id: str) -> Flow[stripe.checkout.Session]:
+        answer = yield ServiceCall(
+            "cancel",
+            "checkout.sessions.expire",
+            (session_id, None),
+            KeyChain(f"konbini-sdk:v1:cs:{session_id}:expire"),
+            {"session_id": session_id},
+        )
+        return cast("stripe.checkout.Session", answer.value)
+
+    def _voucher_flow(
+        self, client: KonbiniClient | AsyncKonbiniClient, session_id: str
+    ) -> Flow[Voucher]:
+        state = yield from self._state_flow(session_id)
+        if state.payment_intent_id is None:
+            raise VoucherUnavailableError(f"(none yet, session {session_id})", state.status, None)
+        return (yield from client._get_voucher_flow(state.payment_intent_id))
+
+
+class CheckoutSessions(_CheckoutFlows):
     """Checkout Sessions with Konbini, through a :class:`~konbini_sdk.KonbiniClient`.
 
     Reach it as ``client.checkout``. Every call uses the client's retry policy and raises the
@@ -390,9 +447,8 @@ class CheckoutSessions:
     def __init__(self, client: KonbiniClient) -> None:
         self._client = client
 
-    @property
-    def _stripe(self) -> stripe.StripeClient:
-        return self._client.stripe_client
+    def _perform(self, step: Any) -> Any:
+        return perform(self._client, step)
 
     def create(
         self, request: CheckoutSessionRequest, *, order_id: str, attempt: int = 1
@@ -405,45 +461,19 @@ class CheckoutSessions:
         click or a retry never opens two sessions. To open a new session for the same order
         on purpose (the first one expired), pass ``attempt=2`` (3, ...).
         """
-        if request.client_reference_id not in (None, order_id):
-            raise _rule("client_reference_id", "must be absent or equal to the order_id argument")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-            raise _rule("attempt", "must be an integer from 1")
-        if request.client_reference_id is None:
-            request = request.model_copy(update={"client_reference_id": order_id})
-        params = request.to_stripe_params()
-        operation = "checkout_session" if attempt == 1 else f"checkout_session_{attempt}"
-        chain = KeyChain(order_key(order_id, operation))
-        return call_stripe(
-            self._client,
-            "create",
-            lambda options: self._stripe.v1.checkout.sessions.create(params, options),
-            chain=chain,
-            context={"order_id": order_id},
-        ).value
+        return drive(self._create_flow(request, order_id, attempt), self._perform)
 
     def retrieve(self, session_id: str) -> stripe.checkout.Session:
         """Return the session's current state."""
-        return call_stripe(
-            self._client,
-            "retrieve",
-            lambda options: self._stripe.v1.checkout.sessions.retrieve(session_id, None, options),
-            context={"session_id": session_id},
-        ).value
+        return drive(self._retrieve_flow(session_id), self._perform)
 
     def state(self, session_id: str) -> CheckoutState:
         """Return what the session's current state means (see :class:`CheckoutState`)."""
-        return CheckoutState.from_session(self.retrieve(session_id))
+        return drive(self._state_flow(session_id), self._perform)
 
     def expire(self, session_id: str) -> stripe.checkout.Session:
         """Expire an open session, so the customer can no longer submit it."""
-        return call_stripe(
-            self._client,
-            "cancel",
-            lambda options: self._stripe.v1.checkout.sessions.expire(session_id, None, options),
-            chain=KeyChain(f"konbini-sdk:v1:cs:{session_id}:expire"),
-            context={"session_id": session_id},
-        ).value
+        return drive(self._expire_flow(session_id), self._perform)
 
     def voucher(self, session_id: str) -> Voucher:
         """Return the Konbini voucher of a completed session's PaymentIntent.
@@ -453,7 +483,39 @@ class CheckoutSessions:
         session's) or the intent has no live voucher (paid with a card, paid at the store,
         expired: ``status`` is the intent's).
         """
-        state = self.state(session_id)
-        if state.payment_intent_id is None:
-            raise VoucherUnavailableError(f"(none yet, session {session_id})", state.status, None)
-        return self._client.get_voucher(state.payment_intent_id)
+        return drive(self._voucher_flow(self._client, session_id), self._perform)
+
+
+class AsyncCheckoutSessions(_CheckoutFlows):
+    """:class:`CheckoutSessions` for :class:`~konbini_sdk.AsyncKonbiniClient`, awaited.
+
+    Reach it as ``client.checkout``; every method behaves as its sync namesake.
+    """
+
+    def __init__(self, client: AsyncKonbiniClient) -> None:
+        self._client = client
+
+    async def _perform(self, step: Any) -> Any:
+        return await perform_async(self._client, step)
+
+    async def create(
+        self, request: CheckoutSessionRequest, *, order_id: str, attempt: int = 1
+    ) -> stripe.checkout.Session:
+        """Create the order's Checkout Session; see :meth:`CheckoutSessions.create`."""
+        return await drive_async(self._create_flow(request, order_id, attempt), self._perform)
+
+    async def retrieve(self, session_id: str) -> stripe.checkout.Session:
+        """Return the session's current state."""
+        return await drive_async(self._retrieve_flow(session_id), self._perform)
+
+    async def state(self, session_id: str) -> CheckoutState:
+        """Return what the session's current state means (see :class:`CheckoutState`)."""
+        return await drive_async(self._state_flow(session_id), self._perform)
+
+    async def expire(self, session_id: str) -> stripe.checkout.Session:
+        """Expire an open session, so the customer can no longer submit it."""
+        return await drive_async(self._expire_flow(session_id), self._perform)
+
+    async def voucher(self, session_id: str) -> Voucher:
+        """Return the voucher of a completed session; see :meth:`CheckoutSessions.voucher`."""
+        return await drive_async(self._voucher_flow(self._client, session_id), self._perform)

@@ -62,7 +62,7 @@ from konbini_sdk._sansio import drive, drive_async
 from konbini_sdk._voucher import Voucher
 
 if TYPE_CHECKING:
-    from konbini_sdk._checkout import CheckoutSessions
+    from konbini_sdk._checkout import AsyncCheckoutSessions, CheckoutSessions
 
 __all__ = [
     "AsyncKonbiniClient",
@@ -932,8 +932,9 @@ class AsyncKonbiniClient(_KonbiniFlows):
         sleep: an async sleep (tests: ``async def no_wait(s): pass``); clock, rng as in
             :class:`KonbiniClient`.
 
-    ``refunds`` is async too (:class:`~konbini_sdk.AsyncRefunds`). Checkout, card payments,
-    invoices and polling are not async yet: use a :class:`KonbiniClient` for them.
+    ``refunds`` and ``checkout`` are async too (:class:`~konbini_sdk.AsyncRefunds`,
+    ``AsyncCheckoutSessions``). Card payments, invoices and polling are not async yet: use a
+    :class:`KonbiniClient` for them.
 
     """
 
@@ -952,6 +953,13 @@ class AsyncKonbiniClient(_KonbiniFlows):
         self._stripe, self._own_http_client = _async_stripe_client(stripe_client, api_base)
         #: Konbini refunds, awaited (the same operations as ``KonbiniClient.refunds``).
         self.refunds = AsyncRefunds(self)
+
+    @functools.cached_property
+    def checkout(self) -> AsyncCheckoutSessions:
+        """Checkout Sessions offering Konbini, awaited (built on first use)."""
+        from konbini_sdk._checkout import AsyncCheckoutSessions
+
+        return AsyncCheckoutSessions(self)
 
     @property
     def stripe_client(self) -> stripe.StripeClient:

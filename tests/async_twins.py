@@ -24,6 +24,7 @@ import pytest
 import stripe
 
 from konbini_sdk import AsyncKonbiniClient, RetryPolicy
+from konbini_sdk._checkout import AsyncCheckoutSessions
 from konbini_sdk._refunds import AsyncRefunds
 from tests.conftest import StripeBackend, recording_mode
 
@@ -41,7 +42,7 @@ class Blocking:
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.target, name)
-        if isinstance(attribute, AsyncRefunds):
+        if isinstance(attribute, AsyncRefunds | AsyncCheckoutSessions):
             return Blocking(attribute, self._runner)
         if not inspect.iscoroutinefunction(attribute):
             return attribute
@@ -104,11 +105,13 @@ def install_twins(
     module: ModuleType,
     factory: str,
     policy: dict[str, Any] | None = None,
+    only: Callable[[str], bool] = lambda name: True,
 ) -> list[str]:
     """Add to ``namespace`` an async twin of every ``stripe_backend`` test of ``module``.
 
     ``factory`` names the module's client-building function (replaced during the twin);
-    ``policy`` is the retry policy it uses. Returns the twinned test names.
+    ``policy`` is the retry policy it uses; ``only`` picks tests by name. Returns the
+    twinned test names.
     """
     names = sorted(
         name
@@ -116,6 +119,7 @@ def install_twins(
         if name.startswith("test_")
         and callable(value)
         and "stripe_backend" in inspect.signature(value).parameters
+        and only(name)
     )
     for name in names:
         namespace[name] = _twin(getattr(module, name), module, factory, policy or {})

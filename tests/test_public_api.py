@@ -11,6 +11,7 @@ import konbini_sdk
 EXPECTED = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "AsyncCheckoutSessions",
     "AsyncKonbiniClient",
     "AsyncRefunds",
     "AuthenticationError",
