@@ -224,9 +224,11 @@ class RedactingLogger:
             target.is_enabled_for(_LEVELS[method])
         ):
             return None
-        clean = redact_sensitive(None, method, {**self._context, **kw, "event": event})
-        clean_event = clean.pop("event")
-        return getattr(target, method)(clean_event, **clean)
+        # The bound context was redacted once, when it was bound: only this call's values
+        # (and the event) are redacted here.
+        fields = {**self._context, **redact_sensitive(None, method, {**kw, "event": event})}
+        clean_event = fields.pop("event")
+        return getattr(target, method)(clean_event, **fields)
 
     def debug(self, event: str, **kw: Any) -> Any:
         """Log ``event`` at debug level."""
