@@ -12,7 +12,9 @@ Sides, interleaved round by round, each processing ``batch`` fresh deliveries pe
   in a temporary directory) and a trivial handler per event class (the goal is on this side);
 - ``bare_verify_parse``: ``stripe.WebhookSignature.verify_header`` + ``json.loads``;
 - ``bare_construct_event``: ``stripe.Webhook.construct_event`` (verify, parse, StripeObject);
-- ``sdk_memory``: ``WebhookProcessor`` with ``MemoryEventStore`` (the SDK without the disk).
+- ``sdk_memory``: ``WebhookProcessor`` with ``MemoryEventStore`` (the SDK without the disk);
+- ``sqlite_store_only``: ``SQLiteEventStore.claim`` + ``complete`` alone (another file): the
+  exactly-once bookkeeping without the rest of the pipeline.
 
 Plus, once, the throughput of redeliveries of already processed events (``duplicate``).
 """
@@ -37,7 +39,9 @@ import stripe
 from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
 from konbini_sdk.testing import Emulator
 from konbini_sdk.webhooks import (
+    EventRecord,
     MemoryEventStore,
+    OrderKey,
     PaymentSucceeded,
     SQLiteEventStore,
     VoucherIssued,
@@ -158,7 +162,34 @@ def run(rounds: int, batch: int, duplicates: int) -> dict[str, Any]:
 
             return one_round
 
-        rates = c.interleaved({name: side(h) for name, h in handlers.items()}, rounds)
+        # The SQLite store alone (its own file): claim + complete of fresh events, what the
+        # exactly-once bookkeeping costs without verifying, typing, logging or dispatching.
+        bare_store = SQLiteEventStore(Path(tmp) / "store-only.sqlite3")
+        store_ids = itertools.count()
+
+        def store_only(_round: int) -> float:
+            records = [
+                EventRecord(
+                    f"evt_store{n:010d}",
+                    "payment_intent.succeeded",
+                    f"payment_intent:pi_store{n:010d}",
+                    OrderKey(1, 1_700_000_000, 3),
+                    "succeeded",
+                )
+                for n in itertools.islice(store_ids, batch)
+            ]
+            now = time.time()
+            started = time.perf_counter()
+            for record in records:
+                claim = bare_store.claim(record, now=now, lease_seconds=60.0)
+                if not bare_store.complete(claim, now=now):
+                    raise RuntimeError("store refused a fresh event")
+            return batch / (time.perf_counter() - started)
+
+        sides = {name: side(h) for name, h in handlers.items()}
+        sides["sqlite_store_only"] = store_only
+        rates = c.interleaved(sides, rounds)
+        bare_store.close()
 
         # Redeliveries of events already done: the store's read-only fast path.
         done = deliveries.make(duplicates)
@@ -210,6 +241,12 @@ def run(rounds: int, batch: int, duplicates: int) -> dict[str, Any]:
             "bare verify+parse cost per event",
             [1e6 / r for r in rates["bare_verify_parse"]],
             "µs",
+        ),
+        c.metric(
+            "SQLite store alone (claim + complete) cost per event",
+            [1e6 / r for r in rates["sqlite_store_only"]],
+            "µs",
+            note="the two exactly-once transactions, without verify, typing, log or handler",
         ),
     ]
     return c.result(
