@@ -192,6 +192,13 @@ _LEVELS: Final = {
 }
 
 
+#: structlog's level-filtering wrapper classes (``make_filtering_bound_logger``, cached by
+#: structlog, one per level) and the lowest level each lets through.
+_FILTERING_CLASSES: Final = {
+    structlog.make_filtering_bound_logger(level): level for level in (0, *_LEVELS.values())
+}
+
+
 class RedactingLogger:
     """A structlog logger for the SDK that redacts before the configured processors run.
 
@@ -219,6 +226,11 @@ class RedactingLogger:
         # it is redacted, which is most of the cost of a line nobody will see.
         # The method is looked up on the class: generic bound loggers answer any attribute
         # on the instance with a proxy that would log.
+        # Cheapest first: when the configured wrapper is one of structlog's filtering
+        # classes, its level is known without building a logger (a few µs per line).
+        lowest = _FILTERING_CLASSES.get(structlog.get_config()["wrapper_class"])
+        if lowest is not None and _LEVELS[method] < lowest:
+            return None
         target = structlog.get_logger(LOGGER_NAME).bind()
         if callable(getattr(type(target), "is_enabled_for", None)) and not (
             target.is_enabled_for(_LEVELS[method])
