@@ -416,18 +416,47 @@ def test_logs_name_event_and_outcome_but_no_personal_data(
         deliver(processor, VOUCHER)
         deliver(processor, VOUCHER)
         processor.process(VOUCHER, sign(VOUCHER, "whsec_wrong"))
-    outcomes = [(e.get("event_id"), e.get("outcome")) for e in logs]
+    outcomes = [(e.get("event_id"), e.get("outcome"), e["log_level"]) for e in logs]
     assert outcomes == [
-        ("evt_voucher", "failed"),
-        ("evt_voucher", "processed"),
-        ("evt_voucher", "duplicate"),
-        (None, "rejected"),
+        ("evt_voucher", "failed", "error"),
+        ("evt_voucher", "processed", "debug"),
+        ("evt_voucher", "duplicate", "debug"),
+        (None, "rejected", "warning"),
     ]
     assert logs[0]["error"] == "RuntimeError"
     assert all(e.get("event_type") == "payment_intent.requires_action" for e in logs[:3])
     text = repr(logs)
     for secret in ("taro.yamada", "09012345678", "_secret_", SECRET, "whsec_wrong", "payment_code"):
         assert secret not in text
+
+
+def test_log_levels_of_the_other_outcomes(store_factory: StoreFactory, clock: Clock) -> None:
+    """Superseded and busy deliveries are logged at info, ignored ones at debug."""
+    first, second = _processor(store_factory(), clock), _processor(store_factory(), clock)
+    entered, go_on = threading.Event(), threading.Event()
+
+    def slow(event: PaymentSucceeded) -> None:
+        entered.set()
+        assert go_on.wait(10)
+
+    first.on(PaymentSucceeded)(slow)
+    unknown = encode(envelope("evt_cus", "customer.created", BASE_TIME, {"id": "cus_1"}))
+    with capture_logs() as logs:
+        worker = threading.Thread(target=deliver, args=(first, PAID))
+        worker.start()
+        assert entered.wait(10)
+        assert deliver(second, VOUCHER) == (409, "busy")
+        go_on.set()
+        worker.join(10)
+        assert deliver(second, VOUCHER) == (200, "superseded")
+        assert deliver(second, unknown) == (200, "ignored")
+    levels = [(e["event"], e.get("outcome"), e["log_level"]) for e in logs]
+    assert levels == [
+        ("webhook_busy", "busy", "info"),
+        ("webhook_processed", "processed", "debug"),
+        ("webhook_skipped", "superseded", "info"),
+        ("webhook_ignored", "ignored", "debug"),
+    ]
 
 
 def test_one_handler_per_event_class(processor: WebhookProcessor) -> None:
