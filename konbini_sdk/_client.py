@@ -233,6 +233,8 @@ class _KonbiniClientBase:
         replayed: bool,
         request_id: str | None,
     ) -> None:
+        if intent is not None and not _log.is_enabled("debug"):
+            return  # a successful attempt's line is DEBUG: not assembled when filtered out
         fields: dict[str, Any] = {
             "operation": operation,
             "key_generation": chain.generation if chain is not None else None,
@@ -267,6 +269,8 @@ class _KonbiniClientBase:
         A request made inside a larger public operation (``pay_order``'s create and
         confirm) logs its success at DEBUG; failures are WARNING either way.
         """
+        if error is None and not public and not _log.is_enabled("debug"):
+            return
         fields: dict[str, Any] = {
             "operation": operation,
             "duration_ms": self._elapsed_ms(started),
