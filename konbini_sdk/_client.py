@@ -55,6 +55,8 @@ from konbini_sdk._requests import (
 from konbini_sdk._retry import (
     KeyChain,
     RetryPolicy,
+    call_with_retries,
+    call_with_retries_async,
     intent_key,
     is_definitive,
     order_key,
@@ -880,12 +882,15 @@ class KonbiniClient(_KonbiniFlows):
 
     # ---------------------------------------------------------------- transport
 
-    def _retrying(self, operation: Operation, context: Mapping[str, Any]) -> tenacity.Retrying:
+    def _retrying(
+        self, operation: Operation, context: Mapping[str, Any], started_at: float | None = None
+    ) -> tenacity.Retrying:
         return self._policy.retrying(
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
             before_sleep=self._before_sleep(operation, context),
+            started_at=started_at,
         )
 
     def _run(self, flow: _Flow[_T]) -> _T:
@@ -894,13 +899,16 @@ class KonbiniClient(_KonbiniFlows):
     def _send(self, call: _Call) -> _Answer:
         """Send one request with retries (each attempt walks past replayed refusals)."""
         raw_request = self._stripe.raw_request
-        for attempt in self._retrying(call.operation, call.context):
-            with attempt:
-                steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
-                return drive(
-                    steps, lambda params: raw_request(call.http_method, call.path, **params)
-                )
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+        def attempt(number: int) -> _Answer:
+            steps = self._attempt_steps(call, number)
+            return drive(steps, lambda params: raw_request(call.http_method, call.path, **params))
+
+        return call_with_retries(
+            attempt,
+            lambda started: self._retrying(call.operation, call.context, started),
+            self._clock,
+        )
 
     # ---------------------------------------------------------------- operations
 
@@ -1113,13 +1121,14 @@ class AsyncKonbiniClient(_KonbiniFlows):
     # ---------------------------------------------------------------- transport
 
     def _async_retrying(
-        self, operation: Operation, context: Mapping[str, Any]
+        self, operation: Operation, context: Mapping[str, Any], started_at: float | None = None
     ) -> tenacity.AsyncRetrying:
         return self._policy.async_retrying(
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
             before_sleep=self._before_sleep(operation, context),
+            started_at=started_at,
         )
 
     async def _run(self, flow: _Flow[_T]) -> _T:
@@ -1128,13 +1137,18 @@ class AsyncKonbiniClient(_KonbiniFlows):
     async def _send(self, call: _Call) -> _Answer:
         """Send one request with retries (each attempt walks past replayed refusals)."""
         raw_request = self._stripe.raw_request_async
-        async for attempt in self._async_retrying(call.operation, call.context):
-            with attempt:
-                steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
-                return await drive_async(
-                    steps, lambda params: raw_request(call.http_method, call.path, **params)
-                )
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+        async def attempt(number: int) -> _Answer:
+            steps = self._attempt_steps(call, number)
+            return await drive_async(
+                steps, lambda params: raw_request(call.http_method, call.path, **params)
+            )
+
+        return await call_with_retries_async(
+            attempt,
+            lambda started: self._async_retrying(call.operation, call.context, started),
+            self._clock,
+        )
 
     # ---------------------------------------------------------------- operations
 
