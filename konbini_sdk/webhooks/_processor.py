@@ -127,10 +127,12 @@ class WebhookProcessor:
         tolerance: seconds a signature's timestamp may be old (Stripe's default, 300),
             checked against the real time (the same decisions as
             ``stripe.WebhookSignature.verify_header``, made on the raw bytes).
-        lease_seconds: how long a claim protects a running handler. A worker that crashes
-            mid-handler blocks the event (and its object) for this long; a handler that runs
-            longer than this may run twice. Keep it well above your slowest handler.
-        clock: returns the current Unix time, for leases; inject one in tests.
+        lease_seconds: for stores whose claims are leases (memory, PostgreSQL, SQLite on
+            Windows or with ``os_locks=False``): how long a claim protects a running handler.
+            A worker that crashes mid-handler blocks the event (and its object) for this long;
+            a handler that runs longer than this may run twice. Keep it well above your
+            slowest handler. (SQLite's OS record locks last as long as the handler runs.)
+        clock: returns the current Unix time, for leases and records; inject one in tests.
 
     Exactly one handler per event class (:meth:`on`): the store records an event done only when
     its handler succeeded, so with two handlers a failure of the second would run the first
