@@ -156,6 +156,7 @@ class ServiceCall:
 
     ``method`` is a path under ``stripe_client.v1`` (``refunds.create``; the async driver
     calls ``refunds.create_async``), called with ``args`` and then the request options.
+    ``walk`` is :func:`call_stripe`'s: ``False`` raises a replayed definitive error.
     """
 
     operation: Operation
@@ -163,6 +164,7 @@ class ServiceCall:
     args: tuple[Any, ...]
     chain: KeyChain | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    walk: bool = True
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ def perform(client: KonbiniClient, step: Any) -> Any:
         lambda options: method(*step.args, options),
         chain=step.chain,
         context=step.context,
+        walk=step.walk,
     )
 
 
@@ -214,4 +217,5 @@ async def perform_async(client: AsyncKonbiniClient, step: Any) -> Any:
         lambda options: method(*step.args, options),
         chain=step.chain,
         context=step.context,
+        walk=step.walk,
     )
