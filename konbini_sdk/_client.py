@@ -244,7 +244,7 @@ class _KonbiniClientBase:
         if intent is not None:
             fields["payment_intent_id"] = intent.get("id")
             fields["status"] = intent.get("status")
-            _log.info("konbini.attempt", outcome="ok", **fields)
+            _log.debug("konbini.attempt", outcome="ok", **fields)
         elif error is not None:
             fields["error_type"] = type(error).__name__
             fields["error_code"] = error.code
@@ -257,10 +257,16 @@ class _KonbiniClientBase:
         context: Mapping[str, Any],
         started: float,
         *,
+        public: bool,
         intent: Mapping[str, Any] | None = None,
         error: BaseException | None = None,
         **extra: Any,
     ) -> None:
+        """Log an operation's outcome: one INFO line per public operation.
+
+        A request made inside a larger public operation (``pay_order``'s create and
+        confirm) logs its success at DEBUG; failures are WARNING either way.
+        """
         fields: dict[str, Any] = {
             "operation": operation,
             "duration_ms": self._elapsed_ms(started),
@@ -271,7 +277,10 @@ class _KonbiniClientBase:
             fields["payment_intent_id"] = intent.get("id")
             fields["status"] = intent.get("status")
         if error is None:
-            _log.info("konbini.operation", outcome="ok", **fields)
+            if public:
+                _log.info("konbini.operation", outcome="ok", **fields)
+            else:
+                _log.debug("konbini.operation", outcome="ok", **fields)
         else:
             fields["error_type"] = type(error).__name__
             fields["error_code"] = getattr(error, "code", None)
@@ -416,26 +425,59 @@ class _KonbiniFlows(_KonbiniClientBase):
         chain: KeyChain | None,
         context: Mapping[str, Any],
         voids_voucher: bool = False,
+        public: bool = False,
     ) -> _Flow[_Answer]:
+        """One request; ``public``: it is the whole public operation (its INFO line)."""
         started = self._clock()
         try:
             answer = yield _Call(operation, method, args, chain, context, voids_voucher)
         except StripeAPIError as error:
-            self._log_operation(operation, context, started, error=error)
+            self._log_operation(operation, context, started, public=public, error=error)
             raise
-        self._log_operation(operation, context, started, intent=answer.data)
+        self._log_operation(operation, context, started, public=public, intent=answer.data)
         return answer
 
-    def _create_flow(self, request: PaymentIntentRequest, order_id: str) -> _Flow[_Answer]:
+    def _public(self, operation: str, context: Mapping[str, Any], flow: _Flow[_T]) -> _Flow[_T]:
+        """Run a public operation made of several requests; log its one INFO line.
+
+        The result (a :class:`Voucher` or a :class:`ReissuedVoucher`) names the intent.
+        """
+        started = self._clock()
+        try:
+            result = yield from flow
+        except Exception as error:
+            self._log_operation(operation, context, started, public=True, error=error)
+            raise
+        voucher = result.voucher if isinstance(result, ReissuedVoucher) else result
+        self._log_operation(
+            operation,
+            context,
+            started,
+            public=True,
+            payment_intent_id=getattr(voucher, "payment_intent_id", None),
+            status="requires_action",
+        )
+        return result
+
+    def _create_flow(
+        self, request: PaymentIntentRequest, order_id: str, *, public: bool = False
+    ) -> _Flow[_Answer]:
         params = create_params(request, order_id)
         chain = KeyChain(order_key(order_id, "create"))
         return (
             yield from self._op(
-                "create", "create", params, chain=chain, context={"order_id": order_id}
+                "create",
+                "create",
+                params,
+                chain=chain,
+                context={"order_id": order_id},
+                public=public,
             )
         )
 
-    def _retrieve_flow(self, payment_intent_id: str, context: Mapping[str, Any]) -> _Flow[_Answer]:
+    def _retrieve_flow(
+        self, payment_intent_id: str, context: Mapping[str, Any], *, public: bool = False
+    ) -> _Flow[_Answer]:
         return (
             yield from self._op(
                 "retrieve",
@@ -444,6 +486,7 @@ class _KonbiniFlows(_KonbiniClientBase):
                 None,
                 chain=None,
                 context={"payment_intent_id": payment_intent_id, **context},
+                public=public,
             )
         )
 
@@ -451,7 +494,28 @@ class _KonbiniFlows(_KonbiniClientBase):
         answer = yield from self._retrieve_flow(payment_intent_id, {})
         return Voucher.from_payment_intent(answer.data)
 
+    def _get_voucher_op(self, payment_intent_id: str) -> _Flow[Voucher]:
+        """``get_voucher`` as a public operation (one INFO line)."""
+        return (
+            yield from self._public(
+                "get_voucher",
+                {"payment_intent_id": payment_intent_id},
+                self._get_voucher_flow(payment_intent_id),
+            )
+        )
+
     def _confirm_flow(
+        self, payment_intent_id: str, billing: BillingDetails, confirmation_number: str | None
+    ) -> _Flow[Voucher]:
+        return (
+            yield from self._public(
+                "confirm",
+                {"payment_intent_id": payment_intent_id},
+                self._confirm_steps(payment_intent_id, billing, confirmation_number),
+            )
+        )
+
+    def _confirm_steps(
         self, payment_intent_id: str, billing: BillingDetails, confirmation_number: str | None
     ) -> _Flow[Voucher]:
         params = _confirm_params(billing, confirmation_number)
@@ -467,33 +531,39 @@ class _KonbiniFlows(_KonbiniClientBase):
         payment_intent_id: str | None,
     ) -> _Flow[Voucher]:
         context = {"order_id": order_id}
-        started = self._clock()
-        try:
-            params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
-            if payment_intent_id is not None:
-                intent = (yield from self._retrieve_flow(payment_intent_id, context)).data
-                if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
-                    raise KonbiniValidationError(
-                        "payment_intent_id", "must be the intent of this order (metadata.order_id)"
-                    )
-            else:
-                created = yield from self._create_flow(request, order_id)
-                intent = created.data
-                if created.replayed:
-                    # A stored create answer shows the intent as it was then: read it as it is.
-                    intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
-            voucher = yield from self._ensure_voucher(intent, params, context=context)
-        except Exception as error:
-            self._log_operation("pay_order", context, started, error=error)
-            raise
-        self._log_operation(
-            "pay_order",
-            context,
-            started,
-            payment_intent_id=voucher.payment_intent_id,
-            status="requires_action",
+        return (
+            yield from self._public(
+                "pay_order",
+                context,
+                self._pay_order_steps(
+                    order_id, request, billing, confirmation_number, payment_intent_id, context
+                ),
+            )
         )
-        return voucher
+
+    def _pay_order_steps(
+        self,
+        order_id: str,
+        request: PaymentIntentRequest,
+        billing: BillingDetails,
+        confirmation_number: str | None,
+        payment_intent_id: str | None,
+        context: Mapping[str, Any],
+    ) -> _Flow[Voucher]:
+        params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
+        if payment_intent_id is not None:
+            intent = (yield from self._retrieve_flow(payment_intent_id, context)).data
+            if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+                raise KonbiniValidationError(
+                    "payment_intent_id", "must be the intent of this order (metadata.order_id)"
+                )
+        else:
+            created = yield from self._create_flow(request, order_id)
+            intent = created.data
+            if created.replayed:
+                # A stored create answer shows the intent as it was then: read it as it is.
+                intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
+        return (yield from self._ensure_voucher(intent, params, context=context))
 
     def _ensure_voucher(
         self,
@@ -561,6 +631,17 @@ class _KonbiniFlows(_KonbiniClientBase):
     def _reissue_flow(
         self, payment_intent_id: str, billing: BillingDetails, confirmation_number: str | None
     ) -> _Flow[ReissuedVoucher]:
+        return (
+            yield from self._public(
+                "reissue_voucher",
+                {"payment_intent_id": payment_intent_id},
+                self._reissue_steps(payment_intent_id, billing, confirmation_number),
+            )
+        )
+
+    def _reissue_steps(
+        self, payment_intent_id: str, billing: BillingDetails, confirmation_number: str | None
+    ) -> _Flow[ReissuedVoucher]:
         params = _confirm_params(billing, confirmation_number)
         intent = (yield from self._retrieve_flow(payment_intent_id, {})).data
         old_url = voucher_url(intent)
@@ -596,6 +677,7 @@ class _KonbiniFlows(_KonbiniClientBase):
             chain=chain,
             context={"payment_intent_id": payment_intent_id},
             voids_voucher=old_url is not None,
+            public=True,
         )
         return PaymentIntentChange(answer.intent, old_url)
 
@@ -624,6 +706,7 @@ class _KonbiniFlows(_KonbiniClientBase):
             params,
             chain=chain,
             context={"payment_intent_id": payment_intent_id},
+            public=True,
         )
         return PaymentIntentChange(answer.intent, old_url)
 
@@ -797,15 +880,15 @@ class KonbiniClient(_KonbiniFlows):
         it: calling again for the same order returns the same intent (within Stripe's 24-hour
         key window); the same order with different parameters raises ``IdempotencyError``.
         """
-        return self._run(self._create_flow(request, order_id)).intent
+        return self._run(self._create_flow(request, order_id, public=True)).intent
 
     def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
         """Return the PaymentIntent's current state (retried like every operation)."""
-        return self._run(self._retrieve_flow(payment_intent_id, {})).intent
+        return self._run(self._retrieve_flow(payment_intent_id, {}, public=True)).intent
 
     def get_voucher(self, payment_intent_id: str) -> Voucher:
         """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""
-        return self._run(self._get_voucher_flow(payment_intent_id))
+        return self._run(self._get_voucher_op(payment_intent_id))
 
     def confirm(
         self,
@@ -1025,15 +1108,15 @@ class AsyncKonbiniClient(_KonbiniFlows):
 
         See :meth:`KonbiniClient.create_payment_intent`.
         """
-        return (await self._run(self._create_flow(request, order_id))).intent
+        return (await self._run(self._create_flow(request, order_id, public=True))).intent
 
     async def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
         """Return the PaymentIntent's current state (retried like every operation)."""
-        return (await self._run(self._retrieve_flow(payment_intent_id, {}))).intent
+        return (await self._run(self._retrieve_flow(payment_intent_id, {}, public=True))).intent
 
     async def get_voucher(self, payment_intent_id: str) -> Voucher:
         """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""
-        return await self._run(self._get_voucher_flow(payment_intent_id))
+        return await self._run(self._get_voucher_op(payment_intent_id))
 
     async def confirm(
         self,

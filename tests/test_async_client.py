@@ -273,3 +273,20 @@ def test_aclose_leaves_a_given_stripe_client_open(emulator: Any) -> None:
         return voucher.payment_intent_id
 
     assert asyncio.run(scenario()).startswith("pi_")
+
+
+def test_pay_order_logs_one_info_line_and_debug_steps(emulator: Any) -> None:
+    client = _client(emulator, RetryPolicy())
+    with structlog.testing.capture_logs() as logs:
+        voucher = asyncio.run(client.pay_order("async-levels-1", REQUEST, BILLING))
+    infos = [entry for entry in logs if entry["log_level"] == "info"]
+    assert [(e["event"], e["operation"]) for e in infos] == [("konbini.operation", "pay_order")]
+    assert infos[0]["payment_intent_id"] == voucher.payment_intent_id
+    others = [(e["event"], e.get("operation"), e["log_level"]) for e in logs if e not in infos]
+    assert others == [
+        ("konbini.attempt", "create", "debug"),
+        ("konbini.operation", "create", "debug"),
+        ("konbini.attempt", "confirm", "debug"),
+        ("konbini.operation", "confirm", "debug"),
+    ]
+    assert "taro.yamada@example.com" not in repr(logs)

@@ -544,3 +544,68 @@ class TestLogging:
         text = repr(logs)
         for secret in (EMAIL, NAME, "Yamada", PHONE_NUMBER, "sk_test", "Bearer"):
             assert secret not in text
+
+    def test_levels_one_info_line_per_public_operation(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+    ) -> None:
+        fake.fail_next(RATE_LIMIT_PM)
+        with capture_logs() as logs:
+            voucher = client.pay_order(ORDER, request_, billing, confirmation_number=PHONE_NUMBER)
+        levels = [(e["event"], e.get("outcome"), e["log_level"]) for e in logs]
+        # The refused attempt is a warning; successful attempts and the create/confirm
+        # steps inside pay_order are debug; pay_order itself is the one info line.
+        assert levels[0] == ("konbini.attempt", "error", "warning")
+        assert {lvl for event, outcome, lvl in levels if outcome == "ok"} >= {"debug", "info"}
+        infos = [e for e in logs if e["log_level"] == "info" and e["event"] != "konbini.retry"]
+        assert len(infos) == 1
+        (line,) = infos
+        assert line["event"] == "konbini.operation"
+        assert line["operation"] == "pay_order"
+        assert line["order_id"] == ORDER
+        assert line["payment_intent_id"] == voucher.payment_intent_id
+        assert line["status"] == "requires_action"
+        assert isinstance(line["duration_ms"], int)
+        steps = [e for e in logs if e["event"] == "konbini.operation" and e is not line]
+        assert [(e["operation"], e["log_level"]) for e in steps] == [
+            ("create", "debug"),
+            ("confirm", "debug"),
+        ]
+        ok = [e for e in logs if e["event"] == "konbini.attempt" and e["outcome"] == "ok"]
+        assert [e["log_level"] for e in ok] == ["debug", "debug"]
+        assert ok[-1]["payment_intent_id"] == voucher.payment_intent_id
+        text = repr(logs)
+        for secret in (EMAIL, NAME, "Yamada", PHONE_NUMBER, "sk_test", "Bearer"):
+            assert secret not in text
+
+    @pytest.mark.parametrize("operation", ["create", "retrieve", "get_voucher", "confirm"])
+    def test_each_public_operation_logs_one_info_line(
+        self,
+        client: KonbiniClient,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+        operation: str,
+    ) -> None:
+        intent = client.create_payment_intent(request_, order_id=ORDER)
+        if operation == "get_voucher":
+            client.confirm(intent.id, billing)
+        with capture_logs() as logs:
+            if operation == "create":
+                client.create_payment_intent(request_, order_id="order-1002")
+            elif operation == "retrieve":
+                client.retrieve(intent.id)
+            elif operation == "get_voucher":
+                client.get_voucher(intent.id)
+            else:
+                client.confirm(intent.id, billing)
+        infos = [e for e in logs if e["log_level"] == "info"]
+        assert [(e["event"], e["operation"], e["outcome"]) for e in infos] == [
+            ("konbini.operation", operation, "ok")
+        ]
+        assert all(e["log_level"] == "debug" for e in logs if e is not infos[0])
+        assert "payment_intent_id" in infos[0]
+        assert EMAIL not in repr(logs)
+        assert NAME not in repr(logs)
