@@ -32,6 +32,7 @@ __all__ = [
     "call_stripe_async",
     "perform",
     "perform_async",
+    "public_operation",
 ]
 
 _log = get_logger()
@@ -219,3 +220,27 @@ async def perform_async(client: AsyncKonbiniClient, step: Any) -> Any:
         context=step.context,
         walk=step.walk,
     )
+
+
+def public_operation(
+    client: KonbiniClient | AsyncKonbiniClient,
+    operation: str,
+    context: Mapping[str, Any],
+    flow: Flow[R],
+    describe: Callable[[R], Mapping[str, Any]] = lambda _result: {},
+) -> Flow[R]:
+    """Run ``flow`` as one public operation of a service: its one INFO line, as the client's.
+
+    ``konbini.operation`` with ``outcome="ok"``, ``operation``, ``duration_ms`` (the client's
+    clock), ``context`` and ``describe(result)`` (ids and states only); an error is logged at
+    WARNING with its type and code, then raised. The requests inside log as the client's
+    inner steps do.
+    """
+    started = client._clock()
+    try:
+        result = yield from flow
+    except Exception as error:
+        client._log_operation(operation, context, started, public=True, error=error)
+        raise
+    client._log_operation(operation, context, started, public=True, **describe(result))
+    return result
