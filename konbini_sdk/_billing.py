@@ -15,6 +15,7 @@ does not create them and the emulator does not emulate them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
 
 import stripe
@@ -25,7 +26,7 @@ from konbini_sdk._retry import KeyChain, order_key
 from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
 from konbini_sdk._rules import rule as _rule
 from konbini_sdk._sansio import drive, drive_async
-from konbini_sdk._service import Flow, ServiceCall, perform, perform_async
+from konbini_sdk._service import Flow, ServiceCall, perform, perform_async, public_operation
 
 if TYPE_CHECKING:
     from stripe.params import (
@@ -209,7 +210,11 @@ class _InvoiceFlows:
     """Every invoice operation written once, as steps (no I/O).
 
     :class:`Invoices` performs the steps blocking, :class:`AsyncInvoices` with ``await``.
+    Each public method runs an ``_op`` (one INFO ``konbini.operation`` line) around the
+    ``_flow`` that does the work; flows compose flows, never ops.
     """
+
+    _client: KonbiniClient | AsyncKonbiniClient
 
     def _create_draft_flow(
         self, request: KonbiniInvoiceRequest, order_id: str
@@ -271,6 +276,44 @@ class _InvoiceFlows:
         yield from self._finalize_flow(invoice_id)
         return (yield from self._send_flow(invoice_id))
 
+    def _public(
+        self, operation: str, context: Mapping[str, Any], flow: Flow[stripe.Invoice]
+    ) -> Flow[stripe.Invoice]:
+        """``flow`` as one public operation: its one INFO line names the invoice and status."""
+        return (
+            yield from public_operation(
+                self._client,
+                operation,
+                context,
+                flow,
+                lambda invoice: {"invoice_id": invoice.id, "status": invoice.status},
+            )
+        )
+
+    def _create_draft_op(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> Flow[stripe.Invoice]:
+        flow = self._create_draft_flow(request, order_id)
+        return (yield from self._public("create_invoice_draft", {"order_id": order_id}, flow))
+
+    def _finalize_op(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        flow = self._finalize_flow(invoice_id)
+        return (yield from self._public("finalize_invoice", {"invoice_id": invoice_id}, flow))
+
+    def _send_op(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        flow = self._send_flow(invoice_id)
+        return (yield from self._public("send_invoice", {"invoice_id": invoice_id}, flow))
+
+    def _retrieve_op(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        flow = self._retrieve_flow(invoice_id)
+        return (yield from self._public("retrieve_invoice", {"invoice_id": invoice_id}, flow))
+
+    def _create_and_send_op(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> Flow[stripe.Invoice]:
+        flow = self._create_and_send_flow(request, order_id)
+        return (yield from self._public("create_and_send_invoice", {"order_id": order_id}, flow))
+
 
 class Invoices(_InvoiceFlows):
     """Konbini invoices through a :class:`~konbini_sdk.KonbiniClient`: create, finalize, send.
@@ -280,6 +323,8 @@ class Invoices(_InvoiceFlows):
     again for the same order (after a crash or a timeout) continues the same invoice.
     """
 
+    _client: KonbiniClient
+
     def __init__(self, client: KonbiniClient) -> None:
         self._client = client
 
@@ -288,19 +333,19 @@ class Invoices(_InvoiceFlows):
 
     def create_draft(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
         """Create the order's draft invoice and its items; return the draft as it is now."""
-        return drive(self._create_draft_flow(request, order_id), self._perform)
+        return drive(self._create_draft_op(request, order_id), self._perform)
 
     def finalize(self, invoice_id: str) -> stripe.Invoice:
         """Finalize a draft: it gets its number, ``hosted_invoice_url`` and becomes ``open``."""
-        return drive(self._finalize_flow(invoice_id), self._perform)
+        return drive(self._finalize_op(invoice_id), self._perform)
 
     def send(self, invoice_id: str) -> stripe.Invoice:
         """Email the open invoice to the customer (test mode: only to the account's address)."""
-        return drive(self._send_flow(invoice_id), self._perform)
+        return drive(self._send_op(invoice_id), self._perform)
 
     def retrieve(self, invoice_id: str) -> stripe.Invoice:
         """Return the invoice's current state."""
-        return drive(self._retrieve_flow(invoice_id), self._perform)
+        return drive(self._retrieve_op(invoice_id), self._perform)
 
     def create_and_send(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
         """Create, finalize and send the order's Konbini invoice; return the sent invoice.
@@ -308,7 +353,7 @@ class Invoices(_InvoiceFlows):
         The customer opens ``hosted_invoice_url`` and chooses Konbini there, which issues
         the voucher. Fulfil on ``invoice.paid`` (or when :meth:`retrieve` says ``paid``).
         """
-        return drive(self._create_and_send_flow(request, order_id), self._perform)
+        return drive(self._create_and_send_op(request, order_id), self._perform)
 
 
 class AsyncInvoices(_InvoiceFlows):
@@ -317,6 +362,8 @@ class AsyncInvoices(_InvoiceFlows):
     ``AsyncInvoices(client)``; every method behaves as its :class:`Invoices` namesake (same
     requests, idempotency keys, retries, errors and log lines).
     """
+
+    _client: AsyncKonbiniClient
 
     def __init__(self, client: AsyncKonbiniClient) -> None:
         self._client = client
@@ -328,22 +375,22 @@ class AsyncInvoices(_InvoiceFlows):
         self, request: KonbiniInvoiceRequest, *, order_id: str
     ) -> stripe.Invoice:
         """Create the order's draft invoice and its items; see :meth:`Invoices.create_draft`."""
-        return await drive_async(self._create_draft_flow(request, order_id), self._perform)
+        return await drive_async(self._create_draft_op(request, order_id), self._perform)
 
     async def finalize(self, invoice_id: str) -> stripe.Invoice:
         """Finalize a draft (an invoice no longer draft is returned as it is)."""
-        return await drive_async(self._finalize_flow(invoice_id), self._perform)
+        return await drive_async(self._finalize_op(invoice_id), self._perform)
 
     async def send(self, invoice_id: str) -> stripe.Invoice:
         """Email the open invoice to the customer; see :meth:`Invoices.send`."""
-        return await drive_async(self._send_flow(invoice_id), self._perform)
+        return await drive_async(self._send_op(invoice_id), self._perform)
 
     async def retrieve(self, invoice_id: str) -> stripe.Invoice:
         """Return the invoice's current state."""
-        return await drive_async(self._retrieve_flow(invoice_id), self._perform)
+        return await drive_async(self._retrieve_op(invoice_id), self._perform)
 
     async def create_and_send(
         self, request: KonbiniInvoiceRequest, *, order_id: str
     ) -> stripe.Invoice:
         """Create, finalize and send the order's invoice; see :meth:`Invoices.create_and_send`."""
-        return await drive_async(self._create_and_send_flow(request, order_id), self._perform)
+        return await drive_async(self._create_and_send_op(request, order_id), self._perform)

@@ -46,7 +46,7 @@ from konbini_sdk._exceptions import (
 from konbini_sdk._logging import get_logger
 from konbini_sdk._retry import retry_after_seconds
 from konbini_sdk._sansio import drive, drive_async
-from konbini_sdk._service import Flow, ServiceCall, perform, perform_async
+from konbini_sdk._service import Flow, ServiceCall, perform, perform_async, public_operation
 from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment
 
 if TYPE_CHECKING:
@@ -120,7 +120,9 @@ class _PollerFlows:
     :class:`PaymentStatusPoller` performs the steps blocking, :class:`AsyncPaymentStatusPoller`
     with ``await``: the same requests, backoff, rate-limit waits, stopping rules and log
     lines. Requests are the client's own steps (its ``retrieve``) or :class:`ServiceCall`;
-    waits are :class:`_Pause`, performed with the poller's sleep (not the client's).
+    waits are :class:`_Pause`, performed with the poller's sleep (not the client's). Each
+    public operation logs one INFO line: ``konbini.poll_done`` for ``wait``,
+    ``konbini.operation`` for the others.
     """
 
     def __init__(
@@ -133,9 +135,24 @@ class _PollerFlows:
         self._policy = policy or PollingPolicy()
         self._now = now
 
+    def _retrieve(self, payment_intent_id: str) -> Flow[dict[str, Any]]:
+        # The client's own retrieve, as an inner step: the same request and retries.
+        return (yield from self._client._retrieve_flow(payment_intent_id, {})).data
+
     def _check_flow(self, payment_intent_id: str) -> Flow[PaymentStatus]:
-        intent = (yield from self._client._retrieve_flow(payment_intent_id, {})).intent
+        intent = yield from self._retrieve(payment_intent_id)
         return describe_payment(intent, now=self._now())
+
+    def _check_op(self, payment_intent_id: str) -> Flow[PaymentStatus]:
+        return (
+            yield from public_operation(
+                self._client,
+                "check_payment",
+                {"payment_intent_id": payment_intent_id},
+                self._check_flow(payment_intent_id),
+                lambda status: {"state": status.state.value},
+            )
+        )
 
     def _wait_flow(self, payment_intent_id: str, until: datetime | None) -> Flow[PaymentStatus]:
         if until is not None and until.utcoffset() is None:
@@ -222,21 +239,45 @@ class _PollerFlows:
                 return found
             starting_after = page.data[-1].id
 
+    def _charges_op(self, payment_intent_id: str) -> Flow[list[stripe.Charge]]:
+        return (
+            yield from public_operation(
+                self._client,
+                "list_charges",
+                {"payment_intent_id": payment_intent_id},
+                self._charges_flow(payment_intent_id),
+                lambda charges: {"charges": len(charges)},
+            )
+        )
+
     def _latest_charge_flow(self, payment_intent_id: str) -> Flow[stripe.Charge | None]:
-        intent = (yield from self._client._retrieve_flow(payment_intent_id, {})).intent
-        charge = intent.latest_charge
+        intent = yield from self._retrieve(payment_intent_id)
+        charge = intent.get("latest_charge")
         if charge is None:
             return None
-        if isinstance(charge, stripe.Charge):
-            return charge
+        charge_id = charge if isinstance(charge, str) else str(charge["id"])
         answer = yield ServiceCall(
             "retrieve",
             "charges.retrieve",
-            (str(charge), None),
+            (charge_id, None),
             None,
             {"payment_intent_id": payment_intent_id},
         )
         return cast("stripe.Charge", answer.value)
+
+    def _latest_charge_op(self, payment_intent_id: str) -> Flow[stripe.Charge | None]:
+        return (
+            yield from public_operation(
+                self._client,
+                "latest_charge",
+                {"payment_intent_id": payment_intent_id},
+                self._latest_charge_flow(payment_intent_id),
+                lambda charge: {
+                    "charge_id": charge.id if charge else None,
+                    "status": charge.status if charge else None,
+                },
+            )
+        )
 
 
 class PaymentStatusPoller(_PollerFlows):
@@ -268,7 +309,7 @@ class PaymentStatusPoller(_PollerFlows):
 
     def check(self, payment_intent_id: str) -> PaymentStatus:
         """Poll once: what the intent's status means now."""
-        return drive(self._check_flow(payment_intent_id), self._perform)
+        return drive(self._check_op(payment_intent_id), self._perform)
 
     def wait(self, payment_intent_id: str, *, until: datetime | None = None) -> PaymentStatus:
         """Poll until an outcome, the deadline (plus buffer), or ``until`` (aware), if earlier.
@@ -281,11 +322,11 @@ class PaymentStatusPoller(_PollerFlows):
 
     def charges(self, payment_intent_id: str) -> list[stripe.Charge]:
         """Every charge of the intent, newest first, failed attempts included."""
-        return drive(self._charges_flow(payment_intent_id), self._perform)
+        return drive(self._charges_op(payment_intent_id), self._perform)
 
     def latest_charge(self, payment_intent_id: str) -> stripe.Charge | None:
         """Return the intent's newest charge (``latest_charge``); ``None`` before any attempt."""
-        return drive(self._latest_charge_flow(payment_intent_id), self._perform)
+        return drive(self._latest_charge_op(payment_intent_id), self._perform)
 
 
 class AsyncPaymentStatusPoller(_PollerFlows):
@@ -323,7 +364,7 @@ class AsyncPaymentStatusPoller(_PollerFlows):
 
     async def check(self, payment_intent_id: str) -> PaymentStatus:
         """Poll once: what the intent's status means now."""
-        return await drive_async(self._check_flow(payment_intent_id), self._perform)
+        return await drive_async(self._check_op(payment_intent_id), self._perform)
 
     async def wait(self, payment_intent_id: str, *, until: datetime | None = None) -> PaymentStatus:
         """Poll until an outcome, the deadline (plus buffer), or ``until``.
@@ -334,8 +375,8 @@ class AsyncPaymentStatusPoller(_PollerFlows):
 
     async def charges(self, payment_intent_id: str) -> list[stripe.Charge]:
         """Every charge of the intent, newest first, failed attempts included."""
-        return await drive_async(self._charges_flow(payment_intent_id), self._perform)
+        return await drive_async(self._charges_op(payment_intent_id), self._perform)
 
     async def latest_charge(self, payment_intent_id: str) -> stripe.Charge | None:
         """Return the intent's newest charge (``latest_charge``); ``None`` before any attempt."""
-        return await drive_async(self._latest_charge_flow(payment_intent_id), self._perform)
+        return await drive_async(self._latest_charge_op(payment_intent_id), self._perform)
