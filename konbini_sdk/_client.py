@@ -30,9 +30,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from urllib.parse import quote_plus
 
 import stripe
 import tenacity
+from stripe import StripeResponse
 
 from konbini_sdk._exceptions import (
     IdempotencyError,
@@ -53,6 +55,8 @@ from konbini_sdk._requests import (
 from konbini_sdk._retry import (
     KeyChain,
     RetryPolicy,
+    call_with_retries,
+    call_with_retries_async,
     intent_key,
     is_definitive,
     order_key,
@@ -109,29 +113,27 @@ class PaymentIntentChange:
 
 @dataclass(frozen=True)
 class _Answer:
-    """One successful response: the intent, its JSON data, and whether it was a replay.
+    """One successful response: the intent's JSON, whether it was a replay, the response.
 
-    ``data`` is the intent as plain JSON, for the pure decision functions (see
-    :func:`_intent_data`); it is read-only by convention.
+    ``data`` is the decoded body (the intent as plain JSON), for the pure decision
+    functions; it is read-only by convention. No ``stripe.PaymentIntent`` is built for a
+    request made inside an operation: only a public method that returns one builds it,
+    once, from ``response`` (see :meth:`_KonbiniFlows._payment_intent`).
     """
 
-    intent: stripe.PaymentIntent
-    replayed: bool
     data: dict[str, Any]
+    replayed: bool
+    response: StripeResponse
 
 
-def _intent_data(intent: stripe.PaymentIntent) -> dict[str, Any]:
-    """Return the intent as plain JSON data: the body ``stripe`` already decoded.
+#: The PaymentIntent endpoints, as ``stripe.StripeClient.raw_request`` paths.
+_INTENTS_PATH: Final = "/v1/payment_intents"
 
-    ``to_dict()`` rebuilds the same dict by walking the whole object tree (it was the
-    largest cost the SDK added to a payment); the decoded body is used when it is the body
-    of this very intent, else ``to_dict()``.
-    """
-    response = intent.last_response
-    data = getattr(response, "data", None) if response is not None else None
-    if isinstance(data, dict) and data.get("id") == getattr(intent, "id", None):
-        return data
-    return intent.to_dict()
+
+def _intent_path(payment_intent_id: str, action: str | None = None) -> str:
+    """``/v1/payment_intents/{id}[/action]``, the id quoted as stripe's services quote it."""
+    path = f"{_INTENTS_PATH}/{quote_plus(payment_intent_id)}"
+    return path if action is None else f"{path}/{action}"
 
 
 # Pure decisions: no I/O below until KonbiniClient.
@@ -233,6 +235,8 @@ class _KonbiniClientBase:
         replayed: bool,
         request_id: str | None,
     ) -> None:
+        if intent is not None and not _log.is_enabled("debug"):
+            return  # a successful attempt's line is DEBUG: not assembled when filtered out
         fields: dict[str, Any] = {
             "operation": operation,
             "key_generation": chain.generation if chain is not None else None,
@@ -267,6 +271,8 @@ class _KonbiniClientBase:
         A request made inside a larger public operation (``pay_order``'s create and
         confirm) logs its success at DEBUG; failures are WARNING either way.
         """
+        if error is None and not public and not _log.is_enabled("debug"):
+            return
         fields: dict[str, Any] = {
             "operation": operation,
             "duration_ms": self._elapsed_ms(started),
@@ -288,13 +294,20 @@ class _KonbiniClientBase:
 
     # Decisions about one request and its answer; the transport calls these.
 
-    def _request_options(self, chain: KeyChain | None) -> stripe.RequestOptions:
-        # Per request, so that a given StripeClient's own network retries never stack
-        # under the SDK's (which keep the idempotency key stable and log every attempt).
-        options: stripe.RequestOptions = {"max_network_retries": 0}
+    @staticmethod
+    def _request_params(params: Mapping[str, Any] | None, chain: KeyChain | None) -> dict[str, Any]:
+        """``raw_request`` keyword parameters: the request's own, then its options.
+
+        ``raw_request`` takes the options (``max_network_retries``, ``idempotency_key``)
+        out of the same keywords; no PaymentIntent parameter has either name. Options are
+        per request, so that a given StripeClient's own network retries never stack under
+        the SDK's (which keep the idempotency key stable and log every attempt).
+        """
+        request: dict[str, Any] = dict(params) if params else {}
+        request["max_network_retries"] = 0
         if chain is not None:
-            options["idempotency_key"] = chain.key
-        return options
+            request["idempotency_key"] = chain.key
+        return request
 
     def _refusal(
         self,
@@ -332,15 +345,14 @@ class _KonbiniClientBase:
     def _answer(
         self,
         operation: Operation,
-        intent: stripe.PaymentIntent,
+        response: StripeResponse,
         chain: KeyChain | None,
         context: Mapping[str, Any],
         started: float,
     ) -> _Answer:
         """Log a successful answer and note whether Stripe replayed a stored result."""
-        response = intent.last_response
-        replayed = response_replayed(response.headers if response is not None else None)
-        data = _intent_data(intent)
+        replayed = response_replayed(response.headers)
+        data = cast("dict[str, Any]", response.data)
         self._log_attempt(
             operation,
             context,
@@ -348,9 +360,9 @@ class _KonbiniClientBase:
             chain=chain,
             intent=data,
             replayed=replayed,
-            request_id=response.request_id if response is not None else None,
+            request_id=response.request_id,
         )
-        return _Answer(intent, replayed, data)
+        return _Answer(data, replayed, response)
 
     @staticmethod
     def _settled_voucher(
@@ -388,9 +400,11 @@ class _KonbiniClientBase:
 class _Call:
     """One Stripe request a flow asks its driver to make (sans-I/O step).
 
-    ``method`` names a method of ``stripe_client.v1.payment_intents`` (the async driver calls
-    its ``<method>_async`` twin) and ``args`` its positional arguments; the driver adds the
-    request options as the last one. The driver retries it under the client's policy and
+    ``http_method`` (``"get"``/``"post"``), ``path`` and ``params`` are what
+    ``stripe.StripeClient.raw_request`` (the async driver: ``raw_request_async``) sends, with
+    the request options added: the same request, encoding, headers and errors as
+    ``stripe_client.v1.payment_intents``, without building a ``stripe.PaymentIntent`` from
+    the answer (the flows need its JSON only). The driver retries it under the client's policy and
     walks ``chain`` past replayed definitive errors, then sends the flow the :class:`_Answer`
     or throws the SDK's typed error into it. ``voids_voucher``: the request would void a
     live voucher (update, re-confirmation), so Stripe's refusal while the customer pays at
@@ -398,8 +412,9 @@ class _Call:
     """
 
     operation: Operation
-    method: str
-    args: tuple[Any, ...]
+    http_method: str
+    path: str
+    params: Mapping[str, Any] | None
     chain: KeyChain | None
     context: Mapping[str, Any]
     voids_voucher: bool = False
@@ -417,11 +432,25 @@ class _KonbiniFlows(_KonbiniClientBase):
     ``tenacity.AsyncRetrying``.
     """
 
+    _stripe: stripe.StripeClient
+
+    def _payment_intent(self, answer: _Answer) -> stripe.PaymentIntent:
+        """Build the ``stripe.PaymentIntent`` a public method returns, once, from the answer.
+
+        The same object ``stripe_client.v1.payment_intents`` returns: its class, values and
+        ``last_response``.
+        """
+        return cast(
+            "stripe.PaymentIntent", self._stripe.deserialize(answer.response, api_mode="V1")
+        )
+
     def _op(
         self,
         operation: Operation,
-        method: str,
-        *args: Any,
+        http_method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        *,
         chain: KeyChain | None,
         context: Mapping[str, Any],
         voids_voucher: bool = False,
@@ -430,7 +459,9 @@ class _KonbiniFlows(_KonbiniClientBase):
         """One request; ``public``: it is the whole public operation (its INFO line)."""
         started = self._clock()
         try:
-            answer = yield _Call(operation, method, args, chain, context, voids_voucher)
+            answer = yield _Call(
+                operation, http_method, path, params, chain, context, voids_voucher
+            )
         except StripeAPIError as error:
             self._log_operation(operation, context, started, public=public, error=error)
             raise
@@ -467,7 +498,8 @@ class _KonbiniFlows(_KonbiniClientBase):
         return (
             yield from self._op(
                 "create",
-                "create",
+                "post",
+                _INTENTS_PATH,
                 params,
                 chain=chain,
                 context={"order_id": order_id},
@@ -481,8 +513,8 @@ class _KonbiniFlows(_KonbiniClientBase):
         return (
             yield from self._op(
                 "retrieve",
-                "retrieve",
-                payment_intent_id,
+                "get",
+                _intent_path(payment_intent_id),
                 None,
                 chain=None,
                 context={"payment_intent_id": payment_intent_id, **context},
@@ -611,8 +643,8 @@ class _KonbiniFlows(_KonbiniClientBase):
             try:
                 answer = yield from self._op(
                     "confirm",
-                    "confirm",
-                    intent_id,
+                    "post",
+                    _intent_path(intent_id, "confirm"),
                     params,
                     chain=chain,
                     context=ctx,
@@ -671,15 +703,15 @@ class _KonbiniFlows(_KonbiniClientBase):
         chain = KeyChain(intent_key(payment_intent_id, "update", uuid.uuid4().hex))
         answer = yield from self._op(
             "update",
-            "update",
-            payment_intent_id,
+            "post",
+            _intent_path(payment_intent_id),
             params,
             chain=chain,
             context={"payment_intent_id": payment_intent_id},
             voids_voucher=old_url is not None,
             public=True,
         )
-        return PaymentIntentChange(answer.intent, old_url)
+        return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     @staticmethod
     def _update_params(request: PaymentIntentRequest) -> dict[str, Any]:
@@ -701,28 +733,31 @@ class _KonbiniFlows(_KonbiniClientBase):
         chain = KeyChain(intent_key(payment_intent_id, "cancel"))
         answer = yield from self._op(
             "cancel",
-            "cancel",
-            payment_intent_id,
+            "post",
+            _intent_path(payment_intent_id, "cancel"),
             params,
             chain=chain,
             context={"payment_intent_id": payment_intent_id},
             public=True,
         )
-        return PaymentIntentChange(answer.intent, old_url)
+        return PaymentIntentChange(self._payment_intent(answer), old_url)
 
-    def _attempt_steps(self, call: _Call, attempt: int) -> Generator[tuple[Any, ...], Any, _Answer]:
-        """Run one attempt of ``call`` as steps: request arguments out, result or error in.
+    def _attempt_steps(
+        self, call: _Call, attempt: int
+    ) -> Generator[dict[str, Any], StripeResponse, _Answer]:
+        """Run one attempt of ``call`` as steps: request parameters out, response or error in.
 
-        Each step is the request's arguments (options last); the driver sends back the
-        result or throws the ``stripe`` error. When Stripe replays a definitive error for
-        the chain's key, the request is resent at once with the next key.
+        Each step is ``raw_request``'s keyword parameters (options included); the driver
+        sends back the ``StripeResponse`` or throws the ``stripe`` error. When Stripe replays
+        a definitive error for the chain's key, the request is resent at once with the next
+        key.
         """
         context = {**call.context, "attempt": attempt}
         walked = 0
         while True:
             started = self._clock()
             try:
-                value = yield (*call.args, self._request_options(call.chain))
+                response = yield self._request_params(call.params, call.chain)
             except stripe.StripeError as original:
                 error = self._refusal(
                     call.operation,
@@ -737,9 +772,7 @@ class _KonbiniFlows(_KonbiniClientBase):
                     walked += 1
                     continue
                 raise error from original
-            return self._answer(
-                call.operation, cast("stripe.PaymentIntent", value), call.chain, context, started
-            )
+            return self._answer(call.operation, response, call.chain, context, started)
 
 
 def _stripe_client(
@@ -849,12 +882,15 @@ class KonbiniClient(_KonbiniFlows):
 
     # ---------------------------------------------------------------- transport
 
-    def _retrying(self, operation: Operation, context: Mapping[str, Any]) -> tenacity.Retrying:
+    def _retrying(
+        self, operation: Operation, context: Mapping[str, Any], started_at: float | None = None
+    ) -> tenacity.Retrying:
         return self._policy.retrying(
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
             before_sleep=self._before_sleep(operation, context),
+            started_at=started_at,
         )
 
     def _run(self, flow: _Flow[_T]) -> _T:
@@ -862,12 +898,17 @@ class KonbiniClient(_KonbiniFlows):
 
     def _send(self, call: _Call) -> _Answer:
         """Send one request with retries (each attempt walks past replayed refusals)."""
-        method = getattr(self._stripe.v1.payment_intents, call.method)
-        for attempt in self._retrying(call.operation, call.context):
-            with attempt:
-                steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
-                return drive(steps, lambda args: method(*args))
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+        raw_request = self._stripe.raw_request
+
+        def attempt(number: int) -> _Answer:
+            steps = self._attempt_steps(call, number)
+            return drive(steps, lambda params: raw_request(call.http_method, call.path, **params))
+
+        return call_with_retries(
+            attempt,
+            lambda started: self._retrying(call.operation, call.context, started),
+            self._clock,
+        )
 
     # ---------------------------------------------------------------- operations
 
@@ -880,11 +921,13 @@ class KonbiniClient(_KonbiniFlows):
         it: calling again for the same order returns the same intent (within Stripe's 24-hour
         key window); the same order with different parameters raises ``IdempotencyError``.
         """
-        return self._run(self._create_flow(request, order_id, public=True)).intent
+        return self._payment_intent(self._run(self._create_flow(request, order_id, public=True)))
 
     def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
         """Return the PaymentIntent's current state (retried like every operation)."""
-        return self._run(self._retrieve_flow(payment_intent_id, {}, public=True)).intent
+        return self._payment_intent(
+            self._run(self._retrieve_flow(payment_intent_id, {}, public=True))
+        )
 
     def get_voucher(self, payment_intent_id: str) -> Voucher:
         """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""
@@ -1078,13 +1121,14 @@ class AsyncKonbiniClient(_KonbiniFlows):
     # ---------------------------------------------------------------- transport
 
     def _async_retrying(
-        self, operation: Operation, context: Mapping[str, Any]
+        self, operation: Operation, context: Mapping[str, Any], started_at: float | None = None
     ) -> tenacity.AsyncRetrying:
         return self._policy.async_retrying(
             sleep=self._sleep,
             clock=self._clock,
             rng=self._rng,
             before_sleep=self._before_sleep(operation, context),
+            started_at=started_at,
         )
 
     async def _run(self, flow: _Flow[_T]) -> _T:
@@ -1092,12 +1136,19 @@ class AsyncKonbiniClient(_KonbiniFlows):
 
     async def _send(self, call: _Call) -> _Answer:
         """Send one request with retries (each attempt walks past replayed refusals)."""
-        method = getattr(self._stripe.v1.payment_intents, f"{call.method}_async")
-        async for attempt in self._async_retrying(call.operation, call.context):
-            with attempt:
-                steps = self._attempt_steps(call, attempt.retry_state.attempt_number)
-                return await drive_async(steps, lambda args: method(*args))
-        raise AssertionError("tenacity ended without a result")  # pragma: no cover
+        raw_request = self._stripe.raw_request_async
+
+        async def attempt(number: int) -> _Answer:
+            steps = self._attempt_steps(call, number)
+            return await drive_async(
+                steps, lambda params: raw_request(call.http_method, call.path, **params)
+            )
+
+        return await call_with_retries_async(
+            attempt,
+            lambda started: self._async_retrying(call.operation, call.context, started),
+            self._clock,
+        )
 
     # ---------------------------------------------------------------- operations
 
@@ -1108,11 +1159,13 @@ class AsyncKonbiniClient(_KonbiniFlows):
 
         See :meth:`KonbiniClient.create_payment_intent`.
         """
-        return (await self._run(self._create_flow(request, order_id, public=True))).intent
+        answer = await self._run(self._create_flow(request, order_id, public=True))
+        return self._payment_intent(answer)
 
     async def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
         """Return the PaymentIntent's current state (retried like every operation)."""
-        return (await self._run(self._retrieve_flow(payment_intent_id, {}, public=True))).intent
+        answer = await self._run(self._retrieve_flow(payment_intent_id, {}, public=True))
+        return self._payment_intent(answer)
 
     async def get_voucher(self, payment_intent_id: str) -> Voucher:
         """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""

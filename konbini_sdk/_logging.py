@@ -195,15 +195,25 @@ _LEVELS: Final = {
 class RedactingLogger:
     """A structlog logger for the SDK that redacts before the configured processors run.
 
-    Each call looks up ``structlog.get_logger("konbini_sdk")`` afresh, so the merchant's
-    current configuration (or ``capture_logs``) applies, and passes it the redacted event.
-    ``bind`` returns a new ``RedactingLogger`` with the (redacted) context added.
+    Each call follows the merchant's current configuration (or ``capture_logs``) and passes
+    it the redacted event. ``bind`` returns a new ``RedactingLogger`` with the (redacted)
+    context added.
+
+    Building structlog's bound logger costs more than a line that its level filter drops,
+    so when structlog is configured with ``cache_logger_on_first_use=True`` (what it
+    recommends for production) the bound logger and the levels it lets through are kept
+    on this object until ``structlog.configure`` changes the processors list, the wrapper
+    class, the logger factory or the context class (``capture_logs`` edits the configured
+    list in place, which the kept logger sees). Without that option every line builds its
+    bound logger afresh, as structlog itself does.
     """
 
-    __slots__ = ("_context",)
+    __slots__ = ("_context", "_kept")
 
     def __init__(self, context: Mapping[str, Any] | None = None) -> None:
         self._context: dict[str, Any] = dict(redact_sensitive(None, "bind", dict(context or {})))
+        #: (processors, wrapper class, logger factory, context class, logger, enabled levels)
+        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None] | None = None
 
     def bind(self, **new_values: Any) -> RedactingLogger:
         """Return a logger whose lines also carry ``new_values`` (redacted)."""
@@ -213,16 +223,54 @@ class RedactingLogger:
         """Return a logger without the context ``keys``."""
         return RedactingLogger({k: v for k, v in self._context.items() if k not in keys})
 
-    def _emit(self, method: str, event: str, kw: dict[str, Any]) -> Any:
+    def _target(self) -> tuple[Any, dict[str, bool] | None]:
+        """Return the structlog bound logger to write to, and which methods it lets through.
+
+        ``None`` for the levels: the logger cannot tell (it gets every line).
+        """
+        config = structlog.get_config()
+        kept = self._kept
+        if (
+            kept is not None
+            and kept[0] is config["processors"]
+            and kept[1] is config["wrapper_class"]
+            and kept[2] is config["logger_factory"]
+            and kept[3] is config["context_class"]
+            and config["cache_logger_on_first_use"]
+        ):
+            return kept[4], kept[5]
         # Binding the lazy proxy is what calling a method on it does; doing it first lets a
         # level-filtering logger (structlog.make_filtering_bound_logger) drop the line before
         # it is redacted, which is most of the cost of a line nobody will see.
+        target = structlog.get_logger(LOGGER_NAME).bind()
         # The method is looked up on the class: generic bound loggers answer any attribute
         # on the instance with a proxy that would log.
-        target = structlog.get_logger(LOGGER_NAME).bind()
-        if callable(getattr(type(target), "is_enabled_for", None)) and not (
-            target.is_enabled_for(_LEVELS[method])
-        ):
+        levels: dict[str, bool] | None = None
+        if callable(getattr(type(target), "is_enabled_for", None)):
+            levels = {name: bool(target.is_enabled_for(n)) for name, n in _LEVELS.items()}
+        if config["cache_logger_on_first_use"]:
+            self._kept = (
+                config["processors"],
+                config["wrapper_class"],
+                config["logger_factory"],
+                config["context_class"],
+                target,
+                levels,
+            )
+        return target, levels
+
+    def is_enabled(self, method: str) -> bool:
+        """Tell whether a line logged with ``method`` (``"debug"``...) would be written.
+
+        Lets a caller skip assembling the fields of a line the configured level filter
+        drops.
+        """
+        levels = self._target()[1]
+        return levels is None or levels[method]
+
+    def _emit(self, method: str, event: str, kw: dict[str, Any]) -> Any:
+        target, levels = self._target()
+        if levels is not None and not levels[method]:
             return None
         # The bound context was redacted once, when it was bound: only this call's values
         # (and the event) are redacted here.

@@ -42,7 +42,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
 import stripe
@@ -62,6 +62,8 @@ __all__ = [
     "KEY_PREFIX",
     "KeyChain",
     "RetryPolicy",
+    "call_with_retries",
+    "call_with_retries_async",
     "intent_key",
     "is_definitive",
     "is_retryable",
@@ -271,9 +273,14 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
+        started_at: float | None = None,
     ) -> tenacity.Retrying:
-        """Return a fresh ``tenacity.Retrying`` for one operation; its time budget starts now."""
-        return tenacity.Retrying(sleep=sleep, **self._strategies(clock, rng, before_sleep))
+        """Return a fresh ``tenacity.Retrying`` for one operation.
+
+        Its time budget runs from ``started_at`` (a ``clock()`` reading), else from now.
+        """
+        strategies = self._strategies(clock, rng, before_sleep, started_at)
+        return tenacity.Retrying(sleep=sleep, **strategies)
 
     def async_retrying(
         self,
@@ -282,12 +289,13 @@ class RetryPolicy:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         before_sleep: Callable[[tenacity.RetryCallState], None] | None = None,
+        started_at: float | None = None,
     ) -> tenacity.AsyncRetrying:
         """Return a fresh ``tenacity.AsyncRetrying``: :meth:`retrying`'s strategies, async.
 
         Waits ``await sleep(seconds)``; by default tenacity's ``asyncio.sleep``.
         """
-        strategies = self._strategies(clock, rng, before_sleep)
+        strategies = self._strategies(clock, rng, before_sleep, started_at)
         if sleep is None:
             return tenacity.AsyncRetrying(**strategies)
         return tenacity.AsyncRetrying(sleep=sleep, **strategies)
@@ -297,6 +305,7 @@ class RetryPolicy:
         clock: Callable[[], float],
         rng: random.Random | None,
         before_sleep: Callable[[tenacity.RetryCallState], None] | None,
+        started_at: float | None,
     ) -> dict[str, Any]:
         jitter = _wait_full_jitter(
             self.initial_backoff_seconds,
@@ -307,9 +316,63 @@ class RetryPolicy:
             "retry": tenacity.retry_if_exception(is_retryable),
             "stop": (
                 tenacity.stop_after_attempt(self.max_attempts)
-                | stop_when_budget_spent(self.max_elapsed_seconds, clock, clock())
+                | stop_when_budget_spent(
+                    self.max_elapsed_seconds, clock, clock() if started_at is None else started_at
+                )
             ),
             "wait": wait_retry_after(jitter, self.max_backoff_seconds),
             "before_sleep": before_sleep,
             "reraise": True,
         }
+
+
+_T = TypeVar("_T")
+
+
+def call_with_retries(
+    attempt: Callable[[int], _T],
+    retrying: Callable[[float], tenacity.Retrying],
+    clock: Callable[[], float],
+) -> _T:
+    """Run ``attempt(1)``, and only if it raises, let tenacity decide about more attempts.
+
+    Most calls succeed at once, so the ``tenacity.Retrying`` (strategies, state, futures)
+    is built only after a failure: ``retrying(started_at)`` returns it with its time budget
+    running from the first attempt's start. Its first attempt re-raises the first failure
+    without sending anything, so tenacity decides exactly as if it had run attempt 1 itself
+    (retry or not, the wait, ``before_sleep``, the stop); ``attempt(n)`` runs attempt n >= 2.
+    """
+    started = clock()
+    try:
+        return attempt(1)
+    except Exception as error:  # tenacity decides what is retried (reraise=True)
+        first: Exception | None = error
+    for state in retrying(started):
+        with state:
+            number = state.retry_state.attempt_number
+            if number == 1 and first is not None:
+                failure, first = first, None
+                raise failure
+            return attempt(number)
+    raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+
+async def call_with_retries_async(
+    attempt: Callable[[int], Awaitable[_T]],
+    retrying: Callable[[float], tenacity.AsyncRetrying],
+    clock: Callable[[], float],
+) -> _T:
+    """:func:`call_with_retries` for coroutines, with ``tenacity.AsyncRetrying``."""
+    started = clock()
+    try:
+        return await attempt(1)
+    except Exception as error:  # tenacity decides what is retried (reraise=True)
+        first: Exception | None = error
+    async for state in retrying(started):
+        with state:
+            number = state.retry_state.attempt_number
+            if number == 1 and first is not None:
+                failure, first = first, None
+                raise failure
+            return await attempt(number)
+    raise AssertionError("tenacity ended without a result")  # pragma: no cover

@@ -17,7 +17,14 @@ import stripe
 
 from konbini_sdk._exceptions import Operation, StripeAPIError, translate_stripe_error
 from konbini_sdk._logging import get_logger
-from konbini_sdk._retry import KeyChain, RetryPolicy, is_definitive, response_replayed
+from konbini_sdk._retry import (
+    KeyChain,
+    RetryPolicy,
+    call_with_retries,
+    call_with_retries_async,
+    is_definitive,
+    response_replayed,
+)
 from konbini_sdk._sansio import drive, drive_async
 
 if TYPE_CHECKING:
@@ -69,11 +76,14 @@ def call_stripe(
     moving the chain on (the caller derives a fresh key when a new attempt is wanted).
     """
     ctx = dict(context or {})
-    for attempt in client._retrying(operation, ctx):
-        with attempt:
-            steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
-            return drive(steps, call)
-    raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    def attempt(_number: int) -> Answer[T]:
+        steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
+        return drive(steps, call)
+
+    return call_with_retries(
+        attempt, lambda started: client._retrying(operation, ctx, started), client._clock
+    )
 
 
 async def call_stripe_async(
@@ -87,11 +97,14 @@ async def call_stripe_async(
 ) -> Answer[T]:
     """:func:`call_stripe` for the async client: ``call`` is awaited (a ``*_async`` method)."""
     ctx = dict(context or {})
-    async for attempt in client._async_retrying(operation, ctx):
-        with attempt:
-            steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
-            return await drive_async(steps, call)
-    raise AssertionError("tenacity ended without a result")  # pragma: no cover
+
+    async def attempt(_number: int) -> Answer[T]:
+        steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
+        return await drive_async(steps, call)
+
+    return await call_with_retries_async(
+        attempt, lambda started: client._async_retrying(operation, ctx, started), client._clock
+    )
 
 
 def _attempt(

@@ -609,3 +609,53 @@ class TestLogging:
         assert "payment_intent_id" in infos[0]
         assert EMAIL not in repr(logs)
         assert NAME not in repr(logs)
+
+
+class TestStripeObjects:
+    """Operations read the answers' JSON; only methods returning a PaymentIntent build one."""
+
+    @pytest.fixture
+    def built(self, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        names: list[str] = []
+        real = stripe.StripeObject._construct_from.__func__  # type: ignore[attr-defined]
+
+        def counting(cls: type[stripe.StripeObject], /, **kw: object) -> stripe.StripeObject:
+            names.append(cls.__name__)
+            return real(cls, **kw)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(stripe.StripeObject, "_construct_from", classmethod(counting))
+        return names
+
+    def test_pay_order_and_confirm_build_no_stripe_object(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+        built: list[str],
+    ) -> None:
+        voucher = client.pay_order(ORDER, request_, billing)
+        again = client.pay_order(ORDER, request_, billing)  # replayed create, then a read
+        assert again == voucher
+        assert len(fake.sent) == 4
+        assert built == []
+
+    def test_public_methods_return_the_payment_intent_stripe_returns(
+        self,
+        client: KonbiniClient,
+        request_: PaymentIntentRequest,
+        built: list[str],
+    ) -> None:
+        intent = client.create_payment_intent(request_, order_id=ORDER)
+        assert type(intent) is stripe.PaymentIntent
+        assert intent.last_response is not None
+        assert intent.last_response.request_id is not None
+        assert intent.metadata["order_id"] == ORDER
+        assert intent.payment_method_options is not None
+        current = client.retrieve(intent.id)
+        assert type(current) is stripe.PaymentIntent
+        assert current.to_dict() == intent.to_dict()
+        assert "PaymentIntent" in built
+        canceled = client.cancel(intent.id, reason="abandoned").payment_intent
+        assert type(canceled) is stripe.PaymentIntent
+        assert canceled.status == "canceled"

@@ -69,3 +69,55 @@ def test_capture_logs_still_sees_every_level() -> None:
     with structlog.testing.capture_logs() as logs:
         get_logger().debug("low", confirmation_number="01234567890")
     assert logs == [{"event": "low", "confirmation_number": "[REDACTED]", "log_level": "debug"}]
+
+
+def _configure_cached(level: int, sink: io.StringIO) -> None:
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
+        logger_factory=structlog.WriteLoggerFactory(sink),
+        cache_logger_on_first_use=True,
+    )
+
+
+def test_a_kept_logger_follows_reconfiguration_and_capture_logs(sink: io.StringIO) -> None:
+    log = get_logger()
+    _configure_cached(logging.INFO, sink)
+    log.debug("dropped", order_id="o-1")
+    log.info("kept.1", email="taro@example.com")
+    assert log.is_enabled("info")
+    assert not log.is_enabled("debug")
+    # A new level filter applies at once, although the bound logger was kept.
+    _configure_cached(logging.DEBUG, sink)
+    log.debug("kept.2", order_id="o-2")
+    assert log.is_enabled("debug")
+    # capture_logs edits the kept processors list in place: it still sees every line.
+    with structlog.testing.capture_logs() as logs:
+        log.debug("captured", phone="090-1234-5678")
+    assert logs == [{"event": "captured", "phone": "[REDACTED]", "log_level": "debug"}]
+    log.info("kept.3")
+    assert _lines(sink) == [
+        {"email": "[REDACTED]", "event": "kept.1", "level": "info"},
+        {"order_id": "o-2", "event": "kept.2", "level": "debug"},
+        {"event": "kept.3", "level": "info"},
+    ]
+
+
+def test_without_caching_each_line_builds_its_logger(sink: io.StringIO) -> None:
+    factories: list[object] = []
+
+    def factory(*args: Any) -> structlog.PrintLogger:
+        factories.append(args)
+        return structlog.PrintLogger(sink)
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        processors=[structlog.processors.JSONRenderer()],
+        logger_factory=factory,
+        cache_logger_on_first_use=False,
+    )
+    log = get_logger()
+    log.info("one")
+    log.info("two")
+    assert len(factories) == 2
+    assert [line["event"] for line in _lines(sink)] == ["one", "two"]

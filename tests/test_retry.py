@@ -1,4 +1,6 @@
+import asyncio
 import random
+from collections.abc import Callable
 
 import pytest
 import stripe
@@ -17,6 +19,8 @@ from konbini_sdk._exceptions import StripeAPIError, translate_stripe_error
 from konbini_sdk._retry import (
     KeyChain,
     RetryPolicy,
+    call_with_retries,
+    call_with_retries_async,
     intent_key,
     is_definitive,
     is_retryable,
@@ -248,3 +252,148 @@ class TestPolicy:
 
     def test_retrying_is_a_tenacity_object(self) -> None:
         assert isinstance(RetryPolicy().retrying(), tenacity.Retrying)
+
+
+def _scenarios() -> list[tuple[RetryPolicy, Callable[[], list[BaseException]]]]:
+    return [
+        (
+            RetryPolicy(initial_backoff_seconds=1.0, max_backoff_seconds=4.0),
+            lambda: [_raised(400, "payment_method_rate_limit_exceeded") for _ in range(5)],
+        ),
+        (RetryPolicy(max_attempts=3), lambda: [_raised(429, "rate_limit") for _ in range(10)]),
+        (
+            RetryPolicy(
+                max_attempts=100,
+                max_elapsed_seconds=10.0,
+                initial_backoff_seconds=4.0,
+                max_backoff_seconds=4.0,
+            ),
+            lambda: [_raised(429, "rate_limit", **{"Retry-After": "4"}) for _ in range(100)],
+        ),
+        (RetryPolicy(), lambda: [_raised(400, "payment_method_not_available")]),
+        (RetryPolicy(), lambda: [_dropped(), _raised(502, None, "api_error")]),
+        (RetryPolicy.no_retries(), lambda: [_raised(429, "rate_limit")]),
+        (RetryPolicy(), lambda: []),
+    ]
+
+
+def _outcome(run: Callable[[], str], clock: FakeClock) -> tuple[str, list[float]]:
+    try:
+        result = run()
+    except StripeAPIError as error:
+        result = type(error).__name__
+    return result, clock.sleeps
+
+
+class TestCallWithRetries:
+    """The first attempt runs without tenacity; tenacity takes over after a failure."""
+
+    @pytest.mark.parametrize("index", range(7))
+    def test_same_decisions_as_tenacity_running_every_attempt(self, index: int) -> None:
+        policy, errors = _scenarios()[index]
+        plain_clock, fast_clock = FakeClock(), FakeClock()
+        plain_errors, fast_errors = errors(), errors()
+        plain_states: list[int] = []
+        fast_states: list[int] = []
+        fast_numbers: list[int] = []
+
+        def attempt(queue: list[BaseException]) -> str:
+            if queue:
+                raise queue.pop(0)
+            return "ok"
+
+        plain = policy.retrying(
+            sleep=plain_clock.sleep,
+            clock=plain_clock,
+            rng=random.Random(7),
+            before_sleep=lambda state: plain_states.append(state.attempt_number),
+        )
+
+        def fast_attempt(number: int) -> str:
+            fast_numbers.append(number)
+            return attempt(fast_errors)
+
+        def fast() -> str:
+            return call_with_retries(
+                fast_attempt,
+                lambda started: policy.retrying(
+                    sleep=fast_clock.sleep,
+                    clock=fast_clock,
+                    rng=random.Random(7),
+                    before_sleep=lambda state: fast_states.append(state.attempt_number),
+                    started_at=started,
+                ),
+                fast_clock,
+            )
+
+        expected = _outcome(lambda: plain(attempt, plain_errors), plain_clock)
+        assert _outcome(fast, fast_clock) == expected
+        assert fast_states == plain_states
+        assert len(fast_errors) == len(plain_errors)
+        assert fast_numbers == list(range(1, len(fast_numbers) + 1))
+
+    def test_tenacity_is_built_only_after_a_failure(self) -> None:
+        built: list[float] = []
+
+        def retrying(started: float) -> tenacity.Retrying:
+            built.append(started)
+            return RetryPolicy().retrying(sleep=lambda _: None)
+
+        assert call_with_retries(lambda n: n, retrying, lambda: 5.0) == 1
+        assert built == []
+        errors: list[BaseException] = [_raised(429, "rate_limit")]
+
+        def flaky(number: int) -> int:
+            if errors:
+                raise errors.pop()
+            return number
+
+        assert call_with_retries(flaky, retrying, lambda: 5.0) == 2
+        assert built == [5.0]  # the budget runs from the first attempt's start
+
+    def test_the_budget_counts_the_first_attempt(self) -> None:
+        clock = FakeClock()
+        policy = RetryPolicy(max_elapsed_seconds=10.0, max_backoff_seconds=4.0)
+
+        def slow_then_limited(number: int) -> str:
+            clock.now += 7.0  # the first attempt takes 7 s, then is rate limited
+            raise _raised(429, "rate_limit", **{"Retry-After": "4"})
+
+        with pytest.raises(RateLimitedError):
+            call_with_retries(
+                slow_then_limited,
+                lambda started: policy.retrying(sleep=clock.sleep, clock=clock, started_at=started),
+                clock,
+            )
+        assert clock.sleeps == []  # 7 s spent + a 4 s wait would end after the 10 s budget
+
+    def test_async_twin(self) -> None:
+        clock = FakeClock()
+        errors: list[BaseException] = [_raised(429, "rate_limit", **{"Retry-After": "2"})]
+        numbers: list[int] = []
+
+        async def attempt(number: int) -> str:
+            numbers.append(number)
+            if errors:
+                raise errors.pop()
+            return "ok"
+
+        async def sleep(seconds: float) -> None:
+            clock.sleep(seconds)
+
+        async def run() -> str:
+            return await call_with_retries_async(
+                attempt,
+                lambda started: RetryPolicy().async_retrying(
+                    sleep=sleep, clock=clock, started_at=started
+                ),
+                clock,
+            )
+
+        assert asyncio.run(run()) == "ok"
+        assert numbers == [1, 2]
+        assert clock.sleeps == [2.0]
+        errors.append(_raised(400, "payment_method_not_available"))
+        with pytest.raises(PaymentMethodUnavailableError):
+            asyncio.run(run())
+        assert numbers == [1, 2, 1]  # refused at once: no second attempt
