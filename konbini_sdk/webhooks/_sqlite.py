@@ -43,6 +43,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
@@ -142,7 +143,7 @@ class SQLiteEventStore:
         self._claims = "os_locks" if os_locks else "leases"
         conn = self._borrow()
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn, self._busy_timeout)
             with _immediate(conn):
                 for statement in _SCHEMA:
                     conn.execute(statement)
@@ -401,6 +402,26 @@ class SQLiteEventStore:
                 ).rowcount
                 == 1
             )
+
+
+def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch the file to WAL (a no-op once it is).
+
+    Switching a new file needs an exclusive lock and SQLite answers "database is locked" at
+    once, without its busy handler, while another worker is switching or creating it: this
+    retries, for at most ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 @contextmanager
