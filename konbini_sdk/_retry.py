@@ -141,12 +141,16 @@ class KeyChain:
 def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     if not headers:
         return None
+    value = headers.get(name)  # requests' and httpx's headers look up without case
+    if value is not None:
+        return str(value)
     wanted = name.lower()
     size = len(wanted)
-    for key, value in headers.items():
-        # Comparing lengths first skips lower-casing the headers that cannot match.
+    # Keys only: iterating items() of requests' CaseInsensitiveDict looks each value up
+    # again. Comparing lengths first skips lower-casing the headers that cannot match.
+    for key in headers:
         if len(key) == size and str(key).lower() == wanted:
-            return str(value)
+            return str(headers[key])
     return None
 
 
