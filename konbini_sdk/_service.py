@@ -73,6 +73,10 @@ def call_stripe(
     with the ``stripe`` error as ``__cause__``. ``context`` (ids only, no personal data) is
     added to the log lines. ``walk=False`` raises a replayed definitive error instead of
     moving the chain on (the caller derives a fresh key when a new attempt is wanted).
+
+    Logging: each attempt's success is a DEBUG ``konbini.attempt`` line (a refusal is a
+    WARNING), and the call's outcome one ``konbini.operation`` line: INFO when it succeeded,
+    WARNING when it failed.
     """
     ctx = dict(context or {})
 
@@ -80,9 +84,16 @@ def call_stripe(
         steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
         return drive(steps, call)
 
-    return call_with_retries(
-        attempt, lambda started: client._retrying(operation, ctx, started), client._clock
-    )
+    started = client._clock()
+    try:
+        answer = call_with_retries(
+            attempt, lambda started: client._retrying(operation, ctx, started), client._clock
+        )
+    except Exception as error:
+        _log_outcome(operation, ctx, round((client._clock() - started) * 1000), error=error)
+        raise
+    _log_outcome(operation, ctx, round((client._clock() - started) * 1000), value=answer.value)
+    return answer
 
 
 async def call_stripe_async(
@@ -101,8 +112,47 @@ async def call_stripe_async(
         steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
         return await drive_async(steps, call)
 
-    return await call_with_retries_async(
-        attempt, lambda started: client._async_retrying(operation, ctx, started), client._clock
+    started = client._clock()
+    try:
+        answer = await call_with_retries_async(
+            attempt, lambda started: client._async_retrying(operation, ctx, started), client._clock
+        )
+    except Exception as error:
+        _log_outcome(operation, ctx, round((client._clock() - started) * 1000), error=error)
+        raise
+    _log_outcome(operation, ctx, round((client._clock() - started) * 1000), value=answer.value)
+    return answer
+
+
+def _log_outcome(
+    operation: Operation,
+    context: Mapping[str, Any],
+    duration_ms: int,
+    *,
+    value: stripe.StripeObject | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Log the call's one ``konbini.operation`` line: INFO on success, WARNING on failure."""
+    if error is not None:
+        _log.warning(
+            "konbini.operation",
+            outcome="error",
+            operation=operation,
+            duration_ms=duration_ms,
+            error_type=type(error).__name__,
+            error_code=getattr(error, "code", None),
+            **context,
+        )
+        return
+    _log.info(
+        "konbini.operation",
+        outcome="ok",
+        operation=operation,
+        duration_ms=duration_ms,
+        object=getattr(value, "object", None),
+        object_id=getattr(value, "id", None),
+        status=getattr(value, "status", None),
+        **context,
     )
 
 
@@ -144,7 +194,9 @@ def _attempt(
             raise error from original
         response = value.last_response
         replayed = response_replayed(response.headers if response is not None else None)
-        _log.info(
+        if not _log.is_enabled("debug"):
+            return Answer(value, replayed)
+        _log.debug(
             "konbini.attempt",
             outcome="ok",
             operation=operation,
