@@ -10,6 +10,7 @@ import typing as _typing
 
 if _typing.TYPE_CHECKING:
     from konbini_sdk._billing import (
+        AsyncInvoices,
         InvoiceLine,
         Invoices,
         KonbiniInvoiceRequest,
@@ -17,6 +18,7 @@ if _typing.TYPE_CHECKING:
         SubscriptionItem,
     )
     from konbini_sdk._card import (
+        AsyncCardPayments,
         CardPaymentRequest,
         CardPaymentResult,
         CardPayments,
@@ -70,6 +72,7 @@ if _typing.TYPE_CHECKING:
     )
     from konbini_sdk._logging import redact_sensitive
     from konbini_sdk._polling import (
+        AsyncPaymentStatusPoller,
         PaymentStatusPoller,
         PollingPolicy,
     )
@@ -109,8 +112,11 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "AsyncCardPayments",
     "AsyncCheckoutSessions",
+    "AsyncInvoices",
     "AsyncKonbiniClient",
+    "AsyncPaymentStatusPoller",
     "AsyncRefunds",
     "AuthenticationError",
     "BillingDetails",
@@ -192,8 +198,11 @@ __all__ = [
 
 #: Where each public name lives; loaded on first access and then cached in this module.
 _LAZY: dict[str, str] = {
+    "AsyncCardPayments": "konbini_sdk._card",
     "AsyncCheckoutSessions": "konbini_sdk._checkout",
+    "AsyncInvoices": "konbini_sdk._billing",
     "AsyncKonbiniClient": "konbini_sdk._client",
+    "AsyncPaymentStatusPoller": "konbini_sdk._polling",
     "AsyncRefunds": "konbini_sdk._refunds",
     "AuthenticationError": "konbini_sdk._exceptions",
     "BillingDetails": "konbini_sdk._requests",

@@ -7,13 +7,15 @@ customer pays from the hosted invoice page, which issues the Konbini voucher.
 ``charge_automatically`` together with ``konbini`` is refused locally, naming the field.
 
 :class:`Invoices` creates such an invoice for an order (draft, its items, finalize, send),
-each step with an idempotency key derived from the order id. Subscriptions have a request
-model only (:class:`KonbiniSubscriptionRequest`): the SDK does not create them and the
-emulator does not emulate them.
+each step with an idempotency key derived from the order id; :class:`AsyncInvoices` is the
+same service for :class:`~konbini_sdk.AsyncKonbiniClient` (one set of flows, two drivers).
+Subscriptions have a request model only (:class:`KonbiniSubscriptionRequest`): the SDK
+does not create them and the emulator does not emulate them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
 
 import stripe
@@ -23,7 +25,8 @@ from konbini_sdk._requests import MAX_AMOUNT, MIN_AMOUNT, KonbiniModel, _metadat
 from konbini_sdk._retry import KeyChain, order_key
 from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
 from konbini_sdk._rules import rule as _rule
-from konbini_sdk._service import call_stripe
+from konbini_sdk._sansio import drive, drive_async
+from konbini_sdk._service import Flow, ServiceCall, perform, perform_async, public_operation
 
 if TYPE_CHECKING:
     from stripe.params import (
@@ -32,9 +35,10 @@ if TYPE_CHECKING:
         SubscriptionCreateParams,
     )
 
-    from konbini_sdk._client import KonbiniClient
+    from konbini_sdk._client import AsyncKonbiniClient, KonbiniClient
 
 __all__ = [
+    "AsyncInvoices",
     "InvoiceLine",
     "Invoices",
     "KonbiniInvoiceRequest",
@@ -202,7 +206,116 @@ class KonbiniSubscriptionRequest(KonbiniModel):
         return cast("SubscriptionCreateParams", params)
 
 
-class Invoices:
+class _InvoiceFlows:
+    """Every invoice operation written once, as steps (no I/O).
+
+    :class:`Invoices` performs the steps blocking, :class:`AsyncInvoices` with ``await``.
+    Each public method runs an ``_op`` (one INFO ``konbini.operation`` line) around the
+    ``_flow`` that does the work; flows compose flows, never ops.
+    """
+
+    _client: KonbiniClient | AsyncKonbiniClient
+
+    def _create_draft_flow(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> Flow[stripe.Invoice]:
+        params = request.to_stripe_params(order_id)
+        context = {"order_id": order_id}
+        answer = yield ServiceCall(
+            "create",
+            "invoices.create",
+            (params,),
+            KeyChain(order_key(order_id, "invoice")),
+            context,
+        )
+        invoice_id = str(answer.value.id)
+        for index, item in enumerate(request.item_params(invoice_id)):
+            yield ServiceCall(
+                "create",
+                "invoice_items.create",
+                (item,),
+                KeyChain(order_key(order_id, f"invoice_item_{index}")),
+                {**context, "invoice_id": str(item.get("invoice"))},
+            )
+        return (yield from self._retrieve_flow(invoice_id))
+
+    def _finalize_flow(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        current = yield from self._retrieve_flow(invoice_id)
+        if current.status != "draft":
+            return current
+        answer = yield ServiceCall(
+            "update",
+            "invoices.finalize_invoice",
+            (invoice_id, {"auto_advance": False}),
+            KeyChain(f"konbini-sdk:v1:in:{invoice_id}:finalize"),
+            {"invoice_id": invoice_id},
+        )
+        return cast("stripe.Invoice", answer.value)
+
+    def _send_flow(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        answer = yield ServiceCall(
+            "other",
+            "invoices.send_invoice",
+            (invoice_id, None),
+            KeyChain(f"konbini-sdk:v1:in:{invoice_id}:send"),
+            {"invoice_id": invoice_id},
+        )
+        return cast("stripe.Invoice", answer.value)
+
+    def _retrieve_flow(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        answer = yield ServiceCall(
+            "retrieve", "invoices.retrieve", (invoice_id, None), None, {"invoice_id": invoice_id}
+        )
+        return cast("stripe.Invoice", answer.value)
+
+    def _create_and_send_flow(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> Flow[stripe.Invoice]:
+        draft = yield from self._create_draft_flow(request, order_id)
+        invoice_id = str(draft.id)
+        yield from self._finalize_flow(invoice_id)
+        return (yield from self._send_flow(invoice_id))
+
+    def _public(
+        self, operation: str, context: Mapping[str, Any], flow: Flow[stripe.Invoice]
+    ) -> Flow[stripe.Invoice]:
+        """``flow`` as one public operation: its one INFO line names the invoice and status."""
+        return (
+            yield from public_operation(
+                self._client,
+                operation,
+                context,
+                flow,
+                lambda invoice: {"invoice_id": invoice.id, "status": invoice.status},
+            )
+        )
+
+    def _create_draft_op(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> Flow[stripe.Invoice]:
+        flow = self._create_draft_flow(request, order_id)
+        return (yield from self._public("create_invoice_draft", {"order_id": order_id}, flow))
+
+    def _finalize_op(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        flow = self._finalize_flow(invoice_id)
+        return (yield from self._public("finalize_invoice", {"invoice_id": invoice_id}, flow))
+
+    def _send_op(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        flow = self._send_flow(invoice_id)
+        return (yield from self._public("send_invoice", {"invoice_id": invoice_id}, flow))
+
+    def _retrieve_op(self, invoice_id: str) -> Flow[stripe.Invoice]:
+        flow = self._retrieve_flow(invoice_id)
+        return (yield from self._public("retrieve_invoice", {"invoice_id": invoice_id}, flow))
+
+    def _create_and_send_op(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> Flow[stripe.Invoice]:
+        flow = self._create_and_send_flow(request, order_id)
+        return (yield from self._public("create_and_send_invoice", {"order_id": order_id}, flow))
+
+
+class Invoices(_InvoiceFlows):
     """Konbini invoices through a :class:`~konbini_sdk.KonbiniClient`: create, finalize, send.
 
     ``Invoices(client)``. Every step is retried with the client's policy; creation steps
@@ -210,73 +323,29 @@ class Invoices:
     again for the same order (after a crash or a timeout) continues the same invoice.
     """
 
+    _client: KonbiniClient
+
     def __init__(self, client: KonbiniClient) -> None:
         self._client = client
 
-    @property
-    def _stripe(self) -> stripe.StripeClient:
-        return self._client.stripe_client
+    def _perform(self, step: Any) -> Any:
+        return perform(self._client, step)
 
     def create_draft(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
         """Create the order's draft invoice and its items; return the draft as it is now."""
-        params = request.to_stripe_params(order_id)
-        context = {"order_id": order_id}
-        draft = call_stripe(
-            self._client,
-            "create",
-            lambda options: self._stripe.v1.invoices.create(params, options),
-            chain=KeyChain(order_key(order_id, "invoice")),
-            context=context,
-        ).value
-        invoice_id = str(draft.id)
-        for index, item in enumerate(request.item_params(invoice_id)):
-            self._add_item(item, order_key(order_id, f"invoice_item_{index}"), context)
-        return self.retrieve(invoice_id)
-
-    def _add_item(
-        self, item: InvoiceItemCreateParams, key: str, context: dict[str, str]
-    ) -> stripe.InvoiceItem:
-        return call_stripe(
-            self._client,
-            "create",
-            lambda options: self._stripe.v1.invoice_items.create(item, options),
-            chain=KeyChain(key),
-            context={**context, "invoice_id": str(item.get("invoice"))},
-        ).value
+        return drive(self._create_draft_op(request, order_id), self._perform)
 
     def finalize(self, invoice_id: str) -> stripe.Invoice:
         """Finalize a draft: it gets its number, ``hosted_invoice_url`` and becomes ``open``."""
-        current = self.retrieve(invoice_id)
-        if current.status != "draft":
-            return current
-        return call_stripe(
-            self._client,
-            "update",
-            lambda options: self._stripe.v1.invoices.finalize_invoice(
-                invoice_id, {"auto_advance": False}, options
-            ),
-            chain=KeyChain(f"konbini-sdk:v1:in:{invoice_id}:finalize"),
-            context={"invoice_id": invoice_id},
-        ).value
+        return drive(self._finalize_op(invoice_id), self._perform)
 
     def send(self, invoice_id: str) -> stripe.Invoice:
         """Email the open invoice to the customer (test mode: only to the account's address)."""
-        return call_stripe(
-            self._client,
-            "other",
-            lambda options: self._stripe.v1.invoices.send_invoice(invoice_id, None, options),
-            chain=KeyChain(f"konbini-sdk:v1:in:{invoice_id}:send"),
-            context={"invoice_id": invoice_id},
-        ).value
+        return drive(self._send_op(invoice_id), self._perform)
 
     def retrieve(self, invoice_id: str) -> stripe.Invoice:
         """Return the invoice's current state."""
-        return call_stripe(
-            self._client,
-            "retrieve",
-            lambda options: self._stripe.v1.invoices.retrieve(invoice_id, None, options),
-            context={"invoice_id": invoice_id},
-        ).value
+        return drive(self._retrieve_op(invoice_id), self._perform)
 
     def create_and_send(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
         """Create, finalize and send the order's Konbini invoice; return the sent invoice.
@@ -284,7 +353,44 @@ class Invoices:
         The customer opens ``hosted_invoice_url`` and chooses Konbini there, which issues
         the voucher. Fulfil on ``invoice.paid`` (or when :meth:`retrieve` says ``paid``).
         """
-        draft = self.create_draft(request, order_id=order_id)
-        invoice_id = str(draft.id)
-        self.finalize(invoice_id)
-        return self.send(invoice_id)
+        return drive(self._create_and_send_op(request, order_id), self._perform)
+
+
+class AsyncInvoices(_InvoiceFlows):
+    """:class:`Invoices` for :class:`~konbini_sdk.AsyncKonbiniClient`: the same flows, awaited.
+
+    ``AsyncInvoices(client)``; every method behaves as its :class:`Invoices` namesake (same
+    requests, idempotency keys, retries, errors and log lines).
+    """
+
+    _client: AsyncKonbiniClient
+
+    def __init__(self, client: AsyncKonbiniClient) -> None:
+        self._client = client
+
+    async def _perform(self, step: Any) -> Any:
+        return await perform_async(self._client, step)
+
+    async def create_draft(
+        self, request: KonbiniInvoiceRequest, *, order_id: str
+    ) -> stripe.Invoice:
+        """Create the order's draft invoice and its items; see :meth:`Invoices.create_draft`."""
+        return await drive_async(self._create_draft_op(request, order_id), self._perform)
+
+    async def finalize(self, invoice_id: str) -> stripe.Invoice:
+        """Finalize a draft (an invoice no longer draft is returned as it is)."""
+        return await drive_async(self._finalize_op(invoice_id), self._perform)
+
+    async def send(self, invoice_id: str) -> stripe.Invoice:
+        """Email the open invoice to the customer; see :meth:`Invoices.send`."""
+        return await drive_async(self._send_op(invoice_id), self._perform)
+
+    async def retrieve(self, invoice_id: str) -> stripe.Invoice:
+        """Return the invoice's current state."""
+        return await drive_async(self._retrieve_op(invoice_id), self._perform)
+
+    async def create_and_send(
+        self, request: KonbiniInvoiceRequest, *, order_id: str
+    ) -> stripe.Invoice:
+        """Create, finalize and send the order's invoice; see :meth:`Invoices.create_and_send`."""
+        return await drive_async(self._create_and_send_op(request, order_id), self._perform)

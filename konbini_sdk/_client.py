@@ -1059,8 +1059,8 @@ class AsyncKonbiniClient(_KonbiniFlows):
             :class:`KonbiniClient`.
 
     ``refunds`` and ``checkout`` are async too (:class:`~konbini_sdk.AsyncRefunds`,
-    ``AsyncCheckoutSessions``). Card payments, invoices and polling are not async yet: use a
-    :class:`KonbiniClient` for them.
+    ``AsyncCheckoutSessions``), and so are ``AsyncCardPayments(client)``,
+    ``AsyncInvoices(client)`` and ``AsyncPaymentStatusPoller(client)``.
 
     """
 

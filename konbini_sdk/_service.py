@@ -39,6 +39,7 @@ __all__ = [
     "call_stripe_async",
     "perform",
     "perform_async",
+    "public_operation",
 ]
 
 _log = get_logger()
@@ -221,6 +222,7 @@ class ServiceCall:
 
     ``method`` is a path under ``stripe_client.v1`` (``refunds.create``; the async driver
     calls ``refunds.create_async``), called with ``args`` and then the request options.
+    ``walk`` is :func:`call_stripe`'s: ``False`` raises a replayed definitive error.
     """
 
     operation: Operation
@@ -228,6 +230,7 @@ class ServiceCall:
     args: tuple[Any, ...]
     chain: KeyChain | None = None
     context: Mapping[str, Any] = field(default_factory=dict)
+    walk: bool = True
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,7 @@ def perform(client: KonbiniClient, step: Any) -> Any:
         lambda options: method(*step.args, options),
         chain=step.chain,
         context=step.context,
+        walk=step.walk,
     )
 
 
@@ -279,4 +283,29 @@ async def perform_async(client: AsyncKonbiniClient, step: Any) -> Any:
         lambda options: method(*step.args, options),
         chain=step.chain,
         context=step.context,
+        walk=step.walk,
     )
+
+
+def public_operation(
+    client: KonbiniClient | AsyncKonbiniClient,
+    operation: str,
+    context: Mapping[str, Any],
+    flow: Flow[R],
+    describe: Callable[[R], Mapping[str, Any]] = lambda _result: {},
+) -> Flow[R]:
+    """Run ``flow`` as one public operation of a service: its one INFO line, as the client's.
+
+    ``konbini.operation`` with ``outcome="ok"``, ``operation``, ``duration_ms`` (the client's
+    clock), ``context`` and ``describe(result)`` (ids and states only); an error is logged at
+    WARNING with its type and code, then raised. The requests inside log as the client's
+    inner steps do.
+    """
+    started = client._clock()
+    try:
+        result = yield from flow
+    except Exception as error:
+        client._log_operation(operation, context, started, public=True, error=error)
+        raise
+    client._log_operation(operation, context, started, public=True, **describe(result))
+    return result

@@ -8,6 +8,10 @@ through ``requests`` (the sync client); vcrpy replays them to stripe's async HTT
 (httpx) as well: interactions are matched on method, path, query and form body, the same
 bytes whichever library sent them. The twin also proves the route: every request went
 through httpx, none through ``requests``.
+
+Services a sync test builds itself (``CardPayments(client)``) are swapped too: ``swaps``
+maps a name of the sync module to a maker that, given the event loop, returns what the
+twin uses instead (e.g. ``AsyncCardPayments`` of the async client, behind the blocking view).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -56,8 +60,16 @@ def runner() -> Iterator[asyncio.Runner]:
         yield runner
 
 
+#: Given the twin's event loop, return the stand-in for one name of the sync test module.
+Swap = Callable[[asyncio.Runner], Any]
+
+
 def _twin(
-    test: Callable[..., None], module: ModuleType, factory: str, policy: dict[str, Any]
+    test: Callable[..., None],
+    module: ModuleType,
+    factory: str,
+    policy: dict[str, Any],
+    swaps: Mapping[str, Swap],
 ) -> Callable[..., None]:
     @functools.wraps(test)
     def twin(*args: Any, runner: asyncio.Runner, **kwargs: Any) -> None:
@@ -86,6 +98,8 @@ def _twin(
 
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(module, factory, async_client)
+            for name, make in swaps.items():
+                patch.setattr(module, name, make(runner))
             patch.setattr(httpx.AsyncClient, "send", counting_send)
             patch.setattr(stripe.RequestsClient, "request", no_sync_requests)
             test(*args, **kwargs)
@@ -106,11 +120,13 @@ def install_twins(
     factory: str,
     policy: dict[str, Any] | None = None,
     only: Callable[[str], bool] = lambda name: True,
+    swaps: Mapping[str, Swap] | None = None,
 ) -> list[str]:
     """Add to ``namespace`` an async twin of every ``stripe_backend`` test of ``module``.
 
     ``factory`` names the module's client-building function (replaced during the twin);
-    ``policy`` is the retry policy it uses; ``only`` picks tests by name. Returns the
+    ``policy`` is the retry policy it uses; ``only`` picks tests by name; ``swaps`` replaces
+    other names of the module during the twin (see the module docstring). Returns the
     twinned test names.
     """
     names = sorted(
@@ -122,5 +138,7 @@ def install_twins(
         and only(name)
     )
     for name in names:
-        namespace[name] = _twin(getattr(module, name), module, factory, policy or {})
+        namespace[name] = _twin(
+            getattr(module, name), module, factory, policy or {}, dict(swaps or {})
+        )
     return names

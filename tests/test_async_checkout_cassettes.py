@@ -1,8 +1,8 @@
 """The Checkout Session cassette tests again, on ``AsyncKonbiniClient(...).checkout`` (httpx).
 
 See ``tests/async_twins.py``. Only the Checkout Session tests of
-``tests/test_checkout_cassettes.py`` are twinned: card payments, invoices and polling have
-no async service yet.
+``tests/test_checkout_cassettes.py`` are twinned here; its card, invoice and polling tests
+have their twins in ``tests/test_async_service_cassettes.py``.
 """
 
 from __future__ import annotations

@@ -51,6 +51,11 @@ def _client(backend: StripeBackend) -> KonbiniClient:
     return KonbiniClient(backend.stripe_client, sleep=lambda _: None)
 
 
+def create_customer(client: KonbiniClient, params: dict[str, Any]) -> Any:
+    """Create a Customer with the client's StripeClient (the async twin awaits it)."""
+    return client.stripe_client.v1.customers.create(params)
+
+
 def customer_acts(backend: StripeBackend, action: Callable[[Any], object]) -> None:
     """Run the customer's part on the emulator while recording (replay has it on tape)."""
     if backend.mode == "stripe":
@@ -163,9 +168,7 @@ def test_card_declined_then_another_card(stripe_backend: StripeBackend) -> None:
 
 def test_konbini_invoice_created_sent_and_paid(stripe_backend: StripeBackend) -> None:
     client = _client(stripe_backend)
-    customer = client.stripe_client.v1.customers.create(
-        {"name": "Yamada Taro", "email": "taro@example.com"}
-    )
+    customer = create_customer(client, {"name": "Yamada Taro", "email": "taro@example.com"})
     request = KonbiniInvoiceRequest.model_validate(
         {
             "customer": customer.id,

@@ -11,8 +11,11 @@ import konbini_sdk
 EXPECTED = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "AsyncCardPayments",
     "AsyncCheckoutSessions",
+    "AsyncInvoices",
     "AsyncKonbiniClient",
+    "AsyncPaymentStatusPoller",
     "AsyncRefunds",
     "AuthenticationError",
     "BillingDetails",

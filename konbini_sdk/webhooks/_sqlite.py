@@ -1,13 +1,39 @@
 """The default event store: one SQLite file, safe across threads and processes of one machine.
 
-Each operation borrows a pooled connection and runs in ``BEGIN IMMEDIATE`` (the write lock is
-taken before reading, so two workers never decide on the same stale read). The database is in
-WAL mode so readers do not block the writer, and a busy timeout makes a worker wait for the
-lock instead of failing. Commits use ``synchronous=NORMAL``: atomic and kept across a process
-crash, without an fsync each; an OS crash or power loss may forget the last few, whose events
+One table, ``konbini_webhook_log``, keyed by ``(object_key, event_id)`` (``WITHOUT ROWID``: one
+B-tree), holds a row per recorded event: ``done`` or ``superseded``, with the event's
+:class:`~konbini_sdk.webhooks.OrderKey` and state. An object's latest state is its ``done``
+row with the largest order (ties: the one completed last, ``seq``), so recording an event
+done is **one INSERT: one commit, one B-tree page** per processed event.
+
+Claims (the "one handler at a time per object" rule) are, where the OS has POSIX record
+locks (Linux, macOS; see :mod:`konbini_sdk.webhooks._oslocks`), an exclusive lock on the
+object's byte in the sidecar file ``<path>-locks``, held while the handler runs:
+
+- ``claim``: take the object's lock without waiting (held elsewhere → ``busy``, unless the
+  event is already recorded or superseded), then read the object's rows (a plain WAL read:
+  whatever the previous holder committed is visible) and decide (:func:`decide_claim`).
+- ``complete``: one autocommit ``INSERT`` of the ``done`` row, then unlock.
+- ``release``: unlock. Nothing is written.
+
+A worker that dies mid-handler loses its locks with its process: Stripe's next delivery is
+processed at once, not after a lease. A handler that runs long keeps its lock: it is never
+run a second time meanwhile (``lease_seconds`` is not used). Without POSIX locks (Windows),
+or with ``os_locks=False``, claims are leases in a ``konbini_webhook_claims`` table written
+in ``BEGIN IMMEDIATE`` transactions (two commits per event). A file is created for one kind
+of claim and refuses the other (``konbini_webhook_meta``), so workers cannot mix them.
+
+Commits use WAL with ``synchronous=NORMAL``: atomic and kept across a process crash,
+without an fsync each; an OS crash or power loss may forget the last few, whose events
 Stripe then delivers again (handlers should be idempotent anyway, see the processor).
 
-Not for several machines: SQLite's locking needs one local disk; use
+Files of the previous layout (``konbini_webhook_events`` + ``konbini_webhook_objects``, two
+transactions per event) are migrated when first opened: their records and object states are
+copied into the log in one transaction (the old tables are left as they were). Stop every
+worker of the old version before starting the new one: the two do not see each other's
+claims.
+
+Not for several machines: SQLite's (and the record locks') locking needs one local disk; use
 :class:`~konbini_sdk.webhooks.PostgresEventStore` there.
 """
 
@@ -21,6 +47,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
+from konbini_sdk.webhooks._events import OrderKey
+from konbini_sdk.webhooks._oslocks import HAVE_OS_LOCKS, ObjectLocks, done_with, locks_for
 from konbini_sdk.webhooks._store import (
     Claim,
     ClaimOutcome,
@@ -28,32 +56,52 @@ from konbini_sdk.webhooks._store import (
     ObjectRow,
     ObjectState,
     decide_claim,
-    is_newer_state,
 )
 
 __all__ = ["SQLiteEventStore"]
 
 _SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS konbini_webhook_events (
-        event_id TEXT PRIMARY KEY,
-        event_type TEXT NOT NULL,
+    """CREATE TABLE IF NOT EXISTS konbini_webhook_log (
         object_key TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
         status TEXT NOT NULL CHECK (status IN ('done', 'superseded')),
-        recorded_at REAL NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS konbini_webhook_objects (
-        object_key TEXT PRIMARY KEY,
         terminal INTEGER,
         created INTEGER,
         rank INTEGER,
-        event_id TEXT,
-        event_type TEXT,
         state TEXT,
-        inflight_token TEXT,
-        inflight_until REAL,
-        updated_at REAL
-    )""",
+        seq INTEGER NOT NULL,
+        recorded_at REAL NOT NULL,
+        PRIMARY KEY (object_key, event_id)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS konbini_webhook_claims (
+        object_key TEXT PRIMARY KEY,
+        token TEXT NOT NULL,
+        until REAL NOT NULL
+    ) WITHOUT ROWID""",
+    """CREATE TABLE IF NOT EXISTS konbini_webhook_meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID""",
 )
+# The object's rows: this event's status (if recorded) and the order of its latest state.
+# (Rows migrated without an order have terminal NULL and only count as records.)
+_READ: Final = (
+    "SELECT event_id, status, terminal, created, rank FROM konbini_webhook_log WHERE object_key = ?"
+)
+_INSERT_DONE: Final = (
+    "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
+    " created, rank, state, seq, recorded_at) VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6, ?7,"
+    " (SELECT coalesce(max(seq), 0) + 1 FROM konbini_webhook_log WHERE object_key = ?1), ?8)"
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_SUPERSEDED: Final = (
+    "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
+    " created, rank, state, seq, recorded_at) VALUES (?, ?, ?, 'superseded', ?, ?, ?, ?, 0, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+_V1_TABLES: Final = ("konbini_webhook_events", "konbini_webhook_objects")
+_HELD_ELSEWHERE: Final = float("inf")
 
 
 class SQLiteEventStore:
@@ -62,30 +110,73 @@ class SQLiteEventStore:
     Args:
         path: the database file. Every worker process of the endpoint uses the same path.
         busy_timeout: seconds a worker waits for another one's write lock before failing.
+        os_locks: claim objects with POSIX record locks (the default where the OS has them)
+            or with leases (``False``; the only choice on Windows). Fixed when the file is
+            created: every worker of one file uses the same kind.
 
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 30.0,
+        os_locks: bool = HAVE_OS_LOCKS,
+    ) -> None:
         self._path = os.fspath(path)
         if self._path == ":memory:" or self._path.startswith("file::memory:"):
             raise ValueError("SQLiteEventStore needs a file path; use MemoryEventStore in memory")
+        if os_locks and not HAVE_OS_LOCKS:
+            raise ValueError("os_locks: this platform has no POSIX record locks (fcntl)")
         self._busy_timeout = busy_timeout
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
         self._pid = os.getpid()
-        with self._connection() as conn:
+        self._claims = "os_locks" if os_locks else "leases"
+        conn = self._borrow()
+        try:
             conn.execute("PRAGMA journal_mode=WAL")
             with _immediate(conn):
                 for statement in _SCHEMA:
                     conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO konbini_webhook_meta (key, value) VALUES ('claims', ?)"
+                    " ON CONFLICT DO NOTHING",
+                    (self._claims,),
+                )
+                (recorded,) = conn.execute(
+                    "SELECT value FROM konbini_webhook_meta WHERE key = 'claims'"
+                ).fetchone()
+                if recorded != self._claims:
+                    raise ValueError(
+                        f"os_locks: {self._path} is used with claims by {recorded};"
+                        f" every worker of one file must use the same (os_locks={not os_locks})"
+                    )
+                _migrate_v1(conn)
+        finally:
+            self._give_back(conn)
+        self._locks: ObjectLocks | None = None
+        self._locks_pid = 0
+        if os_locks:
+            self._object_locks()
 
     @property
     def path(self) -> str:
         """The database file."""
         return self._path
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
+    @property
+    def uses_os_locks(self) -> bool:
+        """Whether claims are OS record locks (``True``) or leases in the database."""
+        return self._claims == "os_locks"
+
+    @property
+    def _lock_path(self) -> str:
+        return f"{self._path}-locks"
+
+    # --- connections ------------------------------------------------------------------------
+
+    def _borrow(self) -> sqlite3.Connection:
         """Lend an idle connection (or a new one); each is used by one thread at a time.
 
         Connections are kept open: closing the last connection of a WAL database checkpoints
@@ -94,107 +185,125 @@ class SQLiteEventStore:
         with self._idle_lock:
             if self._pid != os.getpid():  # forked: the parent's connections are not ours
                 self._idle, self._pid = [], os.getpid()
-            conn = self._idle.pop() if self._idle else None
-        if conn is None:
-            # isolation_level=None: we issue BEGIN IMMEDIATE / COMMIT ourselves.
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            # WAL with synchronous=NORMAL: a commit is atomic and survives a crash of the
-            # process, without an fsync per commit (FULL made each event wait for two disk
-            # flushes: ~40 events/s on a virtual disk). Only an OS crash or power loss can
-            # forget the last commits; those events are delivered again by Stripe.
-            conn.execute("PRAGMA synchronous=NORMAL")
+            if self._idle:
+                return self._idle.pop()
+        # isolation_level=None: autocommit, and BEGIN IMMEDIATE / COMMIT where we need more.
+        conn = sqlite3.connect(
+            self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        # WAL with synchronous=NORMAL: a commit is atomic and survives a crash of the
+        # process, without an fsync per commit (FULL made each event wait for disk flushes:
+        # ~40 events/s on a virtual disk). Only an OS crash or power loss can forget the
+        # last commits; those events are delivered again by Stripe.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _give_back(self, conn: sqlite3.Connection) -> None:
+        with self._idle_lock:
+            self._idle.append(conn)
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        conn = self._borrow()
         try:
             yield conn
         except sqlite3.Error:
             conn.close()
             raise
-        with self._idle_lock:
-            self._idle.append(conn)
+        self._give_back(conn)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._connection() as conn, _immediate(conn):
-            yield conn
+    def _object_locks(self) -> ObjectLocks:
+        """Return the process' locks of the file (again after a fork or :meth:`close`)."""
+        locks = self._locks
+        if locks is None or self._locks_pid != os.getpid():
+            with self._idle_lock:
+                if self._locks is None or self._locks_pid != os.getpid():
+                    self._locks, self._locks_pid = locks_for(self._lock_path), os.getpid()
+                locks = self._locks
+        return locks
+
+    # --- the store --------------------------------------------------------------------------
 
     def claim(self, event: EventRecord, *, now: float, lease_seconds: float) -> Claim:
         """Decide and record what to do with ``event``; see :class:`EventStore`."""
-        with self._connection() as conn:
-            # Fast path without the write lock: done/superseded is never undone, and most
-            # redeliveries are of done events.
-            if _read_status(conn, event.event_id) is not None:
-                return Claim(ClaimOutcome.DUPLICATE, event)
-            with _immediate(conn):
-                return self._claim_locked(conn, event, now, lease_seconds)
-
-    def _claim_locked(
-        self, conn: sqlite3.Connection, event: EventRecord, now: float, lease_seconds: float
-    ) -> Claim:
-        row = _read_row(conn, event.object_key)
-        outcome = decide_claim(_read_status(conn, event.event_id), row, event, now)
-        if outcome is ClaimOutcome.SUPERSEDED:
-            _record(conn, event, "superseded", now)
-        if outcome is not ClaimOutcome.CLAIMED:
-            return Claim(outcome, event)
-        token = secrets.token_hex(16)
-        conn.execute(
-            "INSERT INTO konbini_webhook_objects (object_key, inflight_token, inflight_until,"
-            " updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (object_key) DO UPDATE SET"
-            " inflight_token = excluded.inflight_token,"
-            " inflight_until = excluded.inflight_until, updated_at = excluded.updated_at",
-            (event.object_key, token, now + lease_seconds, now),
-        )
-        return Claim(outcome, event, token)
+        if self._claims != "os_locks":
+            return self._claim_lease(event, now, lease_seconds)
+        locks = self._object_locks()
+        token = locks.acquire(event.object_key)
+        try:
+            conn = self._borrow()
+            try:
+                status, order = _read_object(conn, event)
+                row = ObjectRow(order)
+                if token is None:  # held by another worker (thread or process)
+                    row.inflight_token, row.inflight_until = "elsewhere", _HELD_ELSEWHERE
+                outcome = decide_claim(status, row, event, now)
+                if outcome is ClaimOutcome.SUPERSEDED:
+                    _record_superseded(conn, event, now)
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._give_back(conn)
+        except BaseException:
+            locks.release(event.object_key, token)
+            raise
+        if outcome is ClaimOutcome.CLAIMED:
+            return Claim(outcome, event, token)
+        locks.release(event.object_key, token)
+        return Claim(outcome, event)
 
     def complete(self, claim: Claim, *, now: float) -> bool:
-        """Record the claimed event done and move its object's state forward."""
+        """Record the claimed event done (one INSERT, one commit), then free the object."""
+        if self._claims != "os_locks":
+            return self._complete_lease(claim, now)
         event = claim.event
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE konbini_webhook_objects SET inflight_token = NULL, inflight_until = NULL"
-                " WHERE object_key = ? AND inflight_token = ?",
-                (event.object_key, claim.token),
-            )
-            if _read_status(conn, event.event_id) is not None:
-                return False
-            _record(conn, event, "done", now)
-            if is_newer_state(_read_row(conn, event.object_key), event):
-                conn.execute(
-                    "INSERT INTO konbini_webhook_objects (object_key, terminal, created, rank,"
-                    " event_id, event_type, state, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (object_key) DO UPDATE SET terminal = excluded.terminal,"
-                    " created = excluded.created, rank = excluded.rank,"
-                    " event_id = excluded.event_id, event_type = excluded.event_type,"
-                    " state = excluded.state, updated_at = excluded.updated_at",
-                    (event.object_key, *event.order, event.event_id, event.event_type,
+        try:
+            conn = self._borrow()
+            try:
+                inserted = conn.execute(
+                    _INSERT_DONE,
+                    (event.object_key, event.event_id, event.event_type, *event.order,
                      event.state, now),
-                )  # fmt: skip
-            return True
+                ).rowcount  # fmt: skip
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._give_back(conn)
+        finally:
+            self._object_locks().release(event.object_key, claim.token)
+        return inserted == 1
 
     def release(self, claim: Claim) -> None:
-        """Drop the claim if it is still this worker's."""
-        with self._transaction() as conn:
-            conn.execute(
-                "UPDATE konbini_webhook_objects SET inflight_token = NULL, inflight_until = NULL"
-                " WHERE object_key = ? AND inflight_token = ?",
-                (claim.event.object_key, claim.token),
-            )
+        """Drop the claim if it is still this worker's; nothing is written."""
+        if self._claims != "os_locks":
+            with self._transaction() as conn:
+                conn.execute(
+                    "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
+                    (claim.event.object_key, claim.token),
+                )
+            return
+        self._object_locks().release(claim.event.object_key, claim.token)
 
     def event_status(self, event_id: str) -> str | None:
-        """``"done"``, ``"superseded"`` or ``None``."""
+        """``"done"``, ``"superseded"`` or ``None``.
+
+        The log is keyed by object (what processing needs), so this looks through it:
+        for inspection and tests, not for a hot path.
+        """
         with self._connection() as conn:
-            return _read_status(conn, event_id)
+            found = conn.execute(
+                "SELECT status FROM konbini_webhook_log WHERE event_id = ? LIMIT 1", (event_id,)
+            ).fetchone()
+        return None if found is None else str(found[0])
 
     def object_state(self, object_key: str) -> ObjectState | None:
         """Return the latest processed state of ``object_key``."""
         with self._connection() as conn:
             found = conn.execute(
                 "SELECT terminal, created, rank, event_id, event_type, state"
-                " FROM konbini_webhook_objects WHERE object_key = ? AND event_id IS NOT NULL",
+                " FROM konbini_webhook_log"
+                " WHERE object_key = ? AND status = 'done' AND terminal IS NOT NULL"
+                " ORDER BY terminal DESC, created DESC, rank DESC, seq DESC LIMIT 1",
                 (object_key,),
             ).fetchone()
         if found is None:
@@ -202,10 +311,21 @@ class SQLiteEventStore:
         return ObjectState.from_columns(object_key, found)
 
     def forget_events(self, recorded_before: float) -> int:
-        """Delete the records of events recorded before ``recorded_before``."""
+        """Delete the records of events recorded before ``recorded_before``.
+
+        Each object's latest state (its latest ``done`` row) is kept, whatever its age: it
+        guards the order, and a redelivery of that event stays a duplicate.
+        """
         with self._transaction() as conn:
             cursor = conn.execute(
-                "DELETE FROM konbini_webhook_events WHERE recorded_at < ?", (recorded_before,)
+                "DELETE FROM konbini_webhook_log AS old WHERE recorded_at < ?"
+                " AND NOT (status = 'done' AND terminal IS NOT NULL AND NOT EXISTS ("
+                "  SELECT 1 FROM konbini_webhook_log AS later"
+                "   WHERE later.object_key = old.object_key"
+                "   AND later.status = 'done' AND later.terminal IS NOT NULL"
+                "   AND (later.terminal, later.created, later.rank, later.seq)"
+                "     > (old.terminal, old.created, old.rank, old.seq)))",
+                (recorded_before,),
             )
             return cursor.rowcount
 
@@ -213,8 +333,62 @@ class SQLiteEventStore:
         """Close the idle connections (the store opens new ones if used again)."""
         with self._idle_lock:
             idle, self._idle = self._idle, []
+            locks, self._locks = self._locks, None
         for conn in idle:
             conn.close()
+        if locks is not None and self._locks_pid == os.getpid():
+            done_with(locks)  # the lock file closes with its last store (and no claim held)
+
+    # --- leases (no POSIX record locks) -----------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn, _immediate(conn):
+            yield conn
+
+    def _claim_lease(self, event: EventRecord, now: float, lease_seconds: float) -> Claim:
+        with self._transaction() as conn:
+            status, order = _read_object(conn, event)
+            lease = conn.execute(
+                "SELECT token, until FROM konbini_webhook_claims WHERE object_key = ?",
+                (event.object_key,),
+            ).fetchone()
+            row = ObjectRow(order, *(lease or (None, None)))
+            outcome = decide_claim(status, row, event, now)
+            if outcome is ClaimOutcome.SUPERSEDED:
+                _record_superseded(conn, event, now)
+            if outcome is not ClaimOutcome.CLAIMED:
+                return Claim(outcome, event)
+            token = secrets.token_hex(16)
+            conn.execute(
+                "INSERT INTO konbini_webhook_claims (object_key, token, until) VALUES (?, ?, ?)"
+                " ON CONFLICT (object_key) DO UPDATE SET token = excluded.token,"
+                " until = excluded.until",
+                (event.object_key, token, now + lease_seconds),
+            )
+            return Claim(outcome, event, token)
+
+    def _complete_lease(self, claim: Claim, now: float) -> bool:
+        event = claim.event
+        with self._transaction() as conn:
+            conn.execute(
+                "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
+                (event.object_key, claim.token),
+            )
+            return (
+                conn.execute(
+                    _INSERT_DONE,
+                    (
+                        event.object_key,
+                        event.event_id,
+                        event.event_type,
+                        *event.order,
+                        event.state,
+                        now,
+                    ),
+                ).rowcount
+                == 1
+            )
 
 
 @contextmanager
@@ -228,27 +402,55 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def _read_status(conn: sqlite3.Connection, event_id: str) -> str | None:
-    found = conn.execute(
-        "SELECT status FROM konbini_webhook_events WHERE event_id = ?", (event_id,)
-    ).fetchone()
-    return None if found is None else str(found[0])
+def _read_object(
+    conn: sqlite3.Connection, event: EventRecord
+) -> tuple[str | None, OrderKey | None]:
+    """Return this event's recorded status, and the order of its object's latest state."""
+    status: str | None = None
+    latest: OrderKey | None = None
+    for event_id, row_status, terminal, created, rank in conn.execute(_READ, (event.object_key,)):
+        if event_id == event.event_id:
+            status = row_status
+        if row_status == "done" and terminal is not None:
+            order = OrderKey(terminal, created, rank)
+            if latest is None or order > latest:
+                latest = order
+    return status, latest
 
 
-def _read_row(conn: sqlite3.Connection, object_key: str) -> ObjectRow | None:
-    found = conn.execute(
-        "SELECT terminal, created, rank, inflight_token, inflight_until"
-        " FROM konbini_webhook_objects WHERE object_key = ?",
-        (object_key,),
-    ).fetchone()
-    if found is None:
-        return None
-    return ObjectRow.from_columns(found)
-
-
-def _record(conn: sqlite3.Connection, event: EventRecord, status: str, now: float) -> None:
+def _record_superseded(conn: sqlite3.Connection, event: EventRecord, now: float) -> None:
     conn.execute(
-        "INSERT INTO konbini_webhook_events (event_id, event_type, object_key, status,"
-        " recorded_at) VALUES (?, ?, ?, ?, ?)",
-        (event.event_id, event.event_type, event.object_key, status, now),
+        _INSERT_SUPERSEDED,
+        (event.object_key, event.event_id, event.event_type, *event.order, event.state, now),
     )
+
+
+def _migrate_v1(conn: sqlite3.Connection) -> None:
+    """Copy a file of the previous layout into the log, once (inside the schema transaction)."""
+    tables = {
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)", _V1_TABLES
+        )
+    }
+    if tables != set(_V1_TABLES):
+        return
+    done = conn.execute("SELECT 1 FROM konbini_webhook_meta WHERE key = 'migrated_v1'").fetchone()
+    if done is not None:
+        return
+    # Each object's latest state first (with its order), then every other event record
+    # (without one: the old layout kept the order of the latest event only).
+    conn.execute(
+        "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
+        " created, rank, state, seq, recorded_at)"
+        " SELECT object_key, event_id, event_type, 'done', terminal, created, rank, state, 1,"
+        " coalesce(updated_at, 0) FROM konbini_webhook_objects"
+        " WHERE event_id IS NOT NULL AND terminal IS NOT NULL ON CONFLICT DO NOTHING"
+    )
+    conn.execute(
+        "INSERT INTO konbini_webhook_log"
+        " (object_key, event_id, event_type, status, seq, recorded_at)"
+        " SELECT object_key, event_id, event_type, status, 0, recorded_at"
+        " FROM konbini_webhook_events WHERE true ON CONFLICT DO NOTHING"
+    )
+    conn.execute("INSERT INTO konbini_webhook_meta (key, value) VALUES ('migrated_v1', 'yes')")

@@ -27,7 +27,15 @@ from konbini_sdk.webhooks import (
     SQLiteEventStore,
 )
 
-STORE_KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+STORE_KINDS = [
+    "memory",
+    "sqlite",  # claims are POSIX record locks (the default on Linux and macOS)
+    "sqlite_leases",  # claims are leases in the file (the only kind on Windows)
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
+#: Stores whose claims are leases: a crashed worker's claim expires after ``lease_seconds``.
+LEASE_STORE_KINDS = ("memory", "sqlite_leases", "postgres")
+LEASE_STORE_PARAMS = [k for k in STORE_KINDS if getattr(k, "values", (k,))[0] in LEASE_STORE_KINDS]
 StoreFactory = Callable[[], EventStore]
 
 
@@ -122,6 +130,8 @@ def store_factory(
             store = memory
         elif store_kind == "sqlite":
             store = SQLiteEventStore(tmp_path / "webhooks.sqlite3")
+        elif store_kind == "sqlite_leases":
+            store = SQLiteEventStore(tmp_path / "webhooks.sqlite3", os_locks=False)
         else:
             store = PostgresEventStore(dsn, table_prefix=prefix)
         made.append(store)

@@ -200,3 +200,60 @@ def test_known_type_with_missing_fields_is_malformed(event_type: str, obj: objec
         parse_event(
             {"id": "evt_x", "type": event_type, "created": BASE_TIME, "data": {"object": obj}}
         )
+
+
+def _variants() -> list[dict[str, object]]:
+    """Payment intents whose vouchers differ in the ways Stripe's answers can."""
+    out = []
+    for n, change in enumerate(["none", "two_chains", "empty_codes", "unknown_chain",
+                                "no_confirmation", "no_options", "description"]):  # fmt: skip
+        pi = payment_intent(f"pi_variant{n}", "requires_action", BASE_TIME)
+        details = pi["next_action"]["konbini_display_details"]
+        stores = details["stores"]
+        if change == "two_chains":
+            del stores["lawson"], stores["ministop"]
+        elif change == "empty_codes":
+            stores["lawson"] = None
+        elif change == "unknown_chain":
+            stores["daily_yamazaki"] = {"payment_code": "123", "confirmation_number": None}
+        elif change == "no_confirmation":
+            for codes in stores.values():
+                codes.pop("confirmation_number")
+        elif change == "no_options":
+            pi["payment_method_options"] = None
+        elif change == "description":
+            pi["payment_method_options"] = {"konbini": {"product_description": "ご注文 A-1"}}
+        out.append(pi)
+    return out
+
+
+@pytest.mark.parametrize("pi", _variants())
+def test_event_voucher_equals_the_voucher_of_the_intent(pi: dict[str, object]) -> None:
+    """The event builds its voucher in one validation; it must equal Voucher's own reading."""
+    from konbini_sdk import Voucher
+
+    event = parse_event(envelope("evt_v", "payment_intent.requires_action", BASE_TIME, pi))
+    assert isinstance(event, VoucherIssued)
+    expected = Voucher.from_payment_intent(pi)
+    assert event.voucher == expected
+    assert list(event.voucher.stores) == list(expected.stores)
+    assert event.voucher.expires_at.utcoffset() == expected.expires_at.utcoffset()
+    assert repr(event.voucher) == repr(expected)
+
+
+def test_decode_event_reasons() -> None:
+    from konbini_sdk.webhooks._events import decode_event
+
+    assert decode_event(b'{"id": "evt_1", "type": "x", "created": 1}')["id"] == "evt_1"
+    for body, reason in [
+        (b"\xff{}", "body is not UTF-8"),
+        (b'{"id": "\xff"}', "body is not UTF-8"),
+        (b"{", "body is not JSON"),
+        (b"", "body is not JSON"),
+        (b"[1]", "body is not a Stripe event"),
+        (b'{"id": 1, "type": "x", "created": 1}', "body is not a Stripe event"),
+        (b'{"id": "evt_1", "type": "x", "created": "1"}', "body is not a Stripe event"),
+    ]:
+        with pytest.raises(WebhookError) as info:
+            decode_event(body)
+        assert info.value.reason == reason

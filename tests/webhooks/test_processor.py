@@ -11,6 +11,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from konbini_sdk.webhooks import (
+    Claim,
     EventRecord,
     EventStore,
     MemoryEventStore,
@@ -24,7 +25,7 @@ from konbini_sdk.webhooks import (
     WebhookProcessor,
     parse_event,
 )
-from tests.webhooks.conftest import StoreFactory
+from tests.webhooks.conftest import LEASE_STORE_KINDS, LEASE_STORE_PARAMS, StoreFactory
 from tests.webhooks.stripe_events import (
     BASE_TIME,
     OLD_SECRET,
@@ -217,27 +218,53 @@ def test_events_without_a_handler_are_still_recorded(store: EventStore, clock: C
     assert state.state == "succeeded"
 
 
-def test_crashed_claim_expires_after_the_lease(store_factory: StoreFactory, clock: Clock) -> None:
-    crashed = store_factory()
+def _claim_and_abandon(store: EventStore, clock: Clock) -> Claim:
+    """A worker claims ``evt_paid`` and then never completes nor releases it."""
     event = parse_event(envelope("evt_paid", "payment_intent.succeeded", BASE_TIME,
                                  payment_intent(PI, "succeeded", BASE_TIME)))  # fmt: skip
     assert event is not None
     record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
-    claim = crashed.claim(record, now=clock(), lease_seconds=60)
-    assert claim.outcome == "claimed"  # ... and that worker dies here, mid-handler
+    claim = store.claim(record, now=clock(), lease_seconds=60)
+    assert claim.outcome == "claimed"
+    return claim
+
+
+@pytest.mark.parametrize("store_kind", LEASE_STORE_PARAMS, indirect=True)
+def test_crashed_claim_expires_after_the_lease(store_factory: StoreFactory, clock: Clock) -> None:
+    """Leases: a crashed worker's claim blocks until it expires (OS locks: test_oslocks)."""
+    crashed = store_factory()
+    claim = _claim_and_abandon(crashed, clock)  # ... and that worker dies here, mid-handler
 
     processor = _processor(store_factory(), clock)
     recorder = Recorder(processor)
-    body = encode(envelope("evt_paid", "payment_intent.succeeded", BASE_TIME,
-                           payment_intent(PI, "succeeded", BASE_TIME)))  # fmt: skip
     clock.now += 59
-    assert deliver(processor, body) == (409, "busy")
+    assert deliver(processor, PAID) == (409, "busy")
     assert not recorder.calls
     clock.now += 2
-    assert deliver(processor, body) == (200, "processed")
+    assert deliver(processor, PAID) == (200, "processed")
     assert recorder.calls == Counter({"evt_paid": 1})
     # the dead worker's late completion cannot mark it twice
     assert crashed.complete(claim, now=clock()) is False
+
+
+def test_os_lock_claim_does_not_expire(tmp_path: Path, clock: Clock) -> None:
+    """With OS locks a live claim holds however long its handler runs; freeing it frees it."""
+    holder = SQLiteEventStore(tmp_path / "webhooks.sqlite3")
+    claim = _claim_and_abandon(holder, clock)
+    processor = _processor(SQLiteEventStore(tmp_path / "webhooks.sqlite3"), clock)
+    recorder = Recorder(processor)
+    clock.now += 86_400  # a day: far past any lease
+    assert deliver(processor, PAID) == (409, "busy")
+    assert deliver(processor, VOUCHER) == (409, "busy")  # the whole object is held
+    assert not recorder.calls
+    holder.release(claim)
+    assert deliver(processor, PAID) == (200, "processed")
+    assert deliver(processor, PAID) == (200, "duplicate")
+    assert recorder.calls == Counter({"evt_paid": 1})
+    # a stale claim object cannot complete or release anyone else's lock
+    assert holder.complete(claim, now=clock()) is False
+    holder.close()
+    processor.store.close()
 
 
 def test_two_workers_racing_on_one_event_run_it_once(
@@ -296,20 +323,28 @@ def test_busy_loser_is_not_lost_when_the_winner_fails(
     assert runs == ["evt_paid"]
 
 
-def test_handler_outliving_its_lease(store_factory: StoreFactory, clock: Clock) -> None:
-    """A handler slower than the lease may run twice; the event is still recorded once."""
+def test_handler_outliving_its_lease(
+    store_factory: StoreFactory, clock: Clock, store_kind: str
+) -> None:
+    """A handler slower than a lease may run twice; the event is still recorded once.
+
+    With OS locks (SQLite's default) the claim holds as long as the handler runs: the other
+    worker answers busy, and the handler runs once.
+    """
     slow_worker, other = _processor(store_factory(), clock), _processor(store_factory(), clock)
     runs: list[str] = []
+    leases = store_kind in LEASE_STORE_KINDS
 
     def slow(event: PaymentSucceeded) -> None:
         runs.append("slow")
         clock.now += 120  # longer than the lease: meanwhile Stripe retried elsewhere
-        assert deliver(other, PAID) == (200, "processed")
+        expected = (200, "processed") if leases else (409, "busy")
+        assert deliver(other, PAID) == expected
 
     slow_worker.on(PaymentSucceeded)(slow)
     other.on(PaymentSucceeded)(lambda e: runs.append("other"))
     assert deliver(slow_worker, PAID) == (200, "processed")
-    assert runs == ["slow", "other"]
+    assert runs == (["slow", "other"] if leases else ["slow"])
     assert deliver(other, PAID) == (200, "duplicate")
     assert slow_worker.store.event_status("evt_paid") == "done"
 
@@ -416,18 +451,47 @@ def test_logs_name_event_and_outcome_but_no_personal_data(
         deliver(processor, VOUCHER)
         deliver(processor, VOUCHER)
         processor.process(VOUCHER, sign(VOUCHER, "whsec_wrong"))
-    outcomes = [(e.get("event_id"), e.get("outcome")) for e in logs]
+    outcomes = [(e.get("event_id"), e.get("outcome"), e["log_level"]) for e in logs]
     assert outcomes == [
-        ("evt_voucher", "failed"),
-        ("evt_voucher", "processed"),
-        ("evt_voucher", "duplicate"),
-        (None, "rejected"),
+        ("evt_voucher", "failed", "error"),
+        ("evt_voucher", "processed", "debug"),
+        ("evt_voucher", "duplicate", "debug"),
+        (None, "rejected", "warning"),
     ]
     assert logs[0]["error"] == "RuntimeError"
     assert all(e.get("event_type") == "payment_intent.requires_action" for e in logs[:3])
     text = repr(logs)
     for secret in ("taro.yamada", "09012345678", "_secret_", SECRET, "whsec_wrong", "payment_code"):
         assert secret not in text
+
+
+def test_log_levels_of_the_other_outcomes(store_factory: StoreFactory, clock: Clock) -> None:
+    """Superseded and busy deliveries are logged at info, ignored ones at debug."""
+    first, second = _processor(store_factory(), clock), _processor(store_factory(), clock)
+    entered, go_on = threading.Event(), threading.Event()
+
+    def slow(event: PaymentSucceeded) -> None:
+        entered.set()
+        assert go_on.wait(10)
+
+    first.on(PaymentSucceeded)(slow)
+    unknown = encode(envelope("evt_cus", "customer.created", BASE_TIME, {"id": "cus_1"}))
+    with capture_logs() as logs:
+        worker = threading.Thread(target=deliver, args=(first, PAID))
+        worker.start()
+        assert entered.wait(10)
+        assert deliver(second, VOUCHER) == (409, "busy")
+        go_on.set()
+        worker.join(10)
+        assert deliver(second, VOUCHER) == (200, "superseded")
+        assert deliver(second, unknown) == (200, "ignored")
+    levels = [(e["event"], e.get("outcome"), e["log_level"]) for e in logs]
+    assert levels == [
+        ("webhook_busy", "busy", "info"),
+        ("webhook_processed", "processed", "debug"),
+        ("webhook_skipped", "superseded", "info"),
+        ("webhook_ignored", "ignored", "debug"),
+    ]
 
 
 def test_one_handler_per_event_class(processor: WebhookProcessor) -> None:
