@@ -10,6 +10,7 @@ errors translated to the SDK's tree, and log lines without personal data.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,6 +45,10 @@ __all__ = [
 
 _log = get_logger()
 
+#: True while a :func:`public_operation` runs in this thread or task: its calls are inner
+#: steps (no operation line of their own), and the public operation logs the one line.
+_IN_PUBLIC_OPERATION: ContextVar[bool] = ContextVar("konbini_public_operation", default=False)
+
 T = TypeVar("T", bound=stripe.StripeObject)
 R = TypeVar("R")
 
@@ -76,8 +81,9 @@ def call_stripe(
     moving the chain on (the caller derives a fresh key when a new attempt is wanted).
 
     Logging: each attempt's success is a DEBUG ``konbini.attempt`` line (a refusal is a
-    WARNING), and the call's outcome one ``konbini.operation`` line: INFO when it succeeded,
-    WARNING when it failed.
+    WARNING). Inside a :func:`public_operation`, which logs the operation's line, that is
+    all; a call made outside one is the service's whole operation and logs its own
+    ``konbini.operation`` line: INFO when it succeeded, WARNING when it failed.
     """
     ctx = dict(context or {})
 
@@ -133,7 +139,9 @@ def _log_outcome(
     value: stripe.StripeObject | None = None,
     error: BaseException | None = None,
 ) -> None:
-    """Log the call's one ``konbini.operation`` line: INFO on success, WARNING on failure."""
+    """Log the call's ``konbini.operation`` line, unless a public operation logs it."""
+    if _IN_PUBLIC_OPERATION.get():
+        return
     if error is not None:
         _log.warning(
             "konbini.operation",
@@ -302,10 +310,13 @@ def public_operation(
     inner steps do.
     """
     started = client._clock()
+    token = _IN_PUBLIC_OPERATION.set(True)
     try:
         result = yield from flow
     except Exception as error:
         client._log_operation(operation, context, started, public=True, error=error)
         raise
+    finally:
+        _IN_PUBLIC_OPERATION.reset(token)
     client._log_operation(operation, context, started, public=True, **describe(result))
     return result
