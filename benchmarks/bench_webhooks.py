@@ -13,8 +13,14 @@ Sides, interleaved round by round, each processing ``batch`` fresh deliveries pe
 - ``bare_verify_parse``: ``stripe.WebhookSignature.verify_header`` + ``json.loads``;
 - ``bare_construct_event``: ``stripe.Webhook.construct_event`` (verify, parse, StripeObject);
 - ``sdk_memory``: ``WebhookProcessor`` with ``MemoryEventStore`` (the SDK without the disk);
+- ``sdk_verify_type``: the processor's first stage alone (signature check, JSON, typed event):
+  what the SDK does before the store;
 - ``sqlite_store_only``: ``SQLiteEventStore.claim`` + ``complete`` alone (another file): the
-  exactly-once bookkeeping without the rest of the pipeline.
+  exactly-once bookkeeping without the rest of the pipeline (claims as OS record locks, one
+  commit per event);
+- ``sqlite_leases_store_only``: the same with ``os_locks=False`` (claims as leases in the
+  file, two ``BEGIN IMMEDIATE`` transactions per event: the Windows path, and the shape of
+  the store before the record locks).
 
 Plus, once, the throughput of redeliveries of already processed events (``duplicate``).
 """
@@ -45,6 +51,7 @@ from konbini_sdk.webhooks import (
     PaymentSucceeded,
     SQLiteEventStore,
     VoucherIssued,
+    WebhookEvent,
     WebhookProcessor,
 )
 
@@ -142,11 +149,18 @@ def run(rounds: int, batch: int, duplicates: int) -> dict[str, Any]:
         def bare_construct_event(delivery: Delivery) -> object:
             return stripe.Webhook.construct_event(delivery[0], delivery[1], SECRET)
 
+        def sdk_verify_type(delivery: Delivery) -> object:
+            received = memory_proc._receive(*delivery)  # the stage before the store
+            if not isinstance(received, WebhookEvent):
+                raise RuntimeError("delivery not typed")
+            return received
+
         handlers: dict[str, Callable[[Delivery], object]] = {
             "sdk_sqlite": via(sqlite_proc),
             "bare_verify_parse": bare_verify_parse,
             "bare_construct_event": bare_construct_event,
             "sdk_memory": via(memory_proc),
+            "sdk_verify_type": sdk_verify_type,
         }
         for handle in handlers.values():  # warm up
             for delivery in deliveries.make(max(batch // 4, 1)):
@@ -164,32 +178,39 @@ def run(rounds: int, batch: int, duplicates: int) -> dict[str, Any]:
 
         # The SQLite store alone (its own file): claim + complete of fresh events, what the
         # exactly-once bookkeeping costs without verifying, typing, logging or dispatching.
-        bare_store = SQLiteEventStore(Path(tmp) / "store-only.sqlite3")
         store_ids = itertools.count()
 
-        def store_only(_round: int) -> float:
-            records = [
-                EventRecord(
-                    f"evt_store{n:010d}",
-                    "payment_intent.succeeded",
-                    f"payment_intent:pi_store{n:010d}",
-                    OrderKey(1, 1_700_000_000, 3),
-                    "succeeded",
-                )
-                for n in itertools.islice(store_ids, batch)
-            ]
-            now = time.time()
-            started = time.perf_counter()
-            for record in records:
-                claim = bare_store.claim(record, now=now, lease_seconds=60.0)
-                if not bare_store.complete(claim, now=now):
-                    raise RuntimeError("store refused a fresh event")
-            return batch / (time.perf_counter() - started)
+        def store_only(store: SQLiteEventStore) -> Callable[[int], float]:
+            def one_round(_round: int) -> float:
+                records = [
+                    EventRecord(
+                        f"evt_store{n:010d}",
+                        "payment_intent.succeeded",
+                        f"payment_intent:pi_store{n:010d}",
+                        OrderKey(1, 1_700_000_000, 3),
+                        "succeeded",
+                    )
+                    for n in itertools.islice(store_ids, batch)
+                ]
+                now = time.time()
+                started = time.perf_counter()
+                for record in records:
+                    claim = store.claim(record, now=now, lease_seconds=60.0)
+                    if not store.complete(claim, now=now):
+                        raise RuntimeError("store refused a fresh event")
+                return batch / (time.perf_counter() - started)
+
+            return one_round
+
+        bare_store = SQLiteEventStore(Path(tmp) / "store-only.sqlite3")
+        lease_store = SQLiteEventStore(Path(tmp) / "store-leases.sqlite3", os_locks=False)
 
         sides = {name: side(h) for name, h in handlers.items()}
-        sides["sqlite_store_only"] = store_only
+        sides["sqlite_store_only"] = store_only(bare_store)
+        sides["sqlite_leases_store_only"] = store_only(lease_store)
         rates = c.interleaved(sides, rounds)
         bare_store.close()
+        lease_store.close()
 
         # Redeliveries of events already done: the store's read-only fast path.
         done = deliveries.make(duplicates)
@@ -243,10 +264,27 @@ def run(rounds: int, batch: int, duplicates: int) -> dict[str, Any]:
             "µs",
         ),
         c.metric(
+            "SDK (MemoryEventStore) cost per event",
+            [1e6 / r for r in rates["sdk_memory"]],
+            "µs",
+        ),
+        c.metric(
+            "SDK verify + JSON + typed event cost per event",
+            [1e6 / r for r in rates["sdk_verify_type"]],
+            "µs",
+            note="the processor's stage before the store (WebhookProcessor._receive)",
+        ),
+        c.metric(
             "SQLite store alone (claim + complete) cost per event",
             [1e6 / r for r in rates["sqlite_store_only"]],
             "µs",
-            note="the two exactly-once transactions, without verify, typing, log or handler",
+            note="claims as OS record locks, one commit per event; no verify, typing, handler",
+        ),
+        c.metric(
+            "SQLite store alone, leases (claim + complete) cost per event",
+            [1e6 / r for r in rates["sqlite_leases_store_only"]],
+            "µs",
+            note="os_locks=False: two BEGIN IMMEDIATE transactions per event (Windows path)",
         ),
     ]
     return c.result(

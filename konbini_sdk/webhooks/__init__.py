@@ -28,10 +28,18 @@ Exactly once
     store records it done together with the object's new state, in one transaction. A
     redelivery of a done event runs nothing. Two workers racing on one event: one runs it, the
     other answers 409 and never acknowledges an event that is not yet done (if the winner then
-    fails, Stripe's retry of the loser's delivery runs it). A crashed worker's claim expires
-    after ``lease_seconds``. Limits: a handler that outlives its lease may run a second time,
-    and a crash between a handler's success and the done-record reruns it on redelivery; make
-    handlers idempotent where a rerun would hurt (e.g. key shipments by ``event.id``).
+    fails, Stripe's retry of the loser's delivery runs it). Claims:
+
+    - ``SQLiteEventStore`` on Linux/macOS: an OS record lock per object, held while the
+      handler runs. A crashed worker's locks go with its process (the redelivery runs at
+      once); a slow handler is never run twice. One commit per processed event.
+    - ``MemoryEventStore``, ``PostgresEventStore``, and ``SQLiteEventStore`` on Windows (or
+      with ``os_locks=False``): leases. A crashed worker's claim expires after
+      ``lease_seconds``; a handler that outlives its lease may run a second time.
+
+    Either way a crash between a handler's success and the done-record reruns it on
+    redelivery; make handlers idempotent where a rerun would hurt (e.g. key shipments by
+    ``event.id``).
 
 Order (per PaymentIntent, Checkout Session, Refund)
     Each typed event has an :class:`OrderKey` ``(terminal, created, rank)``. An event whose key

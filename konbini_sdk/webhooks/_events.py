@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import from_json
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
-from konbini_sdk._japanese import to_jst
+from konbini_sdk._japanese import JST
 from konbini_sdk._refunds import RefundView
 from konbini_sdk._voucher import Chain, Voucher
 
@@ -390,7 +390,7 @@ def _voucher_fields(obj: Mapping[str, Any]) -> dict[str, Any] | None:
         "currency": str(obj.get("currency") or "jpy"),
         "product_description": options.get("product_description"),
         "hosted_voucher_url": str(details["hosted_voucher_url"]),
-        "expires_at": to_jst(int(details["expires_at"])),
+        "expires_at": datetime.fromtimestamp(int(details["expires_at"]), JST),  # = to_jst
         "stores": stores,
     }
 
@@ -406,26 +406,28 @@ def _build(
         "object_id": obj["id"],
         "raw": obj,  # validated as dict[str, Any]: the model keeps its own copy
     }
-    if issubclass(cls, _PaymentIntentEvent):
+    kind = cls.object_kind
+    if kind == "payment_intent":
         fields["amount"] = int(obj["amount"])
         fields["currency"] = str(obj.get("currency") or "jpy")
-        fields["metadata"] = _string_map(obj.get("metadata"))
+        metadata = obj.get("metadata")
+        fields["metadata"] = _string_map(metadata) if metadata else {}
         if cls is VoucherIssued:
             voucher = _voucher_fields(obj)
             if voucher is None:
                 return None  # not a Konbini voucher (e.g. a card's 3-D Secure step)
             fields["voucher"] = voucher
+        elif cls is PaymentSucceeded:
+            fields["amount_received"] = int(obj.get("amount_received") or 0)
         elif cls is PaymentFailed:
             error = obj.get("last_payment_error") or {}
             code = error.get("code")
             fields["expired"] = code in EXPIRED_CODES
             fields["failure_code"] = code
             fields["failure_message"] = error.get("message")
-        elif cls is PaymentSucceeded:
-            fields["amount_received"] = int(obj.get("amount_received") or 0)
         elif cls is PaymentCanceled:
             fields["cancellation_reason"] = obj.get("cancellation_reason")
-    elif issubclass(cls, _CheckoutEvent):
+    elif kind == "checkout_session":
         fields |= {
             "payment_intent_id": _id_of(obj.get("payment_intent")),
             "payment_status": str(obj["payment_status"]),
@@ -433,7 +435,7 @@ def _build(
             "currency": obj.get("currency"),
             "metadata": _string_map(obj.get("metadata")),
         }
-    elif issubclass(cls, _RefundEvent):
+    else:  # refund
         fields |= {
             "status": str(obj["status"]),
             "amount": int(obj["amount"]),

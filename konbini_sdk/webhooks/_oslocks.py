@@ -34,9 +34,12 @@ try:
 except ImportError:  # pragma: no cover - Windows: the SQLite store then uses leases
     HAVE_OS_LOCKS = False  # type: ignore[misc]
 
-__all__ = ["HAVE_OS_LOCKS", "ObjectLocks", "locks_for"]
+__all__ = ["HAVE_OS_LOCKS", "PROCESS", "ObjectLocks", "done_with", "lock_offset", "locks_for"]
 
 _BUSY: Final = frozenset({errno.EACCES, errno.EAGAIN})
+_TOKENS: Final = itertools.count(1)
+#: This process' id, kept up to date after a fork (cheaper than asking the OS each time).
+PROCESS: Final = [os.getpid()]
 
 
 def lock_offset(object_key: str) -> int:
@@ -51,9 +54,9 @@ class ObjectLocks:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
-        self._held: dict[int, str] = {}
+        self._held: dict[int, str] = {}  # offset -> token of the claim holding it
+        self._offsets: dict[str, int] = {}  # token -> offset
         self._mutex = threading.Lock()
-        self._tokens = itertools.count(1)
         self.users = 0
 
     def acquire(self, object_key: str) -> str | None:
@@ -68,15 +71,16 @@ class ObjectLocks:
                 if exc.errno in _BUSY:
                     return None
                 raise
-            token = f"{os.getpid()}:{next(self._tokens)}"
+            token = f"{PROCESS[0]}:{next(_TOKENS)}"  # unique across files and reopenings
             self._held[offset] = token
+            self._offsets[token] = offset
             return token
 
-    def release(self, object_key: str, token: str | None) -> bool:
-        """Unlock ``object_key`` if ``token`` holds it; return whether it did."""
-        offset = lock_offset(object_key)
+    def release(self, token: str | None) -> bool:
+        """Unlock the object ``token`` holds; return whether it held one."""
         with self._mutex:
-            if token is None or self._held.get(offset) != token:
+            offset = self._offsets.pop(token, None) if token is not None else None
+            if offset is None:
                 return False
             del self._held[offset]
             fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
@@ -121,6 +125,7 @@ def _forget_after_fork() -> None:
     # it starts with an empty table. The inherited descriptors are closed (that releases
     # nothing of the parent's: the locks are the parent process').
     global _registry_lock
+    PROCESS[0] = os.getpid()
     _registry_lock = threading.Lock()
     for locks in _registry.values():
         with contextlib.suppress(OSError):

@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from konbini_sdk._exceptions import WebhookError
 from konbini_sdk._logging import get_logger
@@ -48,15 +48,14 @@ Handler = Callable[[E], object]
 R = TypeVar("R")
 
 
-@dataclass(frozen=True)
-class _StoreWork:
-    """A dispatch step: one blocking store transaction (a thread's work under asyncio)."""
+class _StoreWork(NamedTuple):
+    """A dispatch step: one blocking store call (a thread's work under asyncio)."""
 
-    work: Callable[[], Any]
+    work: Callable[..., Any]
+    args: tuple[Any, ...]
 
 
-@dataclass(frozen=True)
-class _HandlerCall:
+class _HandlerCall(NamedTuple):
     """A dispatch step: run the merchant's handler on the event."""
 
     handler: Callable[[Any], object]
@@ -68,9 +67,9 @@ _Steps = Generator[_StoreWork | _HandlerCall, Any, R]
 
 def _perform(step: _StoreWork | _HandlerCall) -> Any:
     if isinstance(step, _StoreWork):
-        return step.work()
+        return step.work(*step.args)
     result = step.handler(step.event)
-    if inspect.isawaitable(result):
+    if result is not None and inspect.isawaitable(result):
         if inspect.iscoroutine(result):
             result.close()  # never awaited: close it rather than leak a warning
         raise TypeError("an async handler needs `await processor.process_async(...)`")
@@ -81,7 +80,7 @@ async def _perform_async(step: _StoreWork | _HandlerCall) -> Any:
     import asyncio  # only async applications pay for it
 
     if isinstance(step, _StoreWork):
-        return await asyncio.to_thread(step.work)
+        return await asyncio.to_thread(step.work, *step.args)
     if inspect.iscoroutinefunction(step.handler):
         return await step.handler(step.event)
     result = await asyncio.to_thread(step.handler, step.event)
@@ -128,10 +127,12 @@ class WebhookProcessor:
         tolerance: seconds a signature's timestamp may be old (Stripe's default, 300),
             checked against the real time (the same decisions as
             ``stripe.WebhookSignature.verify_header``, made on the raw bytes).
-        lease_seconds: how long a claim protects a running handler. A worker that crashes
-            mid-handler blocks the event (and its object) for this long; a handler that runs
-            longer than this may run twice. Keep it well above your slowest handler.
-        clock: returns the current Unix time, for leases; inject one in tests.
+        lease_seconds: for stores whose claims are leases (memory, PostgreSQL, SQLite on
+            Windows or with ``os_locks=False``): how long a claim protects a running handler.
+            A worker that crashes mid-handler blocks the event (and its object) for this long;
+            a handler that runs longer than this may run twice. Keep it well above your
+            slowest handler. (SQLite's OS record locks last as long as the handler runs.)
+        clock: returns the current Unix time, for leases and records; inject one in tests.
 
     Exactly one handler per event class (:meth:`on`): the store records an event done only when
     its handler succeeded, so with two handlers a failure of the second would run the first
@@ -257,11 +258,8 @@ class WebhookProcessor:
         the line is filtered out).
         """
         record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
-        store = self._store
         try:
-            claim = yield _StoreWork(
-                lambda: store.claim(record, now=self._clock(), lease_seconds=self._lease)
-            )
+            claim = yield _StoreWork(self._claim, (record,))
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="claim")
             return self._result(500, "failed", "store unavailable", event)
@@ -276,7 +274,7 @@ class WebhookProcessor:
                 yield from self._release(claim, event)
                 return self._result(500, "failed", "handler failed", event)
         try:
-            marked = yield _StoreWork(lambda: store.complete(claim, now=self._clock()))
+            marked = yield _StoreWork(self._complete, (claim,))
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="complete")
             yield from self._release(claim, event)
@@ -294,6 +292,12 @@ class WebhookProcessor:
         )
         return self._result(200, "processed", "processed", event)
 
+    def _claim(self, record: EventRecord) -> Claim:
+        return self._store.claim(record, now=self._clock(), lease_seconds=self._lease)
+
+    def _complete(self, claim: Claim) -> bool:
+        return self._store.complete(claim, now=self._clock())
+
     def _answer_unclaimed(self, claim: Claim, event: WebhookEvent) -> WebhookResult:
         outcome = claim.outcome.value
         if claim.outcome is ClaimOutcome.BUSY:
@@ -307,9 +311,8 @@ class WebhookProcessor:
         return self._result(200, outcome, outcome, event)
 
     def _release(self, claim: Claim, event: WebhookEvent) -> _Steps[None]:
-        store = self._store
         try:
-            yield _StoreWork(lambda: store.release(claim))
+            yield _StoreWork(self._store.release, (claim,))
         except Exception as exc:
             # The claim then lapses (the lease runs out, or the OS lock goes with the process).
             self._failed(event, "webhook_store_failed", exc, step="release")

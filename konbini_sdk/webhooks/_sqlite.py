@@ -48,7 +48,13 @@ from contextlib import contextmanager
 from typing import Final
 
 from konbini_sdk.webhooks._events import OrderKey
-from konbini_sdk.webhooks._oslocks import HAVE_OS_LOCKS, ObjectLocks, done_with, locks_for
+from konbini_sdk.webhooks._oslocks import (
+    HAVE_OS_LOCKS,
+    PROCESS,
+    ObjectLocks,
+    done_with,
+    locks_for,
+)
 from konbini_sdk.webhooks._store import (
     Claim,
     ClaimOutcome,
@@ -102,6 +108,7 @@ _INSERT_SUPERSEDED: Final = (
 )
 _V1_TABLES: Final = ("konbini_webhook_events", "konbini_webhook_objects")
 _HELD_ELSEWHERE: Final = float("inf")
+_CHECKPOINT_PAGES: Final = 10_000
 
 
 class SQLiteEventStore:
@@ -131,7 +138,7 @@ class SQLiteEventStore:
         self._busy_timeout = busy_timeout
         self._idle: list[sqlite3.Connection] = []
         self._idle_lock = threading.Lock()
-        self._pid = os.getpid()
+        self._pid = PROCESS[0]
         self._claims = "os_locks" if os_locks else "leases"
         conn = self._borrow()
         try:
@@ -182,11 +189,13 @@ class SQLiteEventStore:
         Connections are kept open: closing the last connection of a WAL database checkpoints
         and deletes the WAL, which would make every operation pay for a checkpoint.
         """
-        with self._idle_lock:
-            if self._pid != os.getpid():  # forked: the parent's connections are not ours
-                self._idle, self._pid = [], os.getpid()
-            if self._idle:
-                return self._idle.pop()
+        if self._pid != PROCESS[0]:  # forked: the parent's connections are not ours
+            with self._idle_lock:
+                self._idle, self._pid = [], PROCESS[0]
+        try:
+            return self._idle.pop()  # atomic: no two threads get the same connection
+        except IndexError:
+            pass
         # isolation_level=None: autocommit, and BEGIN IMMEDIATE / COMMIT where we need more.
         conn = sqlite3.connect(
             self._path, timeout=self._busy_timeout, isolation_level=None, check_same_thread=False
@@ -196,11 +205,14 @@ class SQLiteEventStore:
         # ~40 events/s on a virtual disk). Only an OS crash or power loss can forget the
         # last commits; those events are delivered again by Stripe.
         conn.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint (copying the WAL into the database) costs two fsyncs, whatever its
+        # size: every 10,000 pages (a WAL of up to ~40 MB, ~7,000 events) rather than
+        # SQLite's default 1,000, it costs ~4 µs per event instead of ~15 µs.
+        conn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
         return conn
 
     def _give_back(self, conn: sqlite3.Connection) -> None:
-        with self._idle_lock:
-            self._idle.append(conn)
+        self._idle.append(conn)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
@@ -215,10 +227,10 @@ class SQLiteEventStore:
     def _object_locks(self) -> ObjectLocks:
         """Return the process' locks of the file (again after a fork or :meth:`close`)."""
         locks = self._locks
-        if locks is None or self._locks_pid != os.getpid():
+        if locks is None or self._locks_pid != PROCESS[0]:
             with self._idle_lock:
-                if self._locks is None or self._locks_pid != os.getpid():
-                    self._locks, self._locks_pid = locks_for(self._lock_path), os.getpid()
+                if self._locks is None or self._locks_pid != PROCESS[0]:
+                    self._locks, self._locks_pid = locks_for(self._lock_path), PROCESS[0]
                 locks = self._locks
         return locks
 
@@ -245,11 +257,11 @@ class SQLiteEventStore:
                 raise
             self._give_back(conn)
         except BaseException:
-            locks.release(event.object_key, token)
+            locks.release(token)
             raise
         if outcome is ClaimOutcome.CLAIMED:
             return Claim(outcome, event, token)
-        locks.release(event.object_key, token)
+        locks.release(token)
         return Claim(outcome, event)
 
     def complete(self, claim: Claim, *, now: float) -> bool:
@@ -270,7 +282,7 @@ class SQLiteEventStore:
                 raise
             self._give_back(conn)
         finally:
-            self._object_locks().release(event.object_key, claim.token)
+            self._object_locks().release(claim.token)
         return inserted == 1
 
     def release(self, claim: Claim) -> None:
@@ -282,7 +294,7 @@ class SQLiteEventStore:
                     (claim.event.object_key, claim.token),
                 )
             return
-        self._object_locks().release(claim.event.object_key, claim.token)
+        self._object_locks().release(claim.token)
 
     def event_status(self, event_id: str) -> str | None:
         """``"done"``, ``"superseded"`` or ``None``.
@@ -336,7 +348,7 @@ class SQLiteEventStore:
             locks, self._locks = self._locks, None
         for conn in idle:
             conn.close()
-        if locks is not None and self._locks_pid == os.getpid():
+        if locks is not None and self._locks_pid == PROCESS[0]:
             done_with(locks)  # the lock file closes with its last store (and no claim held)
 
     # --- leases (no POSIX record locks) -----------------------------------------------------

@@ -24,6 +24,11 @@ object's latest state forward (never backwards: the larger :class:`~.OrderKey` w
 the claim, in one transaction. When a handler fails, :meth:`EventStore.release` drops the claim
 and records nothing, so Stripe's redelivery runs the handlers again. A worker that crashes never
 releases: its claim expires after the lease and the next delivery takes it over.
+
+How a store keeps the claim is its own choice: the memory and PostgreSQL stores keep the
+token and lease deadline with the object; the SQLite store (where the OS has POSIX record
+locks) holds an OS lock on the object instead, which the OS drops when the worker's process
+dies, and never expires while the worker lives (``lease_seconds`` is then unused).
 """
 
 from __future__ import annotations

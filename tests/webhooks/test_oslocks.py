@@ -7,6 +7,7 @@ frees its lock, and Stripe's redelivery is processed at once, and exactly once.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -15,6 +16,7 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,4 +216,38 @@ def test_files_of_the_previous_layout_are_migrated(tmp_path: Path) -> None:
 def test_lock_file_sits_beside_the_database(tmp_path: Path) -> None:
     store = SQLiteEventStore(tmp_path / "hooks.sqlite3")
     assert os.path.exists(tmp_path / "hooks.sqlite3-locks")
+    store.close()
+
+
+def _child_claims(db: str, conn: Any) -> None:
+    store = SQLiteEventStore(db)  # inherited from the parent's import; its table starts empty
+    held = store.claim(_record("a"), now=0, lease_seconds=1)
+    mine = store.claim(_record("b"), now=0, lease_seconds=1)
+    conn.send((held.outcome.value, mine.outcome.value, store.complete(mine, now=1)))
+    conn.close()
+
+
+def _record(name: str) -> EventRecord:
+    return EventRecord(f"evt_{name}", "payment_intent.succeeded", f"payment_intent:pi_{name}",
+                       OrderKey(1, 1_800_000_000, 4), "succeeded")  # fmt: skip
+
+
+def test_forked_child_does_not_inherit_the_parents_claims(tmp_path: Path) -> None:
+    """Record locks are not inherited by fork: the child asks the OS, which says busy."""
+    db = str(tmp_path / "hooks.sqlite3")
+    store = SQLiteEventStore(db)
+    claim = store.claim(_record("a"), now=0, lease_seconds=1)
+    assert claim.outcome == "claimed"
+    context = multiprocessing.get_context("fork")
+    ours, theirs = context.Pipe()
+    child = context.Process(target=_child_claims, args=(db, theirs))
+    child.start()
+    assert ours.poll(30)
+    assert ours.recv() == ("busy", "claimed", True)
+    child.join(30)
+    assert child.exitcode == 0
+    ours.close()
+    theirs.close()
+    assert store.complete(claim, now=1) is True
+    assert store.event_status("evt_b") == "done"
     store.close()
