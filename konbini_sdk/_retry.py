@@ -48,6 +48,7 @@ from urllib.parse import quote
 
 import stripe
 import tenacity
+from requests.structures import CaseInsensitiveDict
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -138,12 +139,22 @@ class KeyChain:
         self.generation += 1
 
 
+def _caseless(headers: Mapping[str, Any]) -> bool:
+    """Tell whether ``headers`` looks names up without case (requests' or httpx's headers)."""
+    kind = type(headers)
+    return kind is CaseInsensitiveDict or (
+        kind.__name__ == "Headers" and kind.__module__.startswith("httpx")
+    )
+
+
 def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     if not headers:
         return None
     value = headers.get(name)  # requests' and httpx's headers look up without case
     if value is not None:
         return str(value)
+    if _caseless(headers):
+        return None
     wanted = name.lower()
     size = len(wanted)
     # Keys only: iterating items() of requests' CaseInsensitiveDict looks each value up
