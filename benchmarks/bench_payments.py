@@ -1,13 +1,20 @@
 """SDK create+confirm vs the same calls with bare ``stripe``, against one emulator.
 
-Four sides run interleaved, round by round (rotating who goes first), each paying ``batch``
+Six sides run interleaved, round by round (rotating who goes first), each paying ``batch``
 fresh orders per round against the same emulator process on loopback, through the same
-``stripe.StripeClient``:
+``stripe.StripeClient``, with structlog logging INFO and above as JSON lines (see
+``_common.quiet_structlog``):
 
 - ``sdk_pay_order``: ``KonbiniClient.pay_order`` (request models built and validated, create
-  with the order's idempotency key, confirm with the intent's key; 2 requests);
+  with the order's idempotency key, confirm with the intent's key; 2 requests; one INFO line);
+- ``sdk_pay_order_all_levels``: the same with structlog rendering every level, DEBUG too
+  (the per-attempt and per-step lines: information, no goal);
 - ``bare_create_confirm``: the same two requests with bare ``stripe`` (same parameters and
-  idempotency keys, params dicts written by hand; 2 requests);
+  idempotency keys, params dicts written by hand; 2 requests): what a merchant writes;
+- ``bare_raw_create_confirm``: the same two requests through ``StripeClient.raw_request``,
+  reading the decoded JSON (no ``StripeObject``), which is how the SDK sends them: the SDK's
+  own cost is its difference from this side, and the ``StripeObject`` construction the SDK
+  skips is this side's difference from ``bare_create_confirm``;
 - ``sdk_create_then_confirm``: ``create_payment_intent`` then ``confirm``: ``confirm`` reads
   the intent first (look-before-confirm) so an already issued voucher is returned, not
   voided by a second confirmation (3 requests);
@@ -37,9 +44,9 @@ NAME = "payments"
 TITLE = "Create + confirm: KonbiniClient vs bare stripe (emulator in its own process, loopback)"
 
 _ids = itertools.count()
-#: A production service often keeps only warnings from libraries; the SDK's info lines are
-#: then dropped before they are redacted or rendered.
-WARNING_ONLY = structlog.make_filtering_bound_logger(logging.WARNING)
+#: ``_common.quiet_structlog`` keeps INFO and above, as a production service does; one side
+#: renders every level instead (structlog returns the same class for a level every time).
+INFO_AND_ABOVE = structlog.make_filtering_bound_logger(logging.INFO)
 RENDER_ALL = structlog.make_filtering_bound_logger(logging.NOTSET)
 
 
@@ -103,6 +110,33 @@ def make_sides(stripe_client: stripe.StripeClient) -> dict[str, Callable[[], Any
         intent = bare_create(_order_id("bare"))
         return bare_confirm(intent.id)
 
+    def bare_raw_create_confirm() -> Any:
+        order_id = _order_id("raw")
+        created = stripe_client.raw_request(
+            "post",
+            "/v1/payment_intents",
+            amount=1980,
+            currency="jpy",
+            payment_method_types=["konbini"],
+            payment_method_options={
+                "konbini": {"expires_after_days": 3, "product_description": "ご注文 A-1"}
+            },
+            metadata={"shop": "bench", "order_id": order_id},
+            idempotency_key=f"bare:order:{order_id}:create",
+            max_network_retries=0,
+        ).data
+        intent_id = created["id"]
+        return stripe_client.raw_request(
+            "post",
+            f"/v1/payment_intents/{intent_id}/confirm",
+            payment_method_data={
+                "type": "konbini",
+                "billing_details": {"name": "山田 太郎", "email": "taro@example.com"},
+            },
+            idempotency_key=f"bare:pi:{intent_id}:confirm",
+            max_network_retries=0,
+        ).data
+
     def bare_create_retrieve_confirm() -> Any:
         intent = bare_create(_order_id("bare3"))
         current = pis.retrieve(intent.id, None, {"max_network_retries": 0})
@@ -110,17 +144,18 @@ def make_sides(stripe_client: stripe.StripeClient) -> dict[str, Callable[[], Any
             raise RuntimeError("unexpected status")
         return bare_confirm(intent.id)
 
-    def sdk_pay_order_logs_filtered() -> Any:
-        structlog.configure(wrapper_class=WARNING_ONLY)
+    def sdk_pay_order_all_levels() -> Any:
+        structlog.configure(wrapper_class=RENDER_ALL)
         try:
             return sdk_pay_order()
         finally:
-            structlog.configure(wrapper_class=RENDER_ALL)
+            structlog.configure(wrapper_class=INFO_AND_ABOVE)
 
     return {
         "sdk_pay_order": sdk_pay_order,
-        "sdk_pay_order_logs_filtered": sdk_pay_order_logs_filtered,
+        "sdk_pay_order_all_levels": sdk_pay_order_all_levels,
         "bare_create_confirm": bare_create_confirm,
+        "bare_raw_create_confirm": bare_raw_create_confirm,
         "sdk_create_then_confirm": sdk_create_then_confirm,
         "bare_create_retrieve_confirm": bare_create_retrieve_confirm,
     }
@@ -182,10 +217,16 @@ def run(
             note="both sides send the same 2 requests with idempotency keys",
         ),
         c.metric(
-            "like for like, SDK info logs filtered out: pay_order / bare create+confirm (wall)",
-            c.ratios(samples["sdk_pay_order_logs_filtered"], samples["bare_create_confirm"]),
+            "pay_order / bare raw_request create+confirm, no StripeObject (wall)",
+            c.ratios(samples["sdk_pay_order"], samples["bare_raw_create_confirm"]),
             "x",
-            note="structlog filtering at WARNING: the SDK's five info lines cost almost nothing",
+            note="against the same requests without stripe's StripeObject construction",
+        ),
+        c.metric(
+            "every level rendered (DEBUG too): pay_order / bare create+confirm (wall)",
+            c.ratios(samples["sdk_pay_order_all_levels"], samples["bare_create_confirm"]),
+            "x",
+            note="structlog rendering the attempt and step lines too: five lines, not one",
         ),
         c.metric(
             "full safe path: create_payment_intent+confirm / bare create+confirm (wall)",
@@ -206,15 +247,33 @@ def run(
         metrics.append(
             c.metric(f"{name}: client CPU per payment", [v * us for v in cpu[name]], "µs")
         )
-    overhead = [
-        (a - b) * us for a, b in zip(cpu["sdk_pay_order"], cpu["bare_create_confirm"], strict=True)
-    ]
+
+    def cpu_difference(a: str, b: str) -> list[float]:
+        return [(x - y) * us for x, y in zip(cpu[a], cpu[b], strict=True)]
+
+    overhead = cpu_difference("sdk_pay_order", "bare_create_confirm")
     metrics.append(
         c.metric(
-            "SDK CPU overhead per payment (pay_order − bare)",
+            "SDK CPU overhead per payment (pay_order − bare create+confirm)",
             overhead,
             "µs",
-            note="client-process CPU the SDK adds on top of stripe per create+confirm",
+            note="client-process CPU the SDK adds (negative: saves) against bare stripe",
+        )
+    )
+    metrics.append(
+        c.metric(
+            "of which: StripeObject construction skipped (bare − bare raw_request)",
+            cpu_difference("bare_create_confirm", "bare_raw_create_confirm"),
+            "µs",
+            note="stripe building two PaymentIntent objects, which the SDK no longer does",
+        )
+    )
+    metrics.append(
+        c.metric(
+            "of which: the SDK's own CPU per payment (pay_order − bare raw_request)",
+            cpu_difference("sdk_pay_order", "bare_raw_create_confirm"),
+            "µs",
+            note="validation, keys, retry set-up, answers read, voucher, one INFO line",
         )
     )
     # On a loaded machine the emulator's answer time swings far more than the SDK's cost, so
@@ -230,16 +289,13 @@ def run(
             note="the SDK's added CPU time over the median bare create+confirm wall time",
         )
     )
-    quiet = [
-        (a - b) * us
-        for a, b in zip(cpu["sdk_pay_order_logs_filtered"], cpu["bare_create_confirm"], strict=True)
-    ]
-    metrics.append(c.metric("SDK CPU overhead per payment, info logs filtered out", quiet, "µs"))
+    everything = cpu_difference("sdk_pay_order_all_levels", "sdk_pay_order")
     metrics.append(
         c.metric(
-            "like for like from CPU, info logs filtered out",
-            [1 + o / bare_wall for o in quiet],
-            "x",
+            "CPU per payment of rendering the DEBUG lines too (all levels − INFO)",
+            everything,
+            "µs",
+            note="two attempt lines and two step lines, redacted and rendered",
         )
     )
     rtt = f"{latency_ms:g} ms per request"

@@ -104,6 +104,11 @@ _EMAIL: Final = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _DIGITS: Final = re.compile(r"(?<![\w.])\d{10,11}(?![\w.])")
 _PHONE: Final = re.compile(r"(?<![\w+])(?:\+81[ -]?|0)\d{1,4}[ -]\d{1,4}[ -]\d{3,4}(?![\w])")
 _ANY_DIGIT: Final = re.compile(r"\d")
+# An identifier-like token (ids, statuses, event names: "pi_3Mtw...", "konbini.attempt"): every
+# digit in it follows a letter, a digit, "_" or ".", so no standalone digit run, and it has
+# no space, hyphen or "@": none of the patterns below can match it once the literals of the
+# secret patterns have been checked.
+_TOKEN: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 _MAX_DEPTH: Final = 20
 
 
@@ -137,6 +142,8 @@ def scrub_text(text: str) -> str:
         text = _CLIENT_SECRET.sub(rf"\1_secret_{REDACTED}", text)
     if "@" in text:
         text = _EMAIL.sub(REDACTED, text)
+    elif _TOKEN.fullmatch(text):
+        return text
     if _ANY_DIGIT.search(text) is None:
         return text
     if " " in text or "-" in text:

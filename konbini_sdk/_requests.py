@@ -140,10 +140,15 @@ def is_valid_email(email: str) -> bool:
     local, domain = email.split("@")
     if len(local) > 64 or not _EMAIL_LOCAL.fullmatch(local):
         return False
-    try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
-        return False
+    if domain.isascii():
+        # The IDNA codec leaves an ASCII name as it is (it only checks label lengths,
+        # which the label patterns below check too).
+        ascii_domain = domain
+    else:
+        try:
+            ascii_domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return False
     labels = ascii_domain.split(".")
     if len(labels) < 2 or not _TLD.fullmatch(labels[-1]):
         return False
@@ -521,10 +526,14 @@ class PaymentIntentRequest(KonbiniModel):
         ``confirmation_number`` overrides the request's own; with neither, Stripe generates
         a random number.
         """
-        return confirm_params(
-            billing,
-            self.confirmation_number if confirmation_number is None else confirmation_number,
-        )
+        if confirmation_number is not None or self.confirmation_number is None:
+            return confirm_params(billing, confirmation_number)
+        # The request's own number was normalised when the request was validated.
+        params = cast("dict[str, Any]", confirm_params(billing))
+        params["payment_method_options"] = {
+            "konbini": {"confirmation_number": self.confirmation_number}
+        }
+        return cast("PaymentIntentConfirmParams", params)
 
     def to_stripe_params_with_confirm(
         self, billing: BillingDetails, confirmation_number: str | None = None

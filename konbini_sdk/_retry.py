@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from urllib.parse import quote
 
 import stripe
 import tenacity
+from requests.structures import CaseInsensitiveDict
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
@@ -78,13 +80,20 @@ KEY_PREFIX: Final = "konbini-sdk:v1"
 #: Stripe accepts idempotency keys of at most 255 characters; order ids are kept well below.
 MAX_ORDER_ID_LENGTH: Final = 100
 
+#: Characters ``quote(..., safe="-_.~")`` leaves as they are: such a part needs no encoding
+#: (and holds no control character).
+_UNQUOTED: Final = re.compile(r"[A-Za-z0-9_.~-]+")
+_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
+
 
 def _key_part(value: str, field_name: str) -> str:
     if not value or not value.strip():
         raise KonbiniValidationError(field_name, "must be a non-empty string")
     if len(value) > MAX_ORDER_ID_LENGTH:
         raise KonbiniValidationError(field_name, f"at most {MAX_ORDER_ID_LENGTH} characters")
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    if _UNQUOTED.fullmatch(value):
+        return value  # what quote() would return, without the per-character work
+    if _CONTROL.search(value):
         raise KonbiniValidationError(field_name, "must not contain control characters")
     # Percent-encoding keeps the key ASCII (it travels as an HTTP header) and injective:
     # ':' is encoded too, so no order id can imitate another key's structure.
@@ -130,13 +139,29 @@ class KeyChain:
         self.generation += 1
 
 
+def _caseless(headers: Mapping[str, Any]) -> bool:
+    """Tell whether ``headers`` looks names up without case (requests' or httpx's headers)."""
+    kind = type(headers)
+    return kind is CaseInsensitiveDict or (
+        kind.__name__ == "Headers" and kind.__module__.startswith("httpx")
+    )
+
+
 def _header(headers: Mapping[str, Any] | None, name: str) -> str | None:
     if not headers:
         return None
+    value = headers.get(name)  # requests' and httpx's headers look up without case
+    if value is not None:
+        return str(value)
+    if _caseless(headers):
+        return None
     wanted = name.lower()
-    for key, value in headers.items():
-        if str(key).lower() == wanted:
-            return str(value)
+    size = len(wanted)
+    # Keys only: iterating items() of requests' CaseInsensitiveDict looks each value up
+    # again. Comparing lengths first skips lower-casing the headers that cannot match.
+    for key in headers:
+        if len(key) == size and str(key).lower() == wanted:
+            return str(headers[key])
     return None
 
 

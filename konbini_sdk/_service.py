@@ -10,6 +10,7 @@ errors translated to the SDK's tree, and log lines without personal data.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -44,6 +45,10 @@ __all__ = [
 
 _log = get_logger()
 
+#: True while a :func:`public_operation` runs in this thread or task: its calls are inner
+#: steps (no operation line of their own), and the public operation logs the one line.
+_IN_PUBLIC_OPERATION: ContextVar[bool] = ContextVar("konbini_public_operation", default=False)
+
 T = TypeVar("T", bound=stripe.StripeObject)
 R = TypeVar("R")
 
@@ -74,6 +79,11 @@ def call_stripe(
     with the ``stripe`` error as ``__cause__``. ``context`` (ids only, no personal data) is
     added to the log lines. ``walk=False`` raises a replayed definitive error instead of
     moving the chain on (the caller derives a fresh key when a new attempt is wanted).
+
+    Logging: each attempt's success is a DEBUG ``konbini.attempt`` line (a refusal is a
+    WARNING). Inside a :func:`public_operation`, which logs the operation's line, that is
+    all; a call made outside one is the service's whole operation and logs its own
+    ``konbini.operation`` line: INFO when it succeeded, WARNING when it failed.
     """
     ctx = dict(context or {})
 
@@ -81,9 +91,16 @@ def call_stripe(
         steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
         return drive(steps, call)
 
-    return call_with_retries(
-        attempt, lambda started: client._retrying(operation, ctx, started), client._clock
-    )
+    started = client._clock()
+    try:
+        answer = call_with_retries(
+            attempt, lambda started: client._retrying(operation, ctx, started), client._clock
+        )
+    except Exception as error:
+        _log_outcome(operation, ctx, round((client._clock() - started) * 1000), error=error)
+        raise
+    _log_outcome(operation, ctx, round((client._clock() - started) * 1000), value=answer.value)
+    return answer
 
 
 async def call_stripe_async(
@@ -102,8 +119,49 @@ async def call_stripe_async(
         steps = _attempt(client.retry_policy, operation, chain if walk else None, ctx, chain)
         return await drive_async(steps, call)
 
-    return await call_with_retries_async(
-        attempt, lambda started: client._async_retrying(operation, ctx, started), client._clock
+    started = client._clock()
+    try:
+        answer = await call_with_retries_async(
+            attempt, lambda started: client._async_retrying(operation, ctx, started), client._clock
+        )
+    except Exception as error:
+        _log_outcome(operation, ctx, round((client._clock() - started) * 1000), error=error)
+        raise
+    _log_outcome(operation, ctx, round((client._clock() - started) * 1000), value=answer.value)
+    return answer
+
+
+def _log_outcome(
+    operation: Operation,
+    context: Mapping[str, Any],
+    duration_ms: int,
+    *,
+    value: stripe.StripeObject | None = None,
+    error: BaseException | None = None,
+) -> None:
+    """Log the call's ``konbini.operation`` line, unless a public operation logs it."""
+    if _IN_PUBLIC_OPERATION.get():
+        return
+    if error is not None:
+        _log.warning(
+            "konbini.operation",
+            outcome="error",
+            operation=operation,
+            duration_ms=duration_ms,
+            error_type=type(error).__name__,
+            error_code=getattr(error, "code", None),
+            **context,
+        )
+        return
+    _log.info(
+        "konbini.operation",
+        outcome="ok",
+        operation=operation,
+        duration_ms=duration_ms,
+        object=getattr(value, "object", None),
+        object_id=getattr(value, "id", None),
+        status=getattr(value, "status", None),
+        **context,
     )
 
 
@@ -145,7 +203,9 @@ def _attempt(
             raise error from original
         response = value.last_response
         replayed = response_replayed(response.headers if response is not None else None)
-        _log.info(
+        if not _log.is_enabled("debug"):
+            return Answer(value, replayed)
+        _log.debug(
             "konbini.attempt",
             outcome="ok",
             operation=operation,
@@ -250,10 +310,13 @@ def public_operation(
     inner steps do.
     """
     started = client._clock()
+    token = _IN_PUBLIC_OPERATION.set(True)
     try:
         result = yield from flow
     except Exception as error:
         client._log_operation(operation, context, started, public=True, error=error)
         raise
+    finally:
+        _IN_PUBLIC_OPERATION.reset(token)
     client._log_operation(operation, context, started, public=True, **describe(result))
     return result

@@ -102,16 +102,17 @@ class Voucher(BaseModel):
         details = next_action.get("konbini_display_details") if next_action else None
         if action_type != "konbini_display_details" or not details:
             raise VoucherUnavailableError(intent_id, payment_intent.get("status"), action_type)
-        stores: dict[Chain, StoreCode] = {}
+        # One validation call builds the voucher and its store codes (pydantic validates the
+        # nested dicts in one pass; a StoreCode model per chain cost as much again).
+        stores: dict[str, dict[str, Any]] = {}
         for name, codes in (details.get("stores") or {}).items():
-            if not codes or name not in Chain.__members__.values():
+            if not codes or name not in _CHAIN_NAMES:
                 continue
-            chain = Chain(name)
-            stores[chain] = StoreCode(
-                chain=chain,
-                payment_code=str(codes["payment_code"]),
-                confirmation_number=codes.get("confirmation_number"),
-            )
+            stores[name] = {
+                "chain": name,
+                "payment_code": str(codes["payment_code"]),
+                "confirmation_number": codes.get("confirmation_number"),
+            }
         options = (payment_intent.get("payment_method_options") or {}).get("konbini") or {}
         return cls(
             payment_intent_id=intent_id,
@@ -122,3 +123,7 @@ class Voucher(BaseModel):
             expires_at=to_jst(int(details["expires_at"])),
             stores=stores,
         )
+
+
+#: Stripe's names of the chains the SDK knows (others are left out of ``stores``).
+_CHAIN_NAMES: frozenset[str] = frozenset(chain.value for chain in Chain)

@@ -397,3 +397,30 @@ class TestCallWithRetries:
         with pytest.raises(PaymentMethodUnavailableError):
             asyncio.run(run())
         assert numbers == [1, 2, 1]  # refused at once: no second attempt
+
+
+@pytest.mark.parametrize(
+    ("headers", "replayed"),
+    [
+        (CaseInsensitiveDict({"idempotent-replayed": "true"}), True),
+        (CaseInsensitiveDict({"Request-Id": "req_1"}), False),
+        ({"IDEMPOTENT-REPLAYED": " True "}, True),
+        ({"Idempotent-Replayed": "false"}, False),
+        ({"Request-Id": "req_1"}, False),
+        (None, False),
+    ],
+)
+def test_response_replayed_reads_the_header_in_any_case(headers: object, replayed: bool) -> None:
+    from konbini_sdk._retry import response_replayed
+
+    assert response_replayed(headers) is replayed  # type: ignore[arg-type]
+
+
+def test_response_replayed_reads_httpx_headers() -> None:
+    import httpx
+
+    from konbini_sdk._retry import response_replayed
+
+    assert response_replayed(httpx.Headers({"Idempotent-Replayed": "true"})) is True
+    assert response_replayed(httpx.Headers({"idempotent-replayed": "true"})) is True
+    assert response_replayed(httpx.Headers({"Request-Id": "req_1"})) is False
