@@ -331,13 +331,14 @@ class SQLiteEventStore:
         """
         with self._transaction() as conn:
             cursor = conn.execute(
-                "DELETE FROM konbini_webhook_log AS old WHERE recorded_at < ?"
+                "DELETE FROM konbini_webhook_log WHERE recorded_at < ?"
                 " AND NOT (status = 'done' AND terminal IS NOT NULL AND NOT EXISTS ("
                 "  SELECT 1 FROM konbini_webhook_log AS later"
-                "   WHERE later.object_key = old.object_key"
+                "   WHERE later.object_key = konbini_webhook_log.object_key"
                 "   AND later.status = 'done' AND later.terminal IS NOT NULL"
-                "   AND (later.terminal, later.created, later.rank, later.seq)"
-                "     > (old.terminal, old.created, old.rank, old.seq)))",
+                "   AND (later.terminal, later.created, later.rank, later.seq) > ("
+                "     konbini_webhook_log.terminal, konbini_webhook_log.created,"
+                "     konbini_webhook_log.rank, konbini_webhook_log.seq)))",
                 (recorded_before,),
             )
             return cursor.rowcount

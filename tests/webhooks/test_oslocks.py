@@ -268,3 +268,19 @@ def test_opening_waits_while_another_worker_creates_the_file(tmp_path: Path) -> 
         holder.close()
     assert store.event_status("evt_1") is None
     store.close()
+
+
+def test_forgetting_keeps_each_objects_latest_state(tmp_path: Path) -> None:
+    """SQLite keeps the row of each object's latest state, however old: it stays a duplicate."""
+    store = SQLiteEventStore(tmp_path / "hooks.sqlite3")
+    processor = WebhookProcessor([SECRET], store=store, clock=Clock())
+    recorder = Recorder(processor)
+    assert _deliver(processor, VOUCHER) == (200, "processed")
+    assert _deliver(processor, PAID) == (200, "processed")
+    assert store.forget_events(recorded_before=4_000_000_000) == 1  # the voucher's record
+    assert store.event_status("evt_voucher") is None
+    assert store.event_status("evt_paid") == "done"
+    assert _deliver(processor, PAID) == (200, "duplicate")
+    assert _deliver(processor, VOUCHER) == (200, "superseded")
+    assert recorder.calls == Counter({"evt_voucher": 1, "evt_paid": 1})
+    store.close()
