@@ -13,6 +13,9 @@ threads hold: a second thread asking for a held offset is told "busy" by the tab
 asking the OS (which would grant it). Any thread may release a lock another one took (an
 ``async`` processor completes a claim in another worker thread).
 
+Every worker must name the database by paths that resolve (``os.path.realpath``) to the same
+file: a hard link or a second mount of the directory would give a second lock table.
+
 Two different keys can share an offset (probability about n²/2⁶⁴ for n keys held at once):
 the second is then answered "busy" and Stripe delivers it again, which is harmless.
 """

@@ -251,3 +251,36 @@ def test_forked_child_does_not_inherit_the_parents_claims(tmp_path: Path) -> Non
     assert store.complete(claim, now=1) is True
     assert store.event_status("evt_b") == "done"
     store.close()
+
+
+def test_opening_waits_while_another_worker_creates_the_file(tmp_path: Path) -> None:
+    """Switching a new file to WAL is refused at once while another connection locks it."""
+    db = tmp_path / "new.sqlite3"
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other_worker_was_first (x)")
+    holder.execute("BEGIN IMMEDIATE")  # as another worker creating the schema would
+    timer = threading.Timer(0.05, lambda: holder.execute("COMMIT"))
+    timer.start()
+    try:
+        store = SQLiteEventStore(db)  # retries instead of failing with "database is locked"
+    finally:
+        timer.join()
+        holder.close()
+    assert store.event_status("evt_1") is None
+    store.close()
+
+
+def test_forgetting_keeps_each_objects_latest_state(tmp_path: Path) -> None:
+    """SQLite keeps the row of each object's latest state, however old: it stays a duplicate."""
+    store = SQLiteEventStore(tmp_path / "hooks.sqlite3")
+    processor = WebhookProcessor([SECRET], store=store, clock=Clock())
+    recorder = Recorder(processor)
+    assert _deliver(processor, VOUCHER) == (200, "processed")
+    assert _deliver(processor, PAID) == (200, "processed")
+    assert store.forget_events(recorded_before=4_000_000_000) == 1  # the voucher's record
+    assert store.event_status("evt_voucher") is None
+    assert store.event_status("evt_paid") == "done"
+    assert _deliver(processor, PAID) == (200, "duplicate")
+    assert _deliver(processor, VOUCHER) == (200, "superseded")
+    assert recorder.calls == Counter({"evt_voucher": 1, "evt_paid": 1})
+    store.close()
