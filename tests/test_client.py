@@ -659,3 +659,15 @@ class TestStripeObjects:
         canceled = client.cancel(intent.id, reason="abandoned").payment_intent
         assert type(canceled) is stripe.PaymentIntent
         assert canceled.status == "canceled"
+
+
+@pytest.mark.parametrize("intent_id", ["pi_123", "pi_1/../x", "pi 1?a=b&c", "pi_日本", "pi_%2F"])
+def test_intent_paths_quote_ids_as_stripes_services_do(intent_id: str) -> None:
+    from stripe._util import sanitize_id
+
+    from konbini_sdk._client import _intent_path
+
+    assert _intent_path(intent_id) == f"/v1/payment_intents/{sanitize_id(intent_id)}"
+    assert _intent_path(intent_id, "confirm") == (
+        f"/v1/payment_intents/{sanitize_id(intent_id)}/confirm"
+    )
