@@ -224,11 +224,15 @@ class RedactingLogger:
 
     def bind(self, **new_values: Any) -> RedactingLogger:
         """Return a logger whose lines also carry ``new_values`` (redacted)."""
-        return RedactingLogger({**self._context, **new_values})
+        child = RedactingLogger({**self._context, **new_values})
+        child._kept = self._kept  # the context is added per line: the same logger serves
+        return child
 
     def unbind(self, *keys: str) -> RedactingLogger:
         """Return a logger without the context ``keys``."""
-        return RedactingLogger({k: v for k, v in self._context.items() if k not in keys})
+        child = RedactingLogger({k: v for k, v in self._context.items() if k not in keys})
+        child._kept = self._kept
+        return child
 
     def _target(self) -> tuple[Any, dict[str, bool] | None]:
         """Return the structlog bound logger to write to, and which methods it lets through.

@@ -121,3 +121,29 @@ def test_without_caching_each_line_builds_its_logger(sink: io.StringIO) -> None:
     log.info("two")
     assert len(factories) == 2
     assert [line["event"] for line in _lines(sink)] == ["one", "two"]
+
+
+def test_bound_loggers_share_the_kept_logger(sink: io.StringIO) -> None:
+    made: list[object] = []
+
+    def factory(*args: Any) -> structlog.WriteLogger:
+        made.append(args)
+        return structlog.WriteLogger(sink)
+
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        processors=[structlog.processors.JSONRenderer()],
+        logger_factory=factory,
+        cache_logger_on_first_use=True,
+    )
+    log = get_logger(component="webhooks")
+    log.info("first")
+    child = log.bind(event_id="evt_1", email="taro@example.com")
+    child.info("second")
+    child.unbind("event_id").info("third")
+    assert len(made) == 1  # one structlog logger built for the three lines
+    assert _lines(sink) == [
+        {"component": "webhooks", "event": "first"},
+        {"component": "webhooks", "event_id": "evt_1", "email": "[REDACTED]", "event": "second"},
+        {"component": "webhooks", "email": "[REDACTED]", "event": "third"},
+    ]
