@@ -148,6 +148,11 @@ class _FixedStateEvent(WebhookEvent):
         """Order of this event's state within one second (``fixed_rank``)."""
         return self.fixed_rank
 
+    @property
+    def order_key(self) -> OrderKey:
+        """Return the event's :class:`OrderKey` (from the class' fixed finality and rank)."""
+        return OrderKey(int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+
 
 # --- PaymentIntent events -------------------------------------------------------------------
 

@@ -45,10 +45,14 @@ _TOKENS: Final = itertools.count(1)
 PROCESS: Final = [os.getpid()]
 
 
+_blake2b: Final = hashlib.blake2b
+_OFFSETS: Final = 2**63 - 1
+
+
 def lock_offset(object_key: str) -> int:
     """Return the byte of the lock file that stands for ``object_key`` (0 to 2⁶³ − 2)."""
-    digest = hashlib.blake2b(object_key.encode("utf-8"), digest_size=8).digest()
-    return (int.from_bytes(digest, "big") >> 1) % (2**63 - 1)
+    digest = _blake2b(object_key.encode(), digest_size=8).digest()
+    return (int.from_bytes(digest) >> 1) % _OFFSETS
 
 
 class ObjectLocks:

@@ -246,22 +246,25 @@ class SQLiteEventStore:
         """Decide and record what to do with ``event``; see :class:`EventStore`."""
         if self._claims != "os_locks":
             return self._claim_lease(event, now, lease_seconds)
-        locks = self._object_locks()
+        locks = self._locks
+        if locks is None or self._locks_pid != PROCESS[0]:
+            locks = self._object_locks()
         token = locks.acquire(event.object_key)
         try:
             conn = self._borrow()
             try:
                 status, order = _read_object(conn, event)
-                row = ObjectRow(order)
                 if token is None:  # held by another worker (thread or process)
-                    row.inflight_token, row.inflight_until = "elsewhere", _HELD_ELSEWHERE
+                    row = ObjectRow(order, "elsewhere", _HELD_ELSEWHERE)
+                else:
+                    row = ObjectRow(order)
                 outcome = decide_claim(status, row, event, now)
                 if outcome is ClaimOutcome.SUPERSEDED:
                     _record_superseded(conn, event, now)
             except sqlite3.Error:
                 conn.close()
                 raise
-            self._give_back(conn)
+            self._idle.append(conn)
         except BaseException:
             locks.release(token)
             raise
@@ -286,9 +289,12 @@ class SQLiteEventStore:
             except sqlite3.Error:
                 conn.close()
                 raise
-            self._give_back(conn)
+            self._idle.append(conn)
         finally:
-            self._object_locks().release(claim.token)
+            locks = self._locks
+            if locks is None or self._locks_pid != PROCESS[0]:
+                locks = self._object_locks()
+            locks.release(claim.token)
         return inserted == 1
 
     def release(self, claim: Claim) -> None:
