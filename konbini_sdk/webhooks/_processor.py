@@ -33,7 +33,7 @@ from typing import Any, Final, TypeVar, cast
 from konbini_sdk._exceptions import WebhookError
 from konbini_sdk._logging import get_logger
 from konbini_sdk._sansio import drive_async
-from konbini_sdk.webhooks._events import WebhookEvent, decode_event, parse_event
+from konbini_sdk.webhooks._events import WebhookEvent, decode_event, parse_decoded
 from konbini_sdk.webhooks._signature import SignatureVerifier
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
 from konbini_sdk.webhooks._store import Claim, ClaimOutcome, EventRecord, EventStore
@@ -249,7 +249,7 @@ class WebhookProcessor:
             data = body if type(body) is bytes else bytes(body)
             self._verifier.verify(data, header)
             raw = decode_event(data)
-            event = parse_event(raw)
+            event = parse_decoded(raw)
         except WebhookError as exc:
             self._log.warning("webhook_rejected", reason=exc.reason, outcome="rejected")
             return WebhookResult(400, "rejected", f"rejected: {exc.reason}")
