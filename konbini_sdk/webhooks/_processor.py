@@ -23,16 +23,16 @@ or claimable again. 409 rather than 503 so that monitoring of server errors stay
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
 
 from konbini_sdk._exceptions import WebhookError
 from konbini_sdk._logging import get_logger
-from konbini_sdk._sansio import drive_async
 from konbini_sdk.webhooks._events import WebhookEvent, decode_event, parse_decoded
 from konbini_sdk.webhooks._signature import SignatureVerifier
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
@@ -45,57 +45,39 @@ DEFAULT_SQLITE_PATH: Final = "konbini_webhooks.sqlite3"
 
 E = TypeVar("E", bound=WebhookEvent)
 Handler = Callable[[E], object]
-R = TypeVar("R")
 
 
-#: A dispatch step: ``(work, argument, is_handler)``. A store step (``is_handler`` false) is one
-#: blocking store call (a worker thread's work under asyncio); a handler step runs the
-#: merchant's handler on the event. Plain tuples: the steps are built on every delivery.
-_Step = tuple[Callable[[Any], Any], Any, bool]
-_Steps = Generator[_Step, Any, R]
+#: How the dispatch runs the merchant's handler on the event: in the caller's thread
+#: (:meth:`WebhookProcessor.process`), or, under :meth:`WebhookProcessor.process_async`, from
+#: the worker thread the dispatch runs in, with ``async def`` handlers awaited on the loop.
+_CallHandler = Callable[[Callable[[Any], object], "WebhookEvent"], object]
 
 
-def _refuse_awaitable(result: object) -> None:
-    if inspect.iscoroutine(result):
-        result.close()  # never awaited: close it rather than leak a warning
-    raise TypeError("an async handler needs `await processor.process_async(...)`")
-
-
-def _drive(steps: _Steps[WebhookResult]) -> WebhookResult:
-    """Perform the dispatch steps in the caller's thread.
-
-    :func:`konbini_sdk._sansio.drive` with the step's meaning inlined (one call less per
-    step, ~3 per delivery): a step's exception is thrown into the dispatch at its ``yield``.
-    """
-    send = steps.send
-    try:
-        step = send(None)
-        while True:
-            work, argument, is_handler = step
-            try:
-                result = work(argument)
-                if is_handler and result is not None and inspect.isawaitable(result):
-                    _refuse_awaitable(result)
-            except Exception as error:  # the dispatch decides; what it does not catch propagates
-                step = steps.throw(error)
-            else:
-                step = send(result)
-    except StopIteration as stop:
-        return cast("WebhookResult", stop.value)
-
-
-async def _perform_async(step: _Step) -> Any:
-    import asyncio  # only async applications pay for it
-
-    work, argument, is_handler = step
-    if not is_handler:
-        return await asyncio.to_thread(work, argument)
-    if inspect.iscoroutinefunction(work):
-        return await work(argument)
-    result = await asyncio.to_thread(work, argument)
-    if inspect.isawaitable(result):
-        result = await result
+def _call_here(handler: Callable[[Any], object], event: WebhookEvent) -> object:
+    result = handler(event)
+    if result is not None and inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()  # never awaited: close it rather than leak a warning
+        raise TypeError("an async handler needs `await processor.process_async(...)`")
     return result
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _call_on_loop(loop: asyncio.AbstractEventLoop) -> _CallHandler:
+    """Call handlers from a worker thread: a plain one there, an ``async`` one on ``loop``."""
+
+    def call(handler: Callable[[Any], object], event: WebhookEvent) -> object:
+        if inspect.iscoroutinefunction(handler):
+            return asyncio.run_coroutine_threadsafe(handler(event), loop).result()
+        result = handler(event)
+        if result is not None and inspect.isawaitable(result):
+            return asyncio.run_coroutine_threadsafe(_await(result), loop).result()
+        return result
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -221,20 +203,23 @@ class WebhookProcessor:
         received = self._receive(body, signature_header)
         if type(received) is WebhookResult:
             return received
-        return _drive(self._dispatch(cast("WebhookEvent", received)))
+        return self._dispatch(cast("WebhookEvent", received), _call_here)
 
     async def process_async(self, body: bytes | str, signature_header: str | None) -> WebhookResult:
         """Handle one delivery without blocking the event loop (FastAPI, Starlette).
 
-        The same steps and answers as :meth:`process`. The store's blocking transactions
-        (claim, complete, release) run in a worker thread (``asyncio.to_thread``), and so does
-        a plain ``def`` handler; an ``async def`` handler is awaited on the loop. The
-        signature check (an HMAC of the body) runs on the loop.
+        The same steps and answers as :meth:`process`, by the same code: the dispatch (the
+        store's blocking transactions: claim, complete, release; and a plain ``def`` handler)
+        runs in a worker thread (``asyncio.to_thread``); an ``async def`` handler is run on
+        the loop while that thread waits for it. The signature check (an HMAC of the body)
+        runs on the loop. Once started, the dispatch runs to its end (complete or release)
+        even if the awaiting task is cancelled.
         """
         received = self._receive(body, signature_header)
-        if isinstance(received, WebhookResult):
+        if type(received) is WebhookResult:
             return received
-        return await drive_async(self._dispatch(received), _perform_async)
+        call = _call_on_loop(asyncio.get_running_loop())
+        return await asyncio.to_thread(self._dispatch, cast("WebhookEvent", received), call)
 
     # --- steps ------------------------------------------------------------------------------
 
@@ -261,17 +246,21 @@ class WebhookProcessor:
             return WebhookResult(200, "ignored", "ignored", event_id, event_type)
         return event
 
-    def _dispatch(self, event: WebhookEvent) -> _Steps[WebhookResult]:
-        """Claim, handle, complete: written once, as steps a sync or async driver performs.
+    def _dispatch(self, event: WebhookEvent, call_handler: _CallHandler) -> WebhookResult:
+        """Claim, handle, complete: written once; ``call_handler`` runs the handler.
+
+        Blocking (the store's transactions): :meth:`process` calls it in the caller's thread,
+        :meth:`process_async` in a worker thread.
 
         Log levels: ``processed`` and ``duplicate`` at debug (the normal traffic),
         ``superseded`` and ``busy`` at info, failures at error. Every line names the event's
         id and type (passed per line: binding a logger per event costs a redaction even when
         the line is filtered out).
         """
+        store = self._store
         record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
         try:
-            claim = yield (self._claim, record, False)
+            claim = store.claim(record, now=self._clock(), lease_seconds=self._lease)
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="claim")
             return self._result(500, "failed", "store unavailable", event)
@@ -280,16 +269,16 @@ class WebhookProcessor:
         handler = self._handlers.get(type(event))
         if handler is not None:
             try:
-                yield (handler, event, True)
+                call_handler(handler, event)
             except Exception as exc:
                 self._failed(event, "webhook_handler_failed", exc, outcome="failed")
-                yield from self._release(claim, event)
+                self._release(claim, event)
                 return self._result(500, "failed", "handler failed", event)
         try:
-            marked = yield (self._complete, claim, False)
+            marked = store.complete(claim, now=self._clock())
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="complete")
-            yield from self._release(claim, event)
+            self._release(claim, event)
             return self._result(500, "failed", "store unavailable", event)
         if not marked:
             self._log.warning(
@@ -304,12 +293,6 @@ class WebhookProcessor:
         )
         return self._result(200, "processed", "processed", event)
 
-    def _claim(self, record: EventRecord) -> Claim:
-        return self._store.claim(record, now=self._clock(), lease_seconds=self._lease)
-
-    def _complete(self, claim: Claim) -> bool:
-        return self._store.complete(claim, now=self._clock())
-
     def _answer_unclaimed(self, claim: Claim, event: WebhookEvent) -> WebhookResult:
         outcome = claim.outcome.value
         if claim.outcome is ClaimOutcome.BUSY:
@@ -322,9 +305,9 @@ class WebhookProcessor:
         emit("webhook_skipped", event_id=event.id, event_type=event.type, outcome=outcome)
         return self._result(200, outcome, outcome, event)
 
-    def _release(self, claim: Claim, event: WebhookEvent) -> _Steps[None]:
+    def _release(self, claim: Claim, event: WebhookEvent) -> None:
         try:
-            yield (self._store.release, claim, False)
+            self._store.release(claim)
         except Exception as exc:
             # The claim then lapses (the lease runs out, or the OS lock goes with the process).
             self._failed(event, "webhook_store_failed", exc, step="release")
