@@ -464,7 +464,8 @@ def _build(
             "payment_intent_id": _id_of(obj.get("payment_intent")),
             "refund": RefundView.from_refund(obj),
         }
-    return cls(**fields)
+    # The model's validator itself (what `cls(**fields)` calls, without repacking the keywords).
+    return cls.__pydantic_validator__.validate_python(fields)  # type: ignore[no-any-return]
 
 
 def _id_of(value: object) -> str | None:
