@@ -1,10 +1,11 @@
 """Drivers for sans-I/O generators: the logic yields steps, a driver performs them.
 
-The client's operations and the webhook processor's dispatch are written once, as
-generators that yield the I/O they need (a Stripe request, a store transaction, a handler
-call) and receive its result, or have its exception thrown in at the ``yield``. A blocking
-driver performs the steps in the caller's thread; an async driver awaits them. What a step
-means, and how it is performed, is the caller's: these two functions only run the loop.
+The client's operations are written once, as generators that yield the I/O they need (a
+Stripe request) and receive its result, or have its exception thrown in at the ``yield``. A
+blocking driver performs the steps in the caller's thread; an async driver awaits them. What a
+step means, and how it is performed, is the caller's: these two functions only run the loop.
+(The webhook processor's dispatch is a plain blocking function that ``process_async`` runs in
+a worker thread: a store transaction per step made a generator cost more than it saved.)
 """
 
 from __future__ import annotations

@@ -212,8 +212,7 @@ class WebhookProcessor:
         store's blocking transactions: claim, complete, release; and a plain ``def`` handler)
         runs in a worker thread (``asyncio.to_thread``); an ``async def`` handler is run on
         the loop while that thread waits for it. The signature check (an HMAC of the body)
-        runs on the loop. Once started, the dispatch runs to its end (complete or release)
-        even if the awaiting task is cancelled.
+        runs on the loop.
         """
         received = self._receive(body, signature_header)
         if type(received) is WebhookResult:
