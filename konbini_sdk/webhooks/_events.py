@@ -15,9 +15,9 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final, NamedTuple
+from typing import Annotated, Any, ClassVar, Final, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import from_json
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
@@ -65,6 +65,19 @@ class OrderKey(NamedTuple):
     rank: int
 
 
+def _raw_object(value: object) -> dict[str, Any]:
+    """Validate ``raw``: the decoded ``data.object`` (a dict from JSON, kept as it is).
+
+    Its keys are JSON's (text) and its values anything JSON holds: checking each of them
+    (pydantic's ``dict[str, Any]``) cost ~1.8 µs per event for nothing.
+    """
+    if type(value) is dict:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): item for key, item in value.items()}
+    raise ValueError("raw: the event's data.object, a mapping")
+
+
 class WebhookEvent(BaseModel):
     """Base of every typed event: the event's identity and the object it is about."""
 
@@ -80,7 +93,9 @@ class WebhookEvent(BaseModel):
     created: datetime
     livemode: bool = False
     object_id: str
-    raw: dict[str, Any] = Field(repr=False)
+    raw: Annotated[
+        dict[str, Any], PlainValidator(_raw_object, json_schema_input_type=dict[str, Any])
+    ] = Field(repr=False)
 
     @property
     def object_key(self) -> str:
@@ -404,7 +419,7 @@ def _build(
         "created": datetime.fromtimestamp(int(event["created"]), tz=UTC),
         "livemode": bool(event.get("livemode", False)),
         "object_id": obj["id"],
-        "raw": obj,  # validated as dict[str, Any]: the model keeps its own copy
+        "raw": dict(obj),  # the event's own copy (the caller's mapping may change)
     }
     kind = cls.object_kind
     if kind == "payment_intent":

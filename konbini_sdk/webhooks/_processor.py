@@ -28,7 +28,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, NamedTuple, TypeVar
+from typing import Any, Final, TypeVar
 
 from konbini_sdk._exceptions import WebhookError
 from konbini_sdk._logging import get_logger
@@ -48,42 +48,32 @@ Handler = Callable[[E], object]
 R = TypeVar("R")
 
 
-class _StoreWork(NamedTuple):
-    """A dispatch step: one blocking store call (a thread's work under asyncio)."""
-
-    work: Callable[..., Any]
-    args: tuple[Any, ...]
-
-
-class _HandlerCall(NamedTuple):
-    """A dispatch step: run the merchant's handler on the event."""
-
-    handler: Callable[[Any], object]
-    event: WebhookEvent
+#: A dispatch step: ``(work, argument, is_handler)``. A store step (``is_handler`` false) is one
+#: blocking store call (a worker thread's work under asyncio); a handler step runs the
+#: merchant's handler on the event. Plain tuples: the steps are built on every delivery.
+_Step = tuple[Callable[[Any], Any], Any, bool]
+_Steps = Generator[_Step, Any, R]
 
 
-_Steps = Generator[_StoreWork | _HandlerCall, Any, R]
-
-
-def _perform(step: _StoreWork | _HandlerCall) -> Any:
-    if isinstance(step, _StoreWork):
-        return step.work(*step.args)
-    result = step.handler(step.event)
-    if result is not None and inspect.isawaitable(result):
+def _perform(step: _Step) -> Any:
+    work, argument, is_handler = step
+    result = work(argument)
+    if is_handler and result is not None and inspect.isawaitable(result):
         if inspect.iscoroutine(result):
             result.close()  # never awaited: close it rather than leak a warning
         raise TypeError("an async handler needs `await processor.process_async(...)`")
     return result
 
 
-async def _perform_async(step: _StoreWork | _HandlerCall) -> Any:
+async def _perform_async(step: _Step) -> Any:
     import asyncio  # only async applications pay for it
 
-    if isinstance(step, _StoreWork):
-        return await asyncio.to_thread(step.work, *step.args)
-    if inspect.iscoroutinefunction(step.handler):
-        return await step.handler(step.event)
-    result = await asyncio.to_thread(step.handler, step.event)
+    work, argument, is_handler = step
+    if not is_handler:
+        return await asyncio.to_thread(work, argument)
+    if inspect.iscoroutinefunction(work):
+        return await work(argument)
+    result = await asyncio.to_thread(work, argument)
     if inspect.isawaitable(result):
         result = await result
     return result
@@ -259,7 +249,7 @@ class WebhookProcessor:
         """
         record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
         try:
-            claim = yield _StoreWork(self._claim, (record,))
+            claim = yield (self._claim, record, False)
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="claim")
             return self._result(500, "failed", "store unavailable", event)
@@ -268,13 +258,13 @@ class WebhookProcessor:
         handler = self._handlers.get(type(event))
         if handler is not None:
             try:
-                yield _HandlerCall(handler, event)
+                yield (handler, event, True)
             except Exception as exc:
                 self._failed(event, "webhook_handler_failed", exc, outcome="failed")
                 yield from self._release(claim, event)
                 return self._result(500, "failed", "handler failed", event)
         try:
-            marked = yield _StoreWork(self._complete, (claim,))
+            marked = yield (self._complete, claim, False)
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="complete")
             yield from self._release(claim, event)
@@ -312,7 +302,7 @@ class WebhookProcessor:
 
     def _release(self, claim: Claim, event: WebhookEvent) -> _Steps[None]:
         try:
-            yield _StoreWork(self._store.release, (claim,))
+            yield (self._store.release, claim, False)
         except Exception as exc:
             # The claim then lapses (the lease runs out, or the OS lock goes with the process).
             self._failed(event, "webhook_store_failed", exc, step="release")

@@ -257,3 +257,22 @@ def test_decode_event_reasons() -> None:
         with pytest.raises(WebhookError) as info:
             decode_event(body)
         assert info.value.reason == reason
+
+
+def test_raw_is_the_events_own_dict_and_must_be_a_mapping() -> None:
+    from types import MappingProxyType
+
+    from pydantic import ValidationError
+
+    body = _pi_event("payment_intent.succeeded", "succeeded")
+    event = parse_event(body)
+    assert isinstance(event, PaymentSucceeded)
+    obj = body["data"]["object"]  # type: ignore[index]
+    assert event.raw == obj
+    assert event.raw is not obj  # the caller may change its mapping afterwards
+    fields = event.model_dump()
+    again = PaymentSucceeded(**{**fields, "raw": MappingProxyType(fields["raw"])})
+    assert type(again.raw) is dict
+    assert again == event
+    with pytest.raises(ValidationError, match="raw"):
+        PaymentSucceeded(**{**fields, "raw": "not a mapping"})
