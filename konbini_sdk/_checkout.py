@@ -20,8 +20,8 @@ voucher exists, wait); ``checkout.session.async_payment_succeeded`` means paid (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, TypeVar, cast
 
 import stripe
 from pydantic import (
@@ -52,7 +52,7 @@ from konbini_sdk._rules import (
 )
 from konbini_sdk._rules import rule as _rule
 from konbini_sdk._sansio import drive, drive_async
-from konbini_sdk._service import Flow, ServiceCall, perform, perform_async
+from konbini_sdk._service import Flow, ServiceCall, perform, perform_async, public_operation
 from konbini_sdk._status import stripe_mapping
 from konbini_sdk._voucher import Voucher
 
@@ -80,6 +80,8 @@ MAX_QUANTITY: Final = 999_999
 ORDER_ID_METADATA_KEY: Final = "order_id"
 
 _ID_PREFIXES: Final = {"price": "price_", "product": "prod_", "customer": "cus_"}
+
+_T = TypeVar("_T")
 
 
 def _stripe_id(kind: str, field: str) -> Any:
@@ -386,8 +388,56 @@ class _CheckoutFlows:
     """Every Checkout operation written once, as steps (no I/O).
 
     :class:`CheckoutSessions` performs the steps blocking, :class:`AsyncCheckoutSessions`
-    with ``await``.
+    with ``await``. Each public method is one operation: one INFO ``konbini.operation`` line
+    (WARNING when it fails) with ids and states only; the requests inside log at DEBUG.
     """
+
+    _client: KonbiniClient | AsyncKonbiniClient
+
+    def _public(
+        self,
+        operation: str,
+        context: Mapping[str, Any],
+        flow: Flow[_T],
+        describe: Callable[[_T], Mapping[str, Any]],
+    ) -> Flow[_T]:
+        return public_operation(self._client, operation, context, flow, describe)
+
+    def _create_op(
+        self, request: CheckoutSessionRequest, order_id: str, attempt: int
+    ) -> Flow[stripe.checkout.Session]:
+        return self._public(
+            "create_checkout_session",
+            {"order_id": order_id, "session_attempt": attempt},
+            self._create_flow(request, order_id, attempt),
+            _described,
+        )
+
+    def _retrieve_op(self, session_id: str) -> Flow[stripe.checkout.Session]:
+        flow = self._retrieve_flow(session_id)
+        return self._public(
+            "retrieve_checkout_session", {"session_id": session_id}, flow, _described
+        )
+
+    def _state_op(self, session_id: str) -> Flow[CheckoutState]:
+        return self._public(
+            "checkout_session_state",
+            {"session_id": session_id},
+            self._state_flow(session_id),
+            lambda state: {"status": state.status, "payment_status": state.payment_status},
+        )
+
+    def _expire_op(self, session_id: str) -> Flow[stripe.checkout.Session]:
+        flow = self._expire_flow(session_id)
+        return self._public("expire_checkout_session", {"session_id": session_id}, flow, _described)
+
+    def _voucher_op(self, session_id: str) -> Flow[Voucher]:
+        return self._public(
+            "checkout_session_voucher",
+            {"session_id": session_id},
+            self._voucher_flow(self._client, session_id),
+            lambda voucher: {"payment_intent_id": voucher.payment_intent_id},
+        )
 
     def _create_flow(
         self, request: CheckoutSessionRequest, order_id: str, attempt: int
@@ -437,12 +487,23 @@ class _CheckoutFlows:
         return (yield from client._get_voucher_flow(state.payment_intent_id))
 
 
+def _described(session: stripe.checkout.Session) -> dict[str, Any]:
+    """Return a session operation's log fields: ids and states (no URL, secret or email)."""
+    return {
+        "session_id": getattr(session, "id", None),
+        "status": getattr(session, "status", None),
+        "payment_status": getattr(session, "payment_status", None),
+    }
+
+
 class CheckoutSessions(_CheckoutFlows):
     """Checkout Sessions with Konbini, through a :class:`~konbini_sdk.KonbiniClient`.
 
     Reach it as ``client.checkout``. Every call uses the client's retry policy and raises the
     SDK's typed errors.
     """
+
+    _client: KonbiniClient
 
     def __init__(self, client: KonbiniClient) -> None:
         self._client = client
@@ -461,19 +522,19 @@ class CheckoutSessions(_CheckoutFlows):
         click or a retry never opens two sessions. To open a new session for the same order
         on purpose (the first one expired), pass ``attempt=2`` (3, ...).
         """
-        return drive(self._create_flow(request, order_id, attempt), self._perform)
+        return drive(self._create_op(request, order_id, attempt), self._perform)
 
     def retrieve(self, session_id: str) -> stripe.checkout.Session:
         """Return the session's current state."""
-        return drive(self._retrieve_flow(session_id), self._perform)
+        return drive(self._retrieve_op(session_id), self._perform)
 
     def state(self, session_id: str) -> CheckoutState:
         """Return what the session's current state means (see :class:`CheckoutState`)."""
-        return drive(self._state_flow(session_id), self._perform)
+        return drive(self._state_op(session_id), self._perform)
 
     def expire(self, session_id: str) -> stripe.checkout.Session:
         """Expire an open session, so the customer can no longer submit it."""
-        return drive(self._expire_flow(session_id), self._perform)
+        return drive(self._expire_op(session_id), self._perform)
 
     def voucher(self, session_id: str) -> Voucher:
         """Return the Konbini voucher of a completed session's PaymentIntent.
@@ -483,7 +544,7 @@ class CheckoutSessions(_CheckoutFlows):
         session's) or the intent has no live voucher (paid with a card, paid at the store,
         expired: ``status`` is the intent's).
         """
-        return drive(self._voucher_flow(self._client, session_id), self._perform)
+        return drive(self._voucher_op(session_id), self._perform)
 
 
 class AsyncCheckoutSessions(_CheckoutFlows):
@@ -491,6 +552,8 @@ class AsyncCheckoutSessions(_CheckoutFlows):
 
     Reach it as ``client.checkout``; every method behaves as its sync namesake.
     """
+
+    _client: AsyncKonbiniClient
 
     def __init__(self, client: AsyncKonbiniClient) -> None:
         self._client = client
@@ -502,20 +565,20 @@ class AsyncCheckoutSessions(_CheckoutFlows):
         self, request: CheckoutSessionRequest, *, order_id: str, attempt: int = 1
     ) -> stripe.checkout.Session:
         """Create the order's Checkout Session; see :meth:`CheckoutSessions.create`."""
-        return await drive_async(self._create_flow(request, order_id, attempt), self._perform)
+        return await drive_async(self._create_op(request, order_id, attempt), self._perform)
 
     async def retrieve(self, session_id: str) -> stripe.checkout.Session:
         """Return the session's current state."""
-        return await drive_async(self._retrieve_flow(session_id), self._perform)
+        return await drive_async(self._retrieve_op(session_id), self._perform)
 
     async def state(self, session_id: str) -> CheckoutState:
         """Return what the session's current state means (see :class:`CheckoutState`)."""
-        return await drive_async(self._state_flow(session_id), self._perform)
+        return await drive_async(self._state_op(session_id), self._perform)
 
     async def expire(self, session_id: str) -> stripe.checkout.Session:
         """Expire an open session, so the customer can no longer submit it."""
-        return await drive_async(self._expire_flow(session_id), self._perform)
+        return await drive_async(self._expire_op(session_id), self._perform)
 
     async def voucher(self, session_id: str) -> Voucher:
         """Return the voucher of a completed session; see :meth:`CheckoutSessions.voucher`."""
-        return await drive_async(self._voucher_flow(self._client, session_id), self._perform)
+        return await drive_async(self._voucher_op(session_id), self._perform)

@@ -32,7 +32,14 @@ from konbini_sdk._requests import _metadata
 from konbini_sdk._retry import KEY_PREFIX, KeyChain, order_key
 from konbini_sdk._retry import _key_part as key_part
 from konbini_sdk._sansio import drive, drive_async
-from konbini_sdk._service import Flow, ServiceCall, Wait, perform, perform_async
+from konbini_sdk._service import (
+    Flow,
+    ServiceCall,
+    Wait,
+    perform,
+    perform_async,
+    public_operation,
+)
 from konbini_sdk._status import stripe_mapping
 
 if TYPE_CHECKING:
@@ -324,6 +331,9 @@ class _RefundFlows:
     """Every refund operation written once, as steps (no I/O).
 
     :class:`Refunds` performs the steps blocking, :class:`AsyncRefunds` with ``await``.
+    Each public method is one operation (``create_refund``, ``follow_refund``...): one INFO
+    ``konbini.operation`` line, WARNING when it fails, with ids and states only; the
+    requests inside (every poll of ``follow`` too) log their attempts at DEBUG.
     """
 
     def __init__(self, client: KonbiniClient | AsyncKonbiniClient) -> None:
@@ -508,6 +518,78 @@ class _RefundFlows:
             view = current
         return view
 
+    # One public operation each: one INFO ``konbini.operation`` line (WARNING when it
+    # fails); the requests inside are inner steps (DEBUG). Ids and states only.
+
+    def _public(
+        self,
+        operation: str,
+        context: Mapping[str, Any],
+        flow: Flow[_T],
+        describe: Callable[[_T], Mapping[str, Any]],
+    ) -> Flow[_T]:
+        return public_operation(self._client, operation, context, flow, describe)
+
+    def _refundable_amount_op(self, payment_intent_id: str) -> Flow[int]:
+        return self._public(
+            "refundable_amount",
+            {"payment_intent_id": payment_intent_id},
+            self._refundable_amount_flow(payment_intent_id),
+            _nothing,
+        )
+
+    def _create_op(
+        self,
+        payment_intent_id: str,
+        amount: int | None,
+        merchant_refund_id: str | None,
+        order_id: str | None,
+        reason: str | None,
+        metadata: Mapping[str, str] | None,
+    ) -> Flow[RefundView]:
+        flow = self._create_flow(
+            payment_intent_id, amount, merchant_refund_id, order_id, reason, metadata
+        )
+        context = {
+            "payment_intent_id": payment_intent_id,
+            "order_id": order_id,
+            "merchant_refund_id": merchant_refund_id,
+        }
+        return self._public("create_refund", context, flow, _described)
+
+    def _retrieve_op(self, refund_id: str) -> Flow[RefundView]:
+        flow = self._retrieve_flow(refund_id)
+        return self._public("retrieve_refund", {"refund_id": refund_id}, flow, _described)
+
+    def _list_op(self, payment_intent_id: str) -> Flow[builtins.list[RefundView]]:
+        return self._public(
+            "list_refunds",
+            {"payment_intent_id": payment_intent_id},
+            self._list_flow(payment_intent_id),
+            lambda views: {"refunds": len(views)},
+        )
+
+    def _cancel_op(self, refund_id: str) -> Flow[RefundView]:
+        flow = self._cancel_flow(refund_id)
+        return self._public("cancel_refund", {"refund_id": refund_id}, flow, _described)
+
+    def _expire_op(self, refund_id: str) -> Flow[RefundView]:
+        flow = self._expire_flow(refund_id)
+        return self._public("expire_refund", {"refund_id": refund_id}, flow, _described)
+
+    def _follow_op(
+        self,
+        refund_id: str,
+        interval: float,
+        timeout: float | None,
+        until: Iterable[RefundState],
+        on_update: Callable[[RefundView], None] | None,
+        before_poll: Callable[[], None] | None,
+    ) -> Flow[RefundView]:
+        # The whole polling loop is one operation: one line however many polls it made.
+        flow = self._follow_flow(refund_id, interval, timeout, until, on_update, before_poll)
+        return self._public("follow_refund", {"refund_id": refund_id}, flow, _described)
+
 
 class Refunds(_RefundFlows):
     """Konbini refunds on a ``stripe.StripeClient``: full or partial, followed to the end.
@@ -539,7 +621,7 @@ class Refunds(_RefundFlows):
         Raises :class:`KonbiniValidationError` naming ``payment_intent`` when the intent has
         no successful payment (only a ``succeeded`` intent can be refunded).
         """
-        return drive(self._refundable_amount_flow(payment_intent_id), self._perform)
+        return drive(self._refundable_amount_op(payment_intent_id), self._perform)
 
     def create(
         self,
@@ -567,18 +649,18 @@ class Refunds(_RefundFlows):
         The new refund is ``requires_action``: Stripe has emailed the customer
         (``instructions_email``) to ask for a bank account; see :class:`RefundView`.
         """
-        flow = self._create_flow(
+        flow = self._create_op(
             payment_intent_id, amount, merchant_refund_id, order_id, reason, metadata
         )
         return drive(flow, self._perform)
 
     def retrieve(self, refund_id: str) -> RefundView:
         """Return a refund's current state (``re_...``)."""
-        return drive(self._retrieve_flow(refund_id), self._perform)
+        return drive(self._retrieve_op(refund_id), self._perform)
 
     def list(self, payment_intent_id: str) -> builtins.list[RefundView]:
         """Return every refund of a PaymentIntent, newest first (all pages)."""
-        return drive(self._list_flow(payment_intent_id), self._perform)
+        return drive(self._list_op(payment_intent_id), self._perform)
 
     def cancel(self, refund_id: str) -> RefundView:
         """Cancel a refund that is still waiting for the customer's bank details.
@@ -587,7 +669,7 @@ class Refunds(_RefundFlows):
         (``InvalidRequestError``). Its amount becomes refundable again. Tell the customer:
         the link in Stripe's email stops working.
         """
-        return drive(self._cancel_flow(refund_id), self._perform)
+        return drive(self._cancel_op(refund_id), self._perform)
 
     def expire(self, refund_id: str) -> RefundView:
         """Test mode only: let the 45 days pass at once (the refund becomes ``failed``).
@@ -595,7 +677,7 @@ class Refunds(_RefundFlows):
         Calls Stripe's test helper ``POST /v1/test_helpers/refunds/{id}/expire``. Refused
         locally (``KonbiniValidationError``) when the client holds a live key.
         """
-        return drive(self._expire_flow(refund_id), self._perform)
+        return drive(self._expire_op(refund_id), self._perform)
 
     def follow(
         self,
@@ -615,7 +697,7 @@ class Refunds(_RefundFlows):
         view: check ``view.state`` to tell a timeout from arrival. Polling is a fallback:
         webhooks (``refund.updated``, ``refund.failed``) are the reliable signal.
         """
-        flow = self._follow_flow(refund_id, interval, timeout, until, on_update, before_poll)
+        flow = self._follow_op(refund_id, interval, timeout, until, on_update, before_poll)
         return drive(flow, self._perform)
 
 
@@ -636,7 +718,7 @@ class AsyncRefunds(_RefundFlows):
 
     async def refundable_amount(self, payment_intent_id: str) -> int:
         """Return how many yen of a paid PaymentIntent may still be refunded."""
-        return await drive_async(self._refundable_amount_flow(payment_intent_id), self._perform)
+        return await drive_async(self._refundable_amount_op(payment_intent_id), self._perform)
 
     async def create(
         self,
@@ -649,26 +731,26 @@ class AsyncRefunds(_RefundFlows):
         metadata: Mapping[str, str] | None = None,
     ) -> RefundView:
         """Refund a paid Konbini payment; see :meth:`Refunds.create`."""
-        flow = self._create_flow(
+        flow = self._create_op(
             payment_intent_id, amount, merchant_refund_id, order_id, reason, metadata
         )
         return await drive_async(flow, self._perform)
 
     async def retrieve(self, refund_id: str) -> RefundView:
         """Return a refund's current state (``re_...``)."""
-        return await drive_async(self._retrieve_flow(refund_id), self._perform)
+        return await drive_async(self._retrieve_op(refund_id), self._perform)
 
     async def list(self, payment_intent_id: str) -> builtins.list[RefundView]:
         """Return every refund of a PaymentIntent, newest first (all pages)."""
-        return await drive_async(self._list_flow(payment_intent_id), self._perform)
+        return await drive_async(self._list_op(payment_intent_id), self._perform)
 
     async def cancel(self, refund_id: str) -> RefundView:
         """Cancel a refund still waiting for bank details; see :meth:`Refunds.cancel`."""
-        return await drive_async(self._cancel_flow(refund_id), self._perform)
+        return await drive_async(self._cancel_op(refund_id), self._perform)
 
     async def expire(self, refund_id: str) -> RefundView:
         """Test mode only: fail the refund now; see :meth:`Refunds.expire`."""
-        return await drive_async(self._expire_flow(refund_id), self._perform)
+        return await drive_async(self._expire_op(refund_id), self._perform)
 
     async def follow(
         self,
@@ -684,8 +766,21 @@ class AsyncRefunds(_RefundFlows):
 
         See :meth:`Refunds.follow`.
         """
-        flow = self._follow_flow(refund_id, interval, timeout, until, on_update, before_poll)
+        flow = self._follow_op(refund_id, interval, timeout, until, on_update, before_poll)
         return await drive_async(flow, self._perform)
+
+
+def _described(view: RefundView) -> dict[str, Any]:
+    """Return a refund operation's log fields: ids and state (never the customer's email)."""
+    return {
+        "refund_id": view.id,
+        "payment_intent_id": view.payment_intent_id,
+        "status": view.state.value,
+    }
+
+
+def _nothing(_result: object) -> dict[str, Any]:
+    return {}
 
 
 def _remainder(intent: Mapping[str, Any]) -> int:

@@ -112,3 +112,9 @@ def test_logs_carry_ids_not_personal_data(konbini: KonbiniClient) -> None:
     assert "order-105" in text
     assert "hanako" not in text
     assert "secret" not in text
+    [line] = [e for e in logs if e["log_level"] == "info"]
+    assert (line["event"], line["operation"]) == ("konbini.operation", "create_checkout_session")
+    assert [(e["event"], e["log_level"]) for e in logs] == [
+        ("konbini.attempt", "debug"),
+        ("konbini.operation", "info"),
+    ]

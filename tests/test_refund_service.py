@@ -314,4 +314,17 @@ def test_logs_name_ids_never_emails_or_keys(emu: Emulator, konbini: KonbiniClien
     assert view.id in text
     assert "hanako" not in text
     assert "sk_test_refunds" not in text
-    assert {entry["operation"] for entry in logs} >= {"refund", "retrieve", "cancel"}
+    operations = [e for e in logs if e["event"] == "konbini.operation"]
+    assert [(e["log_level"], e["operation"]) for e in operations] == [
+        ("info", "create_refund"),
+        ("info", "retrieve_refund"),
+        ("info", "cancel_refund"),
+    ]
+    assert {e["refund_id"] for e in operations} == {view.id}
+    # The Stripe requests inside are DEBUG attempts, with no operation line of their own.
+    assert [e["operation"] for e in logs if e["event"] == "konbini.attempt"] == [
+        "retrieve",
+        "refund",
+        "retrieve",
+        "cancel",
+    ]
