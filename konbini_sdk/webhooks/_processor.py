@@ -24,16 +24,20 @@ or claimable again. 409 rather than 503 so that monitoring of server errors stay
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import os
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
 
 from konbini_sdk._exceptions import WebhookError
 from konbini_sdk._logging import get_logger
 from konbini_sdk.webhooks._events import WebhookEvent, decode_event, parse_decoded
+from konbini_sdk.webhooks._oslocks import PROCESS
 from konbini_sdk.webhooks._signature import SignatureVerifier
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
 from konbini_sdk.webhooks._store import Claim, ClaimOutcome, EventRecord, EventStore
@@ -109,6 +113,9 @@ class WebhookResult:
 
 _new: Final = object.__new__
 
+#: Threads of the pool ``process_async`` runs dispatches in (created as needed, per process).
+_DISPATCH_THREADS: Final = 32
+
 
 class WebhookProcessor:
     """Verify Stripe webhook deliveries and run each event's handler exactly once.
@@ -162,6 +169,8 @@ class WebhookProcessor:
         self._clock = clock
         self._handlers: dict[type[WebhookEvent], Callable[[Any], object]] = {}
         self._log = get_logger()
+        self._executor: tuple[int, ThreadPoolExecutor] | None = None
+        self._executor_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return (
@@ -210,15 +219,39 @@ class WebhookProcessor:
 
         The same steps and answers as :meth:`process`, by the same code: the dispatch (the
         store's blocking transactions: claim, complete, release; and a plain ``def`` handler)
-        runs in a worker thread (``asyncio.to_thread``); an ``async def`` handler is run on
+        runs in one of the processor's worker threads (up to 32 at once, with the caller's
+        context variables, like ``asyncio.to_thread``); an ``async def`` handler is run on
         the loop while that thread waits for it. The signature check (an HMAC of the body)
         runs on the loop.
         """
         received = self._receive(body, signature_header)
         if type(received) is WebhookResult:
             return received
-        call = _call_on_loop(asyncio.get_running_loop())
-        return await asyncio.to_thread(self._dispatch, cast("WebhookEvent", received), call)
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()  # what asyncio.to_thread passes on
+        return await loop.run_in_executor(
+            self._dispatch_pool(),
+            context.run,
+            self._dispatch,
+            cast("WebhookEvent", received),
+            _call_on_loop(loop),
+        )
+
+    def _dispatch_pool(self) -> ThreadPoolExecutor:
+        """Return the processor's own worker threads for :meth:`process_async`'s dispatches.
+
+        Not the loop's default executor: a dispatch thread waits while its ``async``
+        handler runs on the loop, and a handler that itself uses ``asyncio.to_thread`` must
+        not find every default worker taken by such waiting dispatches (a deadlock).
+        """
+        kept = self._executor
+        if kept is None or kept[0] != PROCESS[0]:  # new, or inherited by a forked child
+            with self._executor_lock:
+                kept = self._executor
+                if kept is None or kept[0] != PROCESS[0]:
+                    pool = ThreadPoolExecutor(_DISPATCH_THREADS, "konbini-webhooks")
+                    kept = self._executor = (PROCESS[0], pool)
+        return kept[1]
 
     # --- steps ------------------------------------------------------------------------------
 

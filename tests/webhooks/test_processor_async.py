@@ -179,3 +179,38 @@ def test_refused_and_ignored_deliveries_answer_as_process_does(sqlite_store: Any
     assert old.status_code == 400
     unhandled = asyncio.run(processor.process_async(VOUCHER, sign(VOUCHER)))
     assert (unhandled.status_code, unhandled.outcome) == (200, "processed")
+
+
+def test_async_handlers_using_to_thread_do_not_starve_the_default_executor(
+    sqlite_store: Any,
+) -> None:
+    # Each dispatch waits in a worker thread while its async handler runs on the loop. Were
+    # those threads the loop's default executor (2 workers here), four such deliveries would
+    # take both, and the handlers' own asyncio.to_thread calls would never run.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.webhooks.stripe_events import encode, envelope, payment_intent
+
+    processor = _processor(sqlite_store)
+    done: list[str] = []
+
+    @processor.on(PaymentSucceeded)
+    async def fulfil(event: PaymentSucceeded) -> None:
+        await asyncio.to_thread(done.append, event.id)
+
+    bodies = [
+        encode(envelope(f"evt_pool{n}", "payment_intent.succeeded", BASE_TIME,
+                        payment_intent(f"pi_pool{n}", "succeeded", BASE_TIME)))
+        for n in range(4)
+    ]  # fmt: skip
+
+    async def scenario() -> list[str]:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(2))
+        results = await asyncio.wait_for(
+            asyncio.gather(*(processor.process_async(b, sign(b)) for b in bodies)),
+            SAFETY_TIMEOUT,  # only reached on a deadlock, i.e. when the test fails
+        )
+        return [r.outcome for r in results]
+
+    assert asyncio.run(scenario()) == ["processed"] * 4
+    assert sorted(done) == [f"evt_pool{n}" for n in range(4)]
