@@ -370,7 +370,8 @@ KNOWN_EVENT_TYPES: Final = frozenset(_BY_TYPE)
 
 
 def _string_map(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
+    # `type(...) is dict` first: JSON gives dicts, and an ABC isinstance check costs ~0.3 µs.
+    if type(value) is not dict and not isinstance(value, Mapping):
         return {}
     return {str(k): str(v) for k, v in value.items()}
 
@@ -501,7 +502,7 @@ def _parse(event: Mapping[str, Any], own: bool) -> WebhookEvent | None:
         return None
     try:
         obj = event["data"]["object"]
-        if not isinstance(obj, Mapping):
+        if type(obj) is not dict and not isinstance(obj, Mapping):  # dict: the cheap check
             raise TypeError("data.object is not an object")
         return _build(cls, event, obj, own)
     except VoucherUnavailableError:
