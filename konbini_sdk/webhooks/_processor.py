@@ -29,7 +29,7 @@ import inspect
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
@@ -73,12 +73,22 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 def _call_on_loop(loop: asyncio.AbstractEventLoop) -> _CallHandler:
     """Call handlers from a worker thread: a plain one there, an ``async`` one on ``loop``."""
 
+    def on_loop(coroutine: Coroutine[Any, Any, Any]) -> object:
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except BaseException:
+            # The loop closed meanwhile (the request was cancelled and the server stopped):
+            # the handler never starts; close its coroutine rather than leak a warning.
+            coroutine.close()
+            raise
+        return future.result()
+
     def call(handler: Callable[[Any], object], event: WebhookEvent) -> object:
         if inspect.iscoroutinefunction(handler):
-            return asyncio.run_coroutine_threadsafe(handler(event), loop).result()
+            return on_loop(handler(event))
         result = handler(event)
         if result is not None and inspect.isawaitable(result):
-            return asyncio.run_coroutine_threadsafe(_await(result), loop).result()
+            return on_loop(_await(result))
         return result
 
     return call
