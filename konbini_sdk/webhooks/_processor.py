@@ -73,13 +73,16 @@ async def _await(awaitable: Awaitable[Any]) -> Any:
 def _call_on_loop(loop: asyncio.AbstractEventLoop) -> _CallHandler:
     """Call handlers from a worker thread: a plain one there, an ``async`` one on ``loop``."""
 
-    def on_loop(coroutine: Coroutine[Any, Any, Any]) -> object:
+    def on_loop(coroutine: Coroutine[Any, Any, Any], returned: object = None) -> object:
         try:
             future = asyncio.run_coroutine_threadsafe(coroutine, loop)
         except BaseException:
             # The loop closed meanwhile (the request was cancelled and the server stopped):
-            # the handler never starts; close its coroutine rather than leak a warning.
+            # the handler never starts; close its coroutine (and the one a plain handler
+            # returned, which ``coroutine`` would have awaited) rather than leak a warning.
             coroutine.close()
+            if inspect.iscoroutine(returned):
+                returned.close()
             raise
         return future.result()
 
@@ -88,7 +91,7 @@ def _call_on_loop(loop: asyncio.AbstractEventLoop) -> _CallHandler:
             return on_loop(handler(event))
         result = handler(event)
         if result is not None and inspect.isawaitable(result):
-            return on_loop(_await(result))
+            return on_loop(_await(result), result)
         return result
 
     return call

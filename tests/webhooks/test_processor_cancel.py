@@ -235,10 +235,12 @@ def test_the_loop_ending_after_the_cancellation(store: _Watched, kind: str) -> N
     assert store.event_status("evt_voucher") == "done"
 
 
-def test_an_async_handler_whose_loop_closed_before_it_started(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["async def", "def returning a coroutine"])
+def test_an_async_handler_whose_loop_closed_before_it_started(tmp_path: Path, kind: str) -> None:
     # Cancelled while the claim was being taken, and the loop is gone by the time the worker
     # thread would start the async handler: nothing runs, the claim is released, and the
     # handler's coroutine is closed (no "never awaited" warning, an error under pytest here).
+    # A plain ``def`` handler that returns a coroutine is awaited on the loop the same way.
     claiming = threading.Event()
     go_on = threading.Event()
 
@@ -252,9 +254,13 @@ def test_an_async_handler_whose_loop_closed_before_it_started(tmp_path: Path) ->
     processor = WebhookProcessor([SECRET], store=store, clock=Clock())
     calls: Counter[str] = Counter()
 
-    @processor.on(VoucherIssued)
     async def on_voucher(event: VoucherIssued) -> None:
         calls[event.id] += 1
+
+    def returns_coroutine(event: VoucherIssued) -> object:
+        return on_voucher(event)
+
+    processor.on(VoucherIssued)(on_voucher if kind == "async def" else returns_coroutine)
 
     async def cancel_while_claiming() -> None:
         task = asyncio.create_task(processor.process_async(VOUCHER, sign(VOUCHER)))
