@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Final
 
@@ -81,7 +81,7 @@ _COMBINING_TO_SPACING: Final = str.maketrans({"\u3099": "\u309b", "\u309a": "\u3
 
 def to_jst(unix_seconds: int) -> datetime:
     """Return the aware JST datetime of a Unix timestamp."""
-    return datetime.fromtimestamp(unix_seconds, tz=UTC).astimezone(JST)
+    return datetime.fromtimestamp(unix_seconds, tz=JST)
 
 
 @lru_cache(maxsize=4096)

@@ -96,33 +96,52 @@ class Voucher(BaseModel):
         """
         if isinstance(payment_intent, StripeObject):
             payment_intent = payment_intent.to_dict()
-        intent_id = str(payment_intent.get("id"))
-        next_action = payment_intent.get("next_action") or None
-        action_type = next_action.get("type") if next_action else None
-        details = next_action.get("konbini_display_details") if next_action else None
-        if action_type != "konbini_display_details" or not details:
-            raise VoucherUnavailableError(intent_id, payment_intent.get("status"), action_type)
+        fields = voucher_input(payment_intent)
+        if fields is None:
+            next_action = payment_intent.get("next_action") or None
+            raise VoucherUnavailableError(
+                str(payment_intent.get("id")),
+                payment_intent.get("status"),
+                next_action.get("type") if next_action else None,
+            )
         # One validation call builds the voucher and its store codes (pydantic validates the
         # nested dicts in one pass; a StoreCode model per chain cost as much again).
-        stores: dict[str, dict[str, Any]] = {}
-        for name, codes in (details.get("stores") or {}).items():
-            if not codes or name not in _CHAIN_NAMES:
-                continue
-            stores[name] = {
-                "chain": name,
-                "payment_code": str(codes["payment_code"]),
-                "confirmation_number": codes.get("confirmation_number"),
-            }
-        options = (payment_intent.get("payment_method_options") or {}).get("konbini") or {}
-        return cls(
-            payment_intent_id=intent_id,
-            amount=int(payment_intent["amount"]),
-            currency=str(payment_intent.get("currency") or "jpy"),
-            product_description=options.get("product_description"),
-            hosted_voucher_url=str(details["hosted_voucher_url"]),
-            expires_at=to_jst(int(details["expires_at"])),
-            stores=stores,
-        )
+        return cls.model_validate(fields)
+
+
+def voucher_input(payment_intent: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Return the input :class:`Voucher` validates for a PaymentIntent's JSON, or ``None``.
+
+    ``None`` when the intent has no ``konbini_display_details`` next action (no voucher).
+    Chains Stripe lists without codes, or that are not Konbini chains, are left out. Used by
+    :meth:`Voucher.from_payment_intent` and by the webhook events, which validate the
+    voucher as nested input of the event in the same call.
+    """
+    next_action = payment_intent.get("next_action") or None
+    if not next_action or next_action.get("type") != "konbini_display_details":
+        return None
+    details = next_action.get("konbini_display_details")
+    if not details:
+        return None
+    stores: dict[str, dict[str, Any]] = {}
+    for name, codes in (details.get("stores") or {}).items():
+        if not codes or name not in _CHAIN_NAMES:
+            continue
+        stores[name] = {
+            "chain": name,
+            "payment_code": str(codes["payment_code"]),
+            "confirmation_number": codes.get("confirmation_number"),
+        }
+    options = (payment_intent.get("payment_method_options") or {}).get("konbini") or {}
+    return {
+        "payment_intent_id": str(payment_intent.get("id")),
+        "amount": int(payment_intent["amount"]),
+        "currency": str(payment_intent.get("currency") or "jpy"),
+        "product_description": options.get("product_description"),
+        "hosted_voucher_url": str(details["hosted_voucher_url"]),
+        "expires_at": to_jst(int(details["expires_at"])),
+        "stores": stores,
+    }
 
 
 #: Stripe's names of the chains the SDK knows (others are left out of ``stores``).

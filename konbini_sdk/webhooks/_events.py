@@ -21,9 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import from_json
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
-from konbini_sdk._japanese import JST
 from konbini_sdk._refunds import RefundView
-from konbini_sdk._voucher import Chain, Voucher
+from konbini_sdk._voucher import Voucher, voucher_input
 
 __all__ = [
     "CheckoutAsyncPaymentFailed",
@@ -376,46 +375,6 @@ def _string_map(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-#: The chains a voucher may list (Stripe's names), for :func:`_voucher_fields`.
-_CHAINS: Final = frozenset(chain.value for chain in Chain)
-
-
-def _voucher_fields(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Return the input of the event's :class:`Voucher`, validated with the event at once.
-
-    The same rules as :meth:`Voucher.from_payment_intent` (``None`` where it raises
-    ``VoucherUnavailableError``; chains Stripe lists without codes, or that are not Konbini
-    chains, are left out), without building each model in its own call: the voucher and its
-    store codes are validated as nested input of the event. ``test_events`` checks both give
-    equal vouchers.
-    """
-    next_action = obj.get("next_action") or None
-    if not next_action or next_action.get("type") != "konbini_display_details":
-        return None
-    details = next_action.get("konbini_display_details")
-    if not details:
-        return None
-    stores: dict[str, dict[str, Any]] = {}
-    for name, codes in (details.get("stores") or {}).items():
-        if not codes or name not in _CHAINS:
-            continue
-        stores[name] = {
-            "chain": name,
-            "payment_code": str(codes["payment_code"]),
-            "confirmation_number": codes.get("confirmation_number"),
-        }
-    options = (obj.get("payment_method_options") or {}).get("konbini") or {}
-    return {
-        "payment_intent_id": str(obj.get("id")),
-        "amount": int(obj["amount"]),
-        "currency": str(obj.get("currency") or "jpy"),
-        "product_description": options.get("product_description"),
-        "hosted_voucher_url": str(details["hosted_voucher_url"]),
-        "expires_at": datetime.fromtimestamp(int(details["expires_at"]), JST),  # = to_jst
-        "stores": stores,
-    }
-
-
 def _build(
     cls: type[WebhookEvent], event: Mapping[str, Any], obj: Mapping[str, Any], own: bool
 ) -> WebhookEvent | None:
@@ -435,7 +394,7 @@ def _build(
         metadata = obj.get("metadata")
         fields["metadata"] = _string_map(metadata) if metadata else {}
         if cls is VoucherIssued:
-            voucher = _voucher_fields(obj)
+            voucher = voucher_input(obj)
             if voucher is None:
                 return None  # not a Konbini voucher (e.g. a card's 3-D Secure step)
             fields["voucher"] = voucher
