@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import quote_plus
 
 import stripe
-import tenacity
 from stripe import StripeResponse
 
 from konbini_sdk._exceptions import (
@@ -66,6 +65,8 @@ from konbini_sdk._sansio import drive, drive_async
 from konbini_sdk._voucher import Voucher
 
 if TYPE_CHECKING:
+    import tenacity  # imported by _retry when a retry is needed
+
     from konbini_sdk._checkout import AsyncCheckoutSessions, CheckoutSessions
 
 __all__ = [

@@ -37,7 +37,9 @@ import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
-import structlog
+# structlog is imported by the first line logged (RedactingLogger._target), not here: its
+# import (~15 ms, structlog.dev and its console renderer included) is then paid only by a
+# process that logs, and not at all by one that imported structlog already.
 
 __all__ = [
     "LOGGER_NAME",
@@ -239,6 +241,8 @@ class RedactingLogger:
 
         ``None`` for the levels: the logger cannot tell (it gets every line).
         """
+        import structlog
+
         config = structlog.get_config()
         kept = self._kept
         if (
