@@ -104,15 +104,16 @@ def test_the_payment_and_webhook_paths_leave_tenacity_structlog_and_schemas_to_f
     out = _fresh(
         """
         import sys
-        from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
         from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor
+        webhooks = "konbini_sdk._requests" in sys.modules
+        from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
         loaded = sorted(m for m in ("tenacity", "structlog") if m in sys.modules)
         built = PaymentIntentRequest.__pydantic_complete__
         request = PaymentIntentRequest(amount=1200)
-        print(loaded, built, PaymentIntentRequest.__pydantic_complete__, request.amount)
+        print(webhooks, loaded, built, PaymentIntentRequest.__pydantic_complete__, request.amount)
         """
     )
-    assert out == "[] False True 1200"
+    assert out == "False [] False True 1200"
 
 
 def test_the_first_line_logged_imports_structlog_and_is_redacted() -> None:
@@ -131,6 +132,20 @@ def test_the_first_line_logged_imports_structlog_and_is_redacted() -> None:
     assert "konbini.test" in lines[0]
     assert "amount=1200" in lines[0]
     assert "taro@example.com" not in lines[0]
+
+
+def test_the_client_imports_the_refunds_on_first_use() -> None:
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk import KonbiniClient
+        before = "konbini_sdk._refunds" in sys.modules
+        client = KonbiniClient("sk_test_x")
+        refunds = client.refunds
+        print(before, type(refunds).__name__, client.refunds is refunds)
+        """
+    )
+    assert out == "False Refunds True"
 
 
 def test_a_retry_imports_tenacity_and_retries() -> None:
