@@ -2,10 +2,14 @@
 
 Each repetition starts a new ``python`` for each side (rotating which goes first) that times
 its one statement with ``perf_counter`` and prints it, so interpreter start-up is left out and
-nothing is cached in the process. Every side includes ``import stripe``; the SDK's extra is
-the difference of the medians (and, per repetition, of the pair). The ``stripe+pydantic``
-side imports stripe and what the SDK's models need from pydantic (``BaseModel``, ``Field``:
-``import pydantic`` alone loads almost nothing), so the extra over it is the SDK's own part.
+nothing is cached in the process. Every side includes ``import stripe``. An extra is the median
+over the repetitions of the difference between two sides of one repetition (run back to back),
+which the shared machine's drift disturbs less than a difference of medians. The
+``stripe+pydantic`` side imports stripe and what the SDK's models need from pydantic
+(``BaseModel``, ``Field``; ``import pydantic`` alone loads almost nothing), so the extra over
+it is the SDK's own part. The staged sides time ``import stripe``, the pydantic names, the
+path's imports and its first use one after the other in one interpreter: the most precise
+measure of the SDK's own part.
 The ``*_first_use`` sides add the work the SDK leaves to first use (request models and the
 voucher validated for the first time, the logger resolved: structlog imported), so the cost
 that moved out of the import is measured too.
@@ -20,6 +24,7 @@ Also reported: the wall time of the whole subprocess, and the slowest modules th
 from __future__ import annotations
 
 import compileall
+import json
 import subprocess
 import sys
 from typing import Any
@@ -58,6 +63,39 @@ SIDES["webhooks_first_use"] = (
     f"{SIDES['webhooks']}; from konbini_sdk._logging import get_logger; "
     "get_logger().is_enabled('info')"
 )
+
+
+#: Staged sides: one interpreter times each step in turn, so the SDK's part is measured without
+#: the variance of ``import stripe`` between interpreters (the sides above differ by it).
+STAGED = {
+    name: [
+        "import stripe",
+        "from pydantic import BaseModel, Field",
+        SIDES[name],
+        first_use,
+    ]
+    for name, first_use in (
+        ("client", _CLIENT_FIRST_USE),
+        (
+            "webhooks",
+            "from konbini_sdk._logging import get_logger; get_logger().is_enabled('info')",
+        ),
+    )
+}
+_STEP = "t = time.perf_counter()\n{step}\nr.append(time.perf_counter() - t)\n"
+
+
+def staged_seconds(steps: list[str]) -> list[float]:
+    """Seconds of each step, run in turn in one fresh interpreter."""
+    code = "import json, time\nr = []\n" + "".join(_STEP.format(step=s) for s in steps)
+    done = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", code + "print(json.dumps(r))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=c.REPO_ROOT,
+    )
+    return [float(x) for x in json.loads(done.stdout)]
 
 
 def import_seconds(statement: str) -> tuple[float, float]:
@@ -121,13 +159,25 @@ def run(repeats: int) -> dict[str, Any]:
     compileall.compile_dir(c.REPO_ROOT / "konbini_sdk", quiet=1)
     for line in SIDES.values():
         import_seconds(line)
-    c.interleaved({name: side(name) for name in SIDES}, repeats)
+    steps: dict[str, list[list[float]]] = {name: [] for name in STAGED}
 
-    def extra(name: str, base: str = "stripe") -> list[float]:
+    def staged(name: str) -> Any:
+        def one(_round: int) -> float:
+            seconds = staged_seconds(STAGED[name])
+            steps[name].append([x * 1000 for x in seconds])
+            return sum(seconds)
+
+        return one
+
+    c.interleaved(
+        {name: side(name) for name in SIDES}
+        | {f"{name} (staged)": staged(name) for name in STAGED},
+        repeats,
+    )
+
+    def extra(name: str, base: str) -> list[float]:
+        """Per repetition: ``name``'s time minus ``base``'s (run back to back, same round)."""
         return [a - b for a, b in zip(statement[name], statement[base], strict=True)]
-
-    def median_extra(name: str, base: str = "stripe") -> float:
-        return float(c.summary(statement[name])["median"] - c.summary(statement[base])["median"])
 
     paths = {
         "konbini_sdk": (
@@ -138,15 +188,12 @@ def run(repeats: int) -> dict[str, Any]:
             "client imports",
             "KonbiniClient, PaymentIntentRequest, BillingDetails (stripe, pydantic and the SDK)",
         ),
-        "webhooks": (
-            "webhooks imports",
-            "WebhookProcessor, SQLiteEventStore (psycopg not loaded)",
-        ),
+        "webhooks": ("webhooks imports", "WebhookProcessor, SQLiteEventStore (psycopg not loaded)"),
     }
     metrics = [
         c.metric(
-            f"extra: median({label}) − median(import stripe)",
-            median_extra(name),
+            f"extra: {label} − import stripe (paired)",
+            extra(name, "stripe"),
             "ms",
             goal="<= 60",
             note=note,
@@ -155,16 +202,16 @@ def run(repeats: int) -> dict[str, Any]:
     ]
     metrics.append(
         c.metric(
-            "pydantic: median(stripe+pydantic) − median(import stripe)",
-            median_extra("stripe+pydantic"),
+            "pydantic: stripe+pydantic − import stripe (paired)",
+            extra("stripe+pydantic", "stripe"),
             "ms",
             note="from pydantic import BaseModel, Field: what any pydantic model needs",
         )
     )
     metrics += [
         c.metric(
-            f"SDK's own: median({label}) − median(stripe+pydantic)",
-            median_extra(name, "stripe+pydantic"),
+            f"SDK's own: {label} − stripe+pydantic (paired)",
+            extra(name, "stripe+pydantic"),
             "ms",
         )
         for name, (label, _) in paths.items()
@@ -172,29 +219,55 @@ def run(repeats: int) -> dict[str, Any]:
     ]
     metrics += [
         c.metric(
-            "first use: median(client_first_use) − median(client)",
-            median_extra("client_first_use", "client"),
+            "first use: client_first_use − client imports (paired)",
+            extra("client_first_use", "client"),
             "ms",
             note="request models, billing details and voucher validated once, logger resolved",
         ),
         c.metric(
-            "first use: median(webhooks_first_use) − median(webhooks)",
-            median_extra("webhooks_first_use", "webhooks"),
+            "first use: webhooks_first_use − webhooks imports (paired)",
+            extra("webhooks_first_use", "webhooks"),
             "ms",
             note="the processor's logger resolved (structlog imported unless it was)",
         ),
         c.metric(
-            "extra: median(client_first_use) − median(import stripe)",
-            median_extra("client_first_use"),
+            "extra: client_first_use − import stripe (paired)",
+            extra("client_first_use", "stripe"),
             "ms",
         ),
-        c.metric("client extra per repetition (paired)", extra("client"), "ms"),
         c.metric(
-            "client SDK's own per repetition (paired, over stripe+pydantic)",
-            extra("client", "stripe+pydantic"),
+            "extra: median(client imports) − median(import stripe) (unpaired)",
+            c.summary(statement["client"])["median"] - c.summary(statement["stripe"])["median"],
             "ms",
+            note="the previous definition, kept for comparison with older results",
         ),
     ]
+
+    for name in STAGED:
+        rows = steps[name]
+        metrics += [
+            c.metric(
+                f"{name}, in one process: the SDK's imports after stripe and pydantic",
+                [row[2] for row in rows],
+                "ms",
+                note="the SDK's own import time, without the spread of import stripe",
+            ),
+            c.metric(
+                f"{name}, in one process: then first use",
+                [row[3] for row in rows],
+                "ms",
+            ),
+            c.metric(
+                f"{name}, in one process: the SDK's imports + first use",
+                [row[2] + row[3] for row in rows],
+                "ms",
+            ),
+            c.metric(
+                f"{name}, in one process: from pydantic import BaseModel, Field after stripe",
+                [row[1] for row in rows],
+                "ms",
+            ),
+        ]
 
     def label(name: str) -> str:
         line = SIDES[name]
