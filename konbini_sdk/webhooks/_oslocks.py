@@ -34,6 +34,9 @@ try:
     import fcntl
 
     HAVE_OS_LOCKS: Final = True
+    _lockf = fcntl.lockf
+    _EXCLUSIVE_NOW = fcntl.LOCK_EX | fcntl.LOCK_NB
+    _UNLOCK = fcntl.LOCK_UN
 except ImportError:  # pragma: no cover - Windows: the SQLite store then uses leases
     HAVE_OS_LOCKS = False  # type: ignore[misc]
 
@@ -68,12 +71,15 @@ class ObjectLocks:
 
     def acquire(self, object_key: str) -> str | None:
         """Lock ``object_key``; return the claim's token, or ``None`` if someone holds it."""
-        offset = lock_offset(object_key)
-        with self._mutex:
+        digest = _blake2b(object_key.encode(), digest_size=8).digest()
+        offset = (int.from_bytes(digest) >> 1) % _OFFSETS  # lock_offset(object_key), inline
+        mutex = self._mutex
+        mutex.acquire()
+        try:
             if offset in self._held:
                 return None
             try:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                _lockf(self._fd, _EXCLUSIVE_NOW, 1, offset)
             except OSError as exc:
                 if exc.errno in _BUSY:
                     return None
@@ -82,16 +88,24 @@ class ObjectLocks:
             self._held[offset] = token
             self._offsets[token] = offset
             return token
+        finally:
+            mutex.release()
 
     def release(self, token: str | None) -> bool:
         """Unlock the object ``token`` holds; return whether it held one."""
-        with self._mutex:
-            offset = self._offsets.pop(token, None) if token is not None else None
+        if token is None:
+            return False
+        mutex = self._mutex
+        mutex.acquire()
+        try:
+            offset = self._offsets.pop(token, None)
             if offset is None:
                 return False
             del self._held[offset]
-            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
+            _lockf(self._fd, _UNLOCK, 1, offset)
             return True
+        finally:
+            mutex.release()
 
     def holding(self) -> int:
         """How many objects this process holds locked."""

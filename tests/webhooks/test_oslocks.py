@@ -26,7 +26,7 @@ from konbini_sdk.webhooks import (
     SQLiteEventStore,
     WebhookProcessor,
 )
-from konbini_sdk.webhooks._oslocks import lock_offset, locks_for
+from konbini_sdk.webhooks._oslocks import done_with, lock_offset, locks_for
 from tests.webhooks.stripe_events import SECRET, sign
 from tests.webhooks.test_processor import PAID, VOUCHER, Clock, Recorder
 
@@ -284,3 +284,51 @@ def test_forgetting_keeps_each_objects_latest_state(tmp_path: Path) -> None:
     assert _deliver(processor, VOUCHER) == (200, "superseded")
     assert recorder.calls == Counter({"evt_voucher": 1, "evt_paid": 1})
     store.close()
+
+
+_PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for offset in map(int, sys.argv[2:]):
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+    except OSError:
+        print("held")
+    else:
+        print("free")
+"""
+
+
+def test_a_claim_locks_exactly_the_byte_lock_offset_names(tmp_path: Path) -> None:
+    """Another process sees the object's byte (``lock_offset``) held, and its neighbours free."""
+    locks = locks_for(str(tmp_path / "hooks.sqlite3-locks"))
+    key = "payment_intent:pi_probe"
+    token = locks.acquire(key)
+    assert token is not None
+    offset = lock_offset(key)
+    try:
+        probe = subprocess.run(  # noqa: S603 - our interpreter, our script
+            [
+                sys.executable,
+                "-c",
+                _PROBE,
+                locks.path,
+                str(offset),
+                str(offset + 1),
+                str(offset - 1),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert probe.stdout.split() == ["held", "free", "free"]
+    finally:
+        assert locks.release(token)
+    again = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PROBE, locks.path, str(offset)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert again.stdout.split() == ["free"]
+    done_with(locks)
