@@ -64,6 +64,9 @@ class OrderKey(NamedTuple):
     rank: int
 
 
+_tuple_new: Final = tuple.__new__
+
+
 def _raw_object(value: object) -> dict[str, Any]:
     """Validate ``raw``: the decoded ``data.object`` (a dict from JSON, kept as it is).
 
@@ -150,7 +153,9 @@ class _FixedStateEvent(WebhookEvent):
     @property
     def order_key(self) -> OrderKey:
         """Return the event's :class:`OrderKey` (from the class' fixed finality and rank)."""
-        return OrderKey(int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        # OrderKey(...) without the named tuple's Python-level __new__ (the same tuple).
+        parts = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        return _tuple_new(OrderKey, parts)
 
 
 # --- PaymentIntent events -------------------------------------------------------------------
@@ -479,7 +484,8 @@ def decode_event(body: bytes) -> dict[str, Any]:
     faster than ``json.loads`` on a Konbini event, same values).
     """
     try:
-        decoded = from_json(body)
+        # Keys are cached (they repeat in every event); values are not (ids never repeat).
+        decoded = from_json(body, cache_strings="keys")
     except ValueError:
         try:
             body.decode("utf-8")

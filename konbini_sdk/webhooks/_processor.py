@@ -125,6 +125,10 @@ class WebhookResult:
 
 
 _new: Final = object.__new__
+_tuple_new: Final = tuple.__new__
+_CLAIMED: Final = ClaimOutcome.CLAIMED
+_BUSY: Final = ClaimOutcome.BUSY
+_DUPLICATE: Final = ClaimOutcome.DUPLICATE
 
 #: Threads of the pool ``process_async`` runs dispatches in (created as needed, per process).
 _DISPATCH_THREADS: Final = 32
@@ -303,13 +307,16 @@ class WebhookProcessor:
         the line is filtered out).
         """
         store = self._store
-        record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
+        # EventRecord(...) without the named tuple's Python-level __new__ (same tuple).
+        record: EventRecord = _tuple_new(
+            EventRecord, (event.id, event.type, event.object_key, event.order_key, event.state)
+        )
         try:
             claim = store.claim(record, now=self._clock(), lease_seconds=self._lease)
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="claim")
             return self._result(500, "failed", "store unavailable", event)
-        if claim.outcome is not ClaimOutcome.CLAIMED:
+        if claim.outcome is not _CLAIMED:
             return self._answer_unclaimed(claim, event)
         handler = self._handlers.get(type(event))
         if handler is not None:
@@ -340,13 +347,13 @@ class WebhookProcessor:
 
     def _answer_unclaimed(self, claim: Claim, event: WebhookEvent) -> WebhookResult:
         outcome = claim.outcome.value
-        if claim.outcome is ClaimOutcome.BUSY:
+        if claim.outcome is _BUSY:
             self._log.info(
                 "webhook_busy", event_id=event.id, event_type=event.type, outcome=outcome
             )
             return self._result(409, outcome, "in progress elsewhere; retry later", event)
         # A duplicate is routine (Stripe redelivers); a superseded event is worth a look.
-        emit = self._log.debug if claim.outcome is ClaimOutcome.DUPLICATE else self._log.info
+        emit = self._log.debug if claim.outcome is _DUPLICATE else self._log.info
         emit("webhook_skipped", event_id=event.id, event_type=event.type, outcome=outcome)
         return self._result(200, outcome, outcome, event)
 
