@@ -332,3 +332,41 @@ def test_a_claim_locks_exactly_the_byte_lock_offset_names(tmp_path: Path) -> Non
     )
     assert again.stdout.split() == ["free"]
     done_with(locks)
+
+
+def _tie(event_id: str) -> EventRecord:
+    # Three events of one refund with the same order: the one completed last is the latest.
+    return EventRecord(event_id, "refund.updated", "refund:re_tie", OrderKey(1, 1_800_000_000, 4),
+                       "failed")  # fmt: skip
+
+
+def test_equal_orders_the_last_completed_wins_also_across_store_objects(tmp_path: Path) -> None:
+    """The ``seq`` a claim reads orders ties; a claim completed by another store object of
+    the same file (which did not read it) takes the next ``seq`` from the table."""
+    db = tmp_path / "hooks.sqlite3"
+    first, second = SQLiteEventStore(db), SQLiteEventStore(db)
+    for store, event_id in ((first, "evt_a"), (first, "evt_b"), (first, "evt_c")):
+        claim = store.claim(_tie(event_id), now=1.0, lease_seconds=60.0)
+        assert claim.outcome.value == "claimed"
+        assert store.complete(claim, now=2.0)
+        state = first.object_state("refund:re_tie")
+        assert state is not None
+        assert state.event_id == event_id
+    claim = first.claim(_tie("evt_d"), now=3.0, lease_seconds=60.0)
+    assert second.complete(claim, now=4.0)  # second never saw this claim's read
+    state = first.object_state("refund:re_tie")
+    assert state is not None
+    assert state.event_id == "evt_d"
+    again = second.claim(_tie("evt_e"), now=5.0, lease_seconds=60.0)
+    assert again.outcome.value == "claimed"  # the lock was released by the other object
+    assert first.complete(again, now=6.0)
+    state = second.object_state("refund:re_tie")
+    assert state is not None
+    assert state.event_id == "evt_e"
+    with sqlite3.connect(db) as conn:
+        seqs = [s for (s,) in conn.execute(
+            "SELECT seq FROM konbini_webhook_log WHERE object_key = 'refund:re_tie' ORDER BY seq"
+        )]  # fmt: skip
+    assert seqs == [1, 2, 3, 4, 5]
+    first.close()
+    second.close()
