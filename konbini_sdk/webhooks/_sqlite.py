@@ -127,6 +127,7 @@ _CLAIMED: Final = ClaimOutcome.CLAIMED
 _BUSY: Final = ClaimOutcome.BUSY
 _SUPERSEDED: Final = ClaimOutcome.SUPERSEDED
 _CHECKPOINT_PAGES: Final = 10_000
+_PAGE_SIZE: Final = 2048
 
 
 class _Connection(sqlite3.Connection):
@@ -242,7 +243,8 @@ class SQLiteEventStore:
         # last commits; those events are delivered again by Stripe.
         conn.execute("PRAGMA synchronous=NORMAL")
         # A checkpoint (copying the WAL into the database) costs two fsyncs, whatever its
-        # size: every 10,000 pages (a WAL of up to ~40 MB, ~7,000 events) rather than
+        # size: every 10,000 pages (a WAL of up to ~20 MB with 2 KB pages, ~40 MB in files
+        # made with 4 KB pages; ~7,000 events either way) rather than
         # SQLite's default 1,000, it costs ~4 µs per event instead of ~15 µs.
         conn.execute(f"PRAGMA wal_autocheckpoint={_CHECKPOINT_PAGES}")
         return conn
@@ -472,6 +474,10 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
     once, without its busy handler, while another worker is switching or creating it: this
     retries, for at most ``timeout`` seconds.
     """
+    # The page size of a new file (a no-op on an existing one): a processed event writes
+    # one B-tree page to the WAL, and 2 KB pages (rows are ~130 bytes) made that ~2 µs
+    # cheaper per event than SQLite's default 4 KB, measured in the webhook benchmark.
+    conn.execute(f"PRAGMA page_size={_PAGE_SIZE}")
     deadline = time.monotonic() + timeout
     pause = 0.001
     while True:

@@ -370,3 +370,24 @@ def test_equal_orders_the_last_completed_wins_also_across_store_objects(tmp_path
     assert seqs == [1, 2, 3, 4, 5]
     first.close()
     second.close()
+
+
+def test_new_files_get_2_kb_pages_and_existing_files_keep_theirs(tmp_path: Path) -> None:
+    new = SQLiteEventStore(tmp_path / "new.sqlite3")
+    old_path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old_path) as conn:  # a file made by an earlier version: 4 KB pages
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE earlier (x)")
+    conn.close()
+    old = SQLiteEventStore(old_path)
+    for store, size in ((new, 2048), (old, 4096)):
+        record = EventRecord("evt_p", "payment_intent.succeeded", "payment_intent:pi_p",
+                             OrderKey(1, 1_800_000_000, 4), "succeeded")  # fmt: skip
+        claim = store.claim(record, now=1.0, lease_seconds=60.0)
+        assert store.complete(claim, now=1.0)
+        assert store.event_status("evt_p") == "done"
+        with sqlite3.connect(store.path) as probe:
+            assert probe.execute("PRAGMA page_size").fetchone() == (size,)
+        probe.close()
+        store.close()
