@@ -391,3 +391,30 @@ def test_new_files_get_2_kb_pages_and_existing_files_keep_theirs(tmp_path: Path)
             assert probe.execute("PRAGMA page_size").fetchone() == (size,)
         probe.close()
         store.close()
+
+
+def test_threads_racing_for_one_object_exactly_one_wins_each_time(tmp_path: Path) -> None:
+    locks = locks_for(str(tmp_path / "race.sqlite3-locks"))
+    threads, rounds = 8, 150
+    start, done = threading.Barrier(threads), threading.Barrier(threads)
+    winners: list[list[str]] = [[] for _ in range(rounds)]
+
+    def racer() -> None:
+        for n in range(rounds):
+            start.wait()
+            token = locks.acquire(f"payment_intent:pi_race{n % 3}")
+            if token is not None:
+                winners[n].append(token)
+            done.wait()  # every thread has tried while the winner still holds it
+            if token is not None:
+                assert locks.release(token)
+                assert not locks.release(token)  # a token releases once
+
+    workers = [threading.Thread(target=racer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [len(tokens) for tokens in winners] == [1] * rounds
+    assert locks.holding() == 0
+    done_with(locks)
