@@ -336,13 +336,15 @@ class WebhookProcessor:
             self._log.warning(
                 "webhook_lease_lost", event_id=event.id, event_type=event.type, outcome="processed"
             )
-        self._log.debug(
-            "webhook_processed",
-            event_id=event.id,
-            event_type=event.type,
-            outcome="processed",
-            handled=handler is not None,
-        )
+        log = self._log
+        if log.is_enabled("debug"):  # routine traffic: usually filtered out, fields unbuilt
+            log.debug(
+                "webhook_processed",
+                event_id=event.id,
+                event_type=event.type,
+                outcome="processed",
+                handled=handler is not None,
+            )
         return self._result(200, "processed", "processed", event)
 
     def _answer_unclaimed(self, claim: Claim, event: WebhookEvent) -> WebhookResult:
