@@ -124,6 +124,10 @@ class WebhookEvent(BaseModel):
         """Return the event's :class:`OrderKey`."""
         return OrderKey(int(self.terminal), int(self.created.timestamp()), self.rank)
 
+    def _record_fields(self) -> tuple[str, str, str, OrderKey, str]:
+        """``(id, type, object_key, order_key, state)``: what the event store records."""
+        return (self.id, self.type, self.object_key, self.order_key, self.state)
+
 
 class _FixedStateEvent(WebhookEvent):
     """An event whose state, rank and finality follow from its type alone."""
@@ -156,6 +160,17 @@ class _FixedStateEvent(WebhookEvent):
         # OrderKey(...) without the named tuple's Python-level __new__ (the same tuple).
         parts = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
         return _tuple_new(OrderKey, parts)
+
+    def _record_fields(self) -> tuple[str, str, str, OrderKey, str]:
+        """``(id, type, object_key, order_key, state)`` without the property hops."""
+        order = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        return (
+            self.id,
+            self.type,
+            f"{self.object_kind}:{self.object_id}",
+            _tuple_new(OrderKey, order),
+            self.state,
+        )
 
 
 # --- PaymentIntent events -------------------------------------------------------------------

@@ -275,12 +275,15 @@ class WebhookProcessor:
     def _receive(self, body: bytes | str, header: str | None) -> WebhookEvent | WebhookResult:
         """Verify and type the delivery: the event to dispatch, or the answer already."""
         try:
-            if isinstance(body, str):
+            if type(body) is bytes:
+                data = body
+            elif isinstance(body, str):
                 try:
-                    body = body.encode("utf-8")
+                    data = body.encode("utf-8")
                 except UnicodeEncodeError:
                     raise WebhookError("body is not UTF-8") from None
-            data = body if type(body) is bytes else bytes(body)
+            else:
+                data = bytes(body)
             self._verifier.verify(data, header)
             raw = decode_event(data)
             event = parse_decoded(raw)
@@ -308,9 +311,7 @@ class WebhookProcessor:
         """
         store = self._store
         # EventRecord(...) without the named tuple's Python-level __new__ (same tuple).
-        record: EventRecord = _tuple_new(
-            EventRecord, (event.id, event.type, event.object_key, event.order_key, event.state)
-        )
+        record: EventRecord = _tuple_new(EventRecord, event._record_fields())
         try:
             claim = store.claim(record, now=self._clock(), lease_seconds=self._lease)
         except Exception as exc:
