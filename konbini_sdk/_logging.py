@@ -199,7 +199,7 @@ _LEVELS: Final = {
 }
 
 
-def _live_config() -> Any:
+def _live_config(structlog: Any) -> Any:
     """Return structlog's own configuration object, when it has the expected shape, or None.
 
     ``structlog.get_config()`` builds a new dict on every call, which was about a third of
@@ -218,9 +218,6 @@ def _live_config() -> Any:
     if config is None or not all(hasattr(config, name) for name in names):
         return None
     return config
-
-
-_LIVE_CONFIG: Final = _live_config()
 
 
 class RedactingLogger:
@@ -243,8 +240,9 @@ class RedactingLogger:
 
     def __init__(self, context: Mapping[str, Any] | None = None) -> None:
         self._context: dict[str, Any] = dict(redact_sensitive(None, "bind", dict(context or {})))
-        #: (processors, wrapper class, logger factory, context class, logger, enabled levels)
-        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None] | None = None
+        #: (processors, wrapper class, logger factory, context class, logger, enabled levels,
+        #: structlog's configuration object or None: see :func:`_live_config`)
+        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None, Any] | None = None
 
     def bind(self, **new_values: Any) -> RedactingLogger:
         """Return a logger whose lines also carry ``new_values`` (redacted)."""
@@ -264,10 +262,9 @@ class RedactingLogger:
         ``None`` for the levels: the logger cannot tell (it gets every line).
         """
         kept = self._kept
-        live = _LIVE_CONFIG
         if (
             kept is not None
-            and live is not None
+            and (live := kept[6]) is not None
             and live.cache_logger_on_first_use
             and kept[0] is live.default_processors
             and kept[1] is live.default_wrapper_class
@@ -304,7 +301,7 @@ class RedactingLogger:
         if callable(getattr(type(target), "is_enabled_for", None)):
             levels = {name: bool(target.is_enabled_for(n)) for name, n in _LEVELS.items()}
         if cache:
-            self._kept = (*current, target, levels)
+            self._kept = (*current, target, levels, _live_config(structlog))
         return target, levels
 
     def is_enabled(self, method: str) -> bool:
