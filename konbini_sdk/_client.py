@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from urllib.parse import quote_plus
 
 import stripe
-import tenacity
 from stripe import StripeResponse
 
 from konbini_sdk._exceptions import (
@@ -45,7 +44,6 @@ from konbini_sdk._exceptions import (
     translate_stripe_error,
 )
 from konbini_sdk._logging import get_logger
-from konbini_sdk._refunds import AsyncRefunds, Refunds
 from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
@@ -66,7 +64,10 @@ from konbini_sdk._sansio import drive, drive_async
 from konbini_sdk._voucher import Voucher
 
 if TYPE_CHECKING:
+    import tenacity  # imported by _retry when a retry is needed
+
     from konbini_sdk._checkout import AsyncCheckoutSessions, CheckoutSessions
+    from konbini_sdk._refunds import AsyncRefunds, Refunds
 
 __all__ = [
     "AsyncKonbiniClient",
@@ -861,8 +862,17 @@ class KonbiniClient(_KonbiniFlows):
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         self._stripe = _stripe_client(stripe_client, api_base)
-        #: Konbini refunds (full, partial, followed until the customer gives a bank account).
-        self.refunds = Refunds(self)
+
+    @functools.cached_property
+    def refunds(self) -> Refunds:
+        """Konbini refunds (full, partial, followed until the customer gives a bank account).
+
+        Built on first use, like :attr:`checkout`: the refund module is not imported by
+        applications that never refund.
+        """
+        from konbini_sdk._refunds import Refunds
+
+        return Refunds(self)
 
     @functools.cached_property
     def checkout(self) -> CheckoutSessions:
@@ -1077,8 +1087,16 @@ class AsyncKonbiniClient(_KonbiniFlows):
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         self._stripe, self._own_http_client = _async_stripe_client(stripe_client, api_base)
-        #: Konbini refunds, awaited (the same operations as ``KonbiniClient.refunds``).
-        self.refunds = AsyncRefunds(self)
+
+    @functools.cached_property
+    def refunds(self) -> AsyncRefunds:
+        """Konbini refunds, awaited (the same operations as ``KonbiniClient.refunds``).
+
+        Built on first use.
+        """
+        from konbini_sdk._refunds import AsyncRefunds
+
+        return AsyncRefunds(self)
 
     @functools.cached_property
     def checkout(self) -> AsyncCheckoutSessions:

@@ -37,7 +37,9 @@ import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
-import structlog
+# structlog is imported by the first line logged (RedactingLogger._refresh), not here: its
+# import (~15 ms, structlog.dev and its console renderer included) is then paid only by a
+# process that logs, and not at all by one that imported structlog already.
 
 __all__ = [
     "LOGGER_NAME",
@@ -276,6 +278,8 @@ class RedactingLogger:
 
     def _refresh(self) -> tuple[Any, dict[str, bool] | None]:
         """:meth:`_target` from ``structlog.get_config()``: keep (or build) the bound logger."""
+        import structlog  # here, not at import: see the note at the imports
+
         config = structlog.get_config()
         current = (
             config["processors"],

@@ -28,7 +28,6 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import to_jst
-from konbini_sdk._requests import _metadata
 from konbini_sdk._retry import KEY_PREFIX, KeyChain, order_key
 from konbini_sdk._retry import _key_part as key_part
 from konbini_sdk._sansio import drive, drive_async
@@ -131,7 +130,9 @@ class RefundView(BaseModel):
     bank details) are aware datetimes in JST, present while Stripe waits on the customer.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: pydantic builds the validator and serializer on first use, not at
+    # import, so a process pays only for the models it uses (see benchmarks/README.md).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: str
     amount: int
@@ -376,6 +377,10 @@ class _RefundFlows:
         _check_id(payment_intent_id, "payment_intent", "pi_")
         checked_amount = refund_amount(amount)
         _check_reason(reason)
+        # Imported here: the webhook events import this module for RefundView, and the
+        # request models are no part of that path.
+        from konbini_sdk._requests import _metadata
+
         extra: dict[str, str] = cast("dict[str, str]", _metadata(metadata)) if metadata else {}
         extra = dict(extra)
         key = refund_idempotency_key(merchant_refund_id=merchant_refund_id, order_id=order_id)

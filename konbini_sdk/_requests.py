@@ -262,7 +262,10 @@ class KonbiniModel(BaseModel):
     pydantic's location (``billing.email`` for a nested model).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build (inherited by every SDK input model): pydantic builds the validator and
+    # serializer on first use, not at import, so a process pays only for the models it uses
+    # (see benchmarks/README.md).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
         try:

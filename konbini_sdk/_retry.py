@@ -43,14 +43,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import quote
 
 import stripe
-import tenacity
 from requests.structures import CaseInsensitiveDict
-from tenacity.stop import stop_base
-from tenacity.wait import wait_base
 
 from konbini_sdk._exceptions import (
     IdempotencyError,
@@ -59,6 +56,11 @@ from konbini_sdk._exceptions import (
     RateLimitedError,
     StripeAPIError,
 )
+
+if TYPE_CHECKING:
+    # tenacity is imported when a Retrying is built (after a failed attempt, or by
+    # RetryPolicy.retrying): most operations succeed at once and never need it.
+    import tenacity
 
 __all__ = [
     "KEY_PREFIX",
@@ -213,48 +215,6 @@ def is_definitive(error: BaseException) -> bool:
     return not (isinstance(error, IdempotencyError) and error.http_status in (400, 409))
 
 
-class stop_when_budget_spent(stop_base):  # noqa: N801 (tenacity's naming)
-    """Stop when the next wait would end after ``budget`` seconds since ``started_at``."""
-
-    def __init__(self, budget: float, clock: Callable[[], float], started_at: float) -> None:
-        self.budget = budget
-        self.clock = clock
-        self.started_at = started_at
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
-        elapsed = self.clock() - self.started_at
-        return elapsed + retry_state.upcoming_sleep > self.budget
-
-
-class wait_retry_after(wait_base):  # noqa: N801 (tenacity's naming)
-    """Wait what Stripe's ``Retry-After`` asks (capped), else what ``fallback`` computes."""
-
-    def __init__(self, fallback: wait_base, cap: float) -> None:
-        self.fallback = fallback
-        self.cap = cap
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None and outcome.failed else None
-        asked = retry_after_seconds(error) if error is not None else None
-        if asked is not None:
-            return min(asked, self.cap)
-        return self.fallback(retry_state)
-
-
-class _wait_full_jitter(wait_base):  # noqa: N801 (tenacity's naming)
-    """Full jitter: uniform in [0, min(cap, initial * 2**(attempt-1))], from our own RNG."""
-
-    def __init__(self, initial: float, cap: float, rng: random.Random) -> None:
-        self.initial = initial
-        self.cap = cap
-        self.rng = rng
-
-    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
-        exponent = min(retry_state.attempt_number - 1, 30)
-        return self.rng.uniform(0, min(self.cap, self.initial * 2**exponent))
-
-
 @dataclass(frozen=True)
 class RetryPolicy:
     """How hard the SDK retries temporary failures of one operation.
@@ -304,6 +264,8 @@ class RetryPolicy:
 
         Its time budget runs from ``started_at`` (a ``clock()`` reading), else from now.
         """
+        import tenacity
+
         strategies = self._strategies(clock, rng, before_sleep, started_at)
         return tenacity.Retrying(sleep=sleep, **strategies)
 
@@ -320,6 +282,8 @@ class RetryPolicy:
 
         Waits ``await sleep(seconds)``; by default tenacity's ``asyncio.sleep``.
         """
+        import tenacity
+
         strategies = self._strategies(clock, rng, before_sleep, started_at)
         if sleep is None:
             return tenacity.AsyncRetrying(**strategies)
@@ -332,6 +296,14 @@ class RetryPolicy:
         before_sleep: Callable[[tenacity.RetryCallState], None] | None,
         started_at: float | None,
     ) -> dict[str, Any]:
+        import tenacity
+
+        from konbini_sdk._retry_strategies import (
+            _wait_full_jitter,
+            stop_when_budget_spent,
+            wait_retry_after,
+        )
+
         jitter = _wait_full_jitter(
             self.initial_backoff_seconds,
             self.max_backoff_seconds,

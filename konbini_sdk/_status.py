@@ -94,7 +94,9 @@ class PaymentStatus(BaseModel):
     ``summary`` is one merchant-facing English sentence without personal data.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: pydantic builds the validator and serializer on first use, not at
+    # import, so a process pays only for the models it uses (see benchmarks/README.md).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     payment_intent_id: str
     stripe_status: str

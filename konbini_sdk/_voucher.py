@@ -59,7 +59,7 @@ class StoreCode(BaseModel):
     it is excluded from ``repr`` and must not be logged.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
 
     chain: Chain
     payment_code: str
@@ -76,7 +76,7 @@ class Voucher(BaseModel):
     chain present in Stripe's answer to its codes, in Stripe's order.
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
 
     payment_intent_id: str
     amount: int

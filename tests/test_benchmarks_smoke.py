@@ -88,7 +88,8 @@ def test_the_goals_of_the_issue_are_all_measured(quick_results: Path) -> None:
     assert goals["payments"] == ["<= 1.03"]
     assert sorted(goals["webhooks"]) == [">= 0.5", ">= 3,000"]
     assert goals["retries"] == ["<= 1.6", "<= 1.6"]
-    assert goals["import"] == ["<= 60"]
+    # import konbini_sdk, the payment path and the webhook path, each over import stripe
+    assert goals["import"] == ["<= 60", "<= 60", "<= 60"]
 
 
 def test_the_benchmarks_do_what_they_claim(quick_results: Path) -> None:
@@ -101,7 +102,15 @@ def test_the_benchmarks_do_what_they_claim(quick_results: Path) -> None:
     webhooks = json.loads((quick_results / "webhooks.json").read_text())
     assert webhooks["config"]["handled"] > 0  # the handlers really ran
     imports = json.loads((quick_results / "import.json").read_text())
-    assert set(imports["importtime_top_self"]) == {"stripe", "konbini_sdk", "client", "webhooks"}
+    assert set(imports["importtime_top_self"]) == {
+        "stripe",
+        "stripe+pydantic",
+        "konbini_sdk",
+        "client",
+        "webhooks",
+        "client_first_use",
+        "webhooks_first_use",
+    }
 
 
 def test_summary_lists_every_benchmark_and_the_goals(quick_results: Path) -> None:

@@ -98,3 +98,79 @@ def test_the_webhooks_submodule_is_an_attribute_without_importing_it_first() -> 
         """
     )
     assert out == "WebhookProcessor"
+
+
+def test_the_payment_and_webhook_paths_leave_tenacity_structlog_and_schemas_to_first_use() -> None:
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor
+        webhooks = "konbini_sdk._requests" in sys.modules
+        from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
+        loaded = sorted(m for m in ("tenacity", "structlog") if m in sys.modules)
+        built = PaymentIntentRequest.__pydantic_complete__
+        request = PaymentIntentRequest(amount=1200)
+        print(webhooks, loaded, built, PaymentIntentRequest.__pydantic_complete__, request.amount)
+        """
+    )
+    assert out == "False [] False True 1200"
+
+
+def test_the_first_line_logged_imports_structlog_and_is_redacted() -> None:
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk._logging import get_logger
+        before = "structlog" in sys.modules
+        get_logger().info("konbini.test", email="taro@example.com", amount=1200)
+        print(before, "structlog" in sys.modules)
+        """
+    )
+    *lines, last = out.splitlines()
+    assert last == "False True"
+    assert len(lines) == 1
+    assert "konbini.test" in lines[0]
+    assert "amount=1200" in lines[0]
+    assert "taro@example.com" not in lines[0]
+
+
+def test_the_client_imports_the_refunds_on_first_use() -> None:
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk import KonbiniClient
+        before = "konbini_sdk._refunds" in sys.modules
+        client = KonbiniClient("sk_test_x")
+        refunds = client.refunds
+        print(before, type(refunds).__name__, client.refunds is refunds)
+        """
+    )
+    assert out == "False Refunds True"
+
+
+def test_a_retry_imports_tenacity_and_retries() -> None:
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk import RateLimitedError, RetryPolicy
+        from konbini_sdk._retry import call_with_retries
+
+        calls = []
+
+        def attempt(number):
+            calls.append(number)
+            if number == 1:
+                raise RateLimitedError("rate limited", code="rate_limit", http_status=429)
+            return "done"
+
+        before = "tenacity" in sys.modules
+        policy = RetryPolicy(max_attempts=3)
+        clock = lambda: 0.0
+        result = call_with_retries(
+            attempt, lambda started: policy.retrying(sleep=lambda s: None, clock=clock,
+                                                     started_at=started), clock
+        )
+        print(before, "tenacity" in sys.modules, result, calls)
+        """
+    )
+    assert out == "False True done [1, 2]"
