@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
-# structlog is imported by the first line logged (RedactingLogger._target), not here: its
+# structlog is imported by the first line logged (RedactingLogger._refresh), not here: its
 # import (~15 ms, structlog.dev and its console renderer included) is then paid only by a
 # process that logs, and not at all by one that imported structlog already.
 
@@ -201,6 +201,27 @@ _LEVELS: Final = {
 }
 
 
+def _live_config(structlog: Any) -> Any:
+    """Return structlog's own configuration object, when it has the expected shape, or None.
+
+    ``structlog.get_config()`` builds a new dict on every call, which was about a third of
+    the cost of a line its level filter drops. The object behind it (``_CONFIG`` in
+    ``structlog._config``, unchanged since structlog 18.1) is read directly when it has every
+    attribute :meth:`RedactingLogger._target` compares; otherwise ``get_config()`` is used.
+    """
+    config = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
+    names = (
+        "default_processors",
+        "default_wrapper_class",
+        "logger_factory",
+        "default_context_class",
+        "cache_logger_on_first_use",
+    )
+    if config is None or not all(hasattr(config, name) for name in names):
+        return None
+    return config
+
+
 class RedactingLogger:
     """A structlog logger for the SDK that redacts before the configured processors run.
 
@@ -221,8 +242,9 @@ class RedactingLogger:
 
     def __init__(self, context: Mapping[str, Any] | None = None) -> None:
         self._context: dict[str, Any] = dict(redact_sensitive(None, "bind", dict(context or {})))
-        #: (processors, wrapper class, logger factory, context class, logger, enabled levels)
-        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None] | None = None
+        #: (processors, wrapper class, logger factory, context class, logger, enabled levels,
+        #: structlog's configuration object or None: see :func:`_live_config`)
+        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None, Any] | None = None
 
     def bind(self, **new_values: Any) -> RedactingLogger:
         """Return a logger whose lines also carry ``new_values`` (redacted)."""
@@ -241,17 +263,36 @@ class RedactingLogger:
 
         ``None`` for the levels: the logger cannot tell (it gets every line).
         """
-        import structlog
-
-        config = structlog.get_config()
         kept = self._kept
         if (
             kept is not None
-            and kept[0] is config["processors"]
-            and kept[1] is config["wrapper_class"]
-            and kept[2] is config["logger_factory"]
-            and kept[3] is config["context_class"]
-            and config["cache_logger_on_first_use"]
+            and (live := kept[6]) is not None
+            and live.cache_logger_on_first_use
+            and kept[0] is live.default_processors
+            and kept[1] is live.default_wrapper_class
+            and kept[2] is live.logger_factory
+            and kept[3] is live.default_context_class
+        ):
+            return kept[4], kept[5]
+        return self._refresh()
+
+    def _refresh(self) -> tuple[Any, dict[str, bool] | None]:
+        """:meth:`_target` from ``structlog.get_config()``: keep (or build) the bound logger."""
+        import structlog  # here, not at import: see the note at the imports
+
+        config = structlog.get_config()
+        current = (
+            config["processors"],
+            config["wrapper_class"],
+            config["logger_factory"],
+            config["context_class"],
+        )
+        cache = config["cache_logger_on_first_use"]
+        kept = self._kept
+        if (
+            cache
+            and kept is not None
+            and all(a is b for a, b in zip(kept[:4], current, strict=True))
         ):
             return kept[4], kept[5]
         # Binding the lazy proxy is what calling a method on it does; doing it first lets a
@@ -263,15 +304,8 @@ class RedactingLogger:
         levels: dict[str, bool] | None = None
         if callable(getattr(type(target), "is_enabled_for", None)):
             levels = {name: bool(target.is_enabled_for(n)) for name, n in _LEVELS.items()}
-        if config["cache_logger_on_first_use"]:
-            self._kept = (
-                config["processors"],
-                config["wrapper_class"],
-                config["logger_factory"],
-                config["context_class"],
-                target,
-                levels,
-            )
+        if cache:
+            self._kept = (*current, target, levels, _live_config(structlog))
         return target, levels
 
     def is_enabled(self, method: str) -> bool:

@@ -64,6 +64,9 @@ class OrderKey(NamedTuple):
     rank: int
 
 
+_tuple_new: Final = tuple.__new__
+
+
 def _raw_object(value: object) -> dict[str, Any]:
     """Validate ``raw``: the decoded ``data.object`` (a dict from JSON, kept as it is).
 
@@ -121,6 +124,10 @@ class WebhookEvent(BaseModel):
         """Return the event's :class:`OrderKey`."""
         return OrderKey(int(self.terminal), int(self.created.timestamp()), self.rank)
 
+    def _record_fields(self) -> tuple[str, str, str, OrderKey, str]:
+        """``(id, type, object_key, order_key, state)``: what the event store records."""
+        return (self.id, self.type, self.object_key, self.order_key, self.state)
+
 
 class _FixedStateEvent(WebhookEvent):
     """An event whose state, rank and finality follow from its type alone."""
@@ -150,7 +157,20 @@ class _FixedStateEvent(WebhookEvent):
     @property
     def order_key(self) -> OrderKey:
         """Return the event's :class:`OrderKey` (from the class' fixed finality and rank)."""
-        return OrderKey(int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        # OrderKey(...) without the named tuple's Python-level __new__ (the same tuple).
+        parts = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        return _tuple_new(OrderKey, parts)
+
+    def _record_fields(self) -> tuple[str, str, str, OrderKey, str]:
+        """``(id, type, object_key, order_key, state)`` without the property hops."""
+        order = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        return (
+            self.id,
+            self.type,
+            f"{self.object_kind}:{self.object_id}",
+            _tuple_new(OrderKey, order),
+            self.state,
+        )
 
 
 # --- PaymentIntent events -------------------------------------------------------------------
@@ -479,7 +499,8 @@ def decode_event(body: bytes) -> dict[str, Any]:
     faster than ``json.loads`` on a Konbini event, same values).
     """
     try:
-        decoded = from_json(body)
+        # Keys are cached (they repeat in every event); values are not (ids never repeat).
+        decoded = from_json(body, cache_strings="keys")
     except ValueError:
         try:
             body.decode("utf-8")

@@ -34,6 +34,9 @@ try:
     import fcntl
 
     HAVE_OS_LOCKS: Final = True
+    _lockf = fcntl.lockf
+    _EXCLUSIVE_NOW = fcntl.LOCK_EX | fcntl.LOCK_NB
+    _UNLOCK = fcntl.LOCK_UN
 except ImportError:  # pragma: no cover - Windows: the SQLite store then uses leases
     HAVE_OS_LOCKS = False  # type: ignore[misc]
 
@@ -63,40 +66,49 @@ class ObjectLocks:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self._held: dict[int, str] = {}  # offset -> token of the claim holding it
         self._offsets: dict[str, int] = {}  # token -> offset
-        self._mutex = threading.Lock()
         self.users = 0
 
     def acquire(self, object_key: str) -> str | None:
-        """Lock ``object_key``; return the claim's token, or ``None`` if someone holds it."""
-        offset = lock_offset(object_key)
-        with self._mutex:
-            if offset in self._held:
-                return None
-            try:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
-            except OSError as exc:
-                if exc.errno in _BUSY:
-                    return None
-                raise
-            token = f"{PROCESS[0]}:{next(_TOKENS)}"  # unique across files and reopenings
-            self._held[offset] = token
-            self._offsets[token] = offset
-            return token
+        """Lock ``object_key``; return the claim's token, or ``None`` if someone holds it.
+
+        No mutex: ``dict.setdefault`` (int keys) is atomic, so exactly one thread of the
+        process gets an offset's entry, and only that thread then asks the OS.
+        """
+        digest = _blake2b(object_key.encode(), digest_size=8).digest()
+        offset = (int.from_bytes(digest) >> 1) % _OFFSETS  # lock_offset(object_key), inline
+        token = f"{PROCESS[0]}:{next(_TOKENS)}"  # unique across files and reopenings
+        held = self._held
+        if held.setdefault(offset, token) is not token:
+            return None  # another thread of this process holds it
+        try:
+            _lockf(self._fd, _EXCLUSIVE_NOW, 1, offset)
+        except OSError as exc:
+            del held[offset]
+            if exc.errno in _BUSY:
+                return None  # another process holds it
+            raise
+        except BaseException:
+            del held[offset]
+            raise
+        self._offsets[token] = offset
+        return token
 
     def release(self, token: str | None) -> bool:
         """Unlock the object ``token`` holds; return whether it held one."""
-        with self._mutex:
-            offset = self._offsets.pop(token, None) if token is not None else None
-            if offset is None:
-                return False
+        offset = self._offsets.pop(token, None) if token is not None else None
+        if offset is None:
+            return False  # not held (or released already: exactly one caller gets True)
+        try:
+            _lockf(self._fd, _UNLOCK, 1, offset)
+        finally:
+            # After the OS unlock: meanwhile another thread is told "busy", never granted
+            # an offset whose OS lock this process is about to drop.
             del self._held[offset]
-            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
-            return True
+        return True
 
     def holding(self) -> int:
         """How many objects this process holds locked."""
-        with self._mutex:
-            return len(self._held)
+        return len(self._held)
 
     def close(self) -> None:
         """Close the descriptor (which drops every lock this process holds on the file)."""

@@ -125,6 +125,10 @@ class WebhookResult:
 
 
 _new: Final = object.__new__
+_tuple_new: Final = tuple.__new__
+_CLAIMED: Final = ClaimOutcome.CLAIMED
+_BUSY: Final = ClaimOutcome.BUSY
+_DUPLICATE: Final = ClaimOutcome.DUPLICATE
 
 #: Threads of the pool ``process_async`` runs dispatches in (created as needed, per process).
 _DISPATCH_THREADS: Final = 32
@@ -271,12 +275,15 @@ class WebhookProcessor:
     def _receive(self, body: bytes | str, header: str | None) -> WebhookEvent | WebhookResult:
         """Verify and type the delivery: the event to dispatch, or the answer already."""
         try:
-            if isinstance(body, str):
+            if type(body) is bytes:
+                data = body
+            elif isinstance(body, str):
                 try:
-                    body = body.encode("utf-8")
+                    data = body.encode("utf-8")
                 except UnicodeEncodeError:
                     raise WebhookError("body is not UTF-8") from None
-            data = body if type(body) is bytes else bytes(body)
+            else:
+                data = bytes(body)
             self._verifier.verify(data, header)
             raw = decode_event(data)
             event = parse_decoded(raw)
@@ -303,13 +310,14 @@ class WebhookProcessor:
         the line is filtered out).
         """
         store = self._store
-        record = EventRecord(event.id, event.type, event.object_key, event.order_key, event.state)
+        # EventRecord(...) without the named tuple's Python-level __new__ (same tuple).
+        record: EventRecord = _tuple_new(EventRecord, event._record_fields())
         try:
             claim = store.claim(record, now=self._clock(), lease_seconds=self._lease)
         except Exception as exc:
             self._failed(event, "webhook_store_failed", exc, step="claim")
             return self._result(500, "failed", "store unavailable", event)
-        if claim.outcome is not ClaimOutcome.CLAIMED:
+        if claim.outcome is not _CLAIMED:
             return self._answer_unclaimed(claim, event)
         handler = self._handlers.get(type(event))
         if handler is not None:
@@ -329,24 +337,26 @@ class WebhookProcessor:
             self._log.warning(
                 "webhook_lease_lost", event_id=event.id, event_type=event.type, outcome="processed"
             )
-        self._log.debug(
-            "webhook_processed",
-            event_id=event.id,
-            event_type=event.type,
-            outcome="processed",
-            handled=handler is not None,
-        )
+        log = self._log
+        if log.is_enabled("debug"):  # routine traffic: usually filtered out, fields unbuilt
+            log.debug(
+                "webhook_processed",
+                event_id=event.id,
+                event_type=event.type,
+                outcome="processed",
+                handled=handler is not None,
+            )
         return self._result(200, "processed", "processed", event)
 
     def _answer_unclaimed(self, claim: Claim, event: WebhookEvent) -> WebhookResult:
         outcome = claim.outcome.value
-        if claim.outcome is ClaimOutcome.BUSY:
+        if claim.outcome is _BUSY:
             self._log.info(
                 "webhook_busy", event_id=event.id, event_type=event.type, outcome=outcome
             )
             return self._result(409, outcome, "in progress elsewhere; retry later", event)
         # A duplicate is routine (Stripe redelivers); a superseded event is worth a look.
-        emit = self._log.debug if claim.outcome is ClaimOutcome.DUPLICATE else self._log.info
+        emit = self._log.debug if claim.outcome is _DUPLICATE else self._log.info
         emit("webhook_skipped", event_id=event.id, event_type=event.type, outcome=outcome)
         return self._result(200, outcome, outcome, event)
 

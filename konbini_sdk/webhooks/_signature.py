@@ -19,11 +19,20 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 from konbini_sdk._exceptions import WebhookError
 
 __all__ = ["SignatureVerifier"]
+
+
+class _Mac(Protocol):
+    """What the check needs of a keyed HMAC (``hmac.HMAC``, or the OpenSSL object it wraps)."""
+
+    def copy(self) -> _Mac: ...
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
 
 _SCHEME: Final = "v1"
 
@@ -38,12 +47,18 @@ class SignatureVerifier:
 
     """
 
-    __slots__ = ("_keys", "_now", "_tolerance")
+    __slots__ = ("_keys", "_macs", "_now", "_tolerance")
 
     def __init__(
         self, secrets: Sequence[str], tolerance: int, now: Callable[[], float] = time.time
     ) -> None:
         self._keys = tuple(secret.encode("utf-8") for secret in secrets)
+        # One keyed HMAC per secret, copied per delivery: the key schedule is done once
+        # (``hmac.digest`` redoes it on every call). Where ``hmac.HMAC`` wraps OpenSSL's
+        # HMAC object (CPython's ``_hmac`` attribute) that object is copied directly: it has
+        # the same copy/update/hexdigest methods without the wrapper's Python frames.
+        macs = (hmac.new(key, digestmod="sha256") for key in self._keys)
+        self._macs: tuple[_Mac, ...] = tuple(getattr(mac, "_hmac", None) or mac for mac in macs)
         self._tolerance = tolerance
         self._now = now
 
@@ -72,8 +87,10 @@ class SignatureVerifier:
             return "bad signature"
         timestamp, signatures = parsed
         signed = b"%d." % timestamp + body
-        for key in self._keys:
-            expected = hmac.digest(key, signed, "sha256").hex()
+        for keyed in self._macs:
+            mac = keyed.copy()
+            mac.update(signed)
+            expected = mac.hexdigest()
             # Every v1 is compared (no early exit on the first match): constant time per key.
             matched = False
             for signature in signatures:

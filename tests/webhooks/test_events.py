@@ -276,3 +276,38 @@ def test_raw_is_the_events_own_dict_and_must_be_a_mapping() -> None:
     assert again == event
     with pytest.raises(ValidationError, match="raw"):
         PaymentSucceeded(**{**fields, "raw": "not a mapping"})
+
+
+def _every_kind() -> list[dict[str, object]]:
+    pi = payment_intent
+    return [
+        _pi_event("payment_intent.requires_action", "requires_action"),
+        _pi_event("payment_intent.processing", "processing"),
+        _pi_event("payment_intent.payment_failed", "requires_payment_method"),
+        _pi_event("payment_intent.succeeded", "succeeded"),
+        envelope("evt_x", "payment_intent.canceled", BASE_TIME, pi(PI, "canceled", BASE_TIME)),
+        envelope("evt_c", "checkout.session.completed", BASE_TIME + 1,
+                 checkout_session("cs_1", "unpaid", PI)),
+        envelope("evt_c", "checkout.session.async_payment_succeeded", BASE_TIME + 2,
+                 checkout_session("cs_1", "paid", PI)),
+        envelope("evt_c", "checkout.session.async_payment_failed", BASE_TIME + 3,
+                 checkout_session("cs_1", "unpaid", PI)),
+        envelope("evt_r", "refund.updated", BASE_TIME + 4,
+                 refund("re_1", "requires_action", BASE_TIME, PI)),
+        envelope("evt_r", "refund.failed", BASE_TIME + 5, refund("re_1", "failed", BASE_TIME, PI)),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", _every_kind(), ids=lambda raw: str(raw["type"]))
+def test_what_the_store_records_equals_the_public_properties(raw: dict[str, object]) -> None:
+    """The processor takes the store's record from ``_record_fields`` (one call)."""
+    event = parse_event(raw)
+    assert event is not None
+    assert event._record_fields() == (
+        event.id,
+        event.type,
+        event.object_key,
+        event.order_key,
+        event.state,
+    )
+    assert type(event._record_fields()[3]) is OrderKey

@@ -26,7 +26,7 @@ from konbini_sdk.webhooks import (
     SQLiteEventStore,
     WebhookProcessor,
 )
-from konbini_sdk.webhooks._oslocks import lock_offset, locks_for
+from konbini_sdk.webhooks._oslocks import done_with, lock_offset, locks_for
 from tests.webhooks.stripe_events import SECRET, sign
 from tests.webhooks.test_processor import PAID, VOUCHER, Clock, Recorder
 
@@ -284,3 +284,137 @@ def test_forgetting_keeps_each_objects_latest_state(tmp_path: Path) -> None:
     assert _deliver(processor, VOUCHER) == (200, "superseded")
     assert recorder.calls == Counter({"evt_voucher": 1, "evt_paid": 1})
     store.close()
+
+
+_PROBE = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for offset in map(int, sys.argv[2:]):
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+    except OSError:
+        print("held")
+    else:
+        print("free")
+"""
+
+
+def test_a_claim_locks_exactly_the_byte_lock_offset_names(tmp_path: Path) -> None:
+    """Another process sees the object's byte (``lock_offset``) held, and its neighbours free."""
+    locks = locks_for(str(tmp_path / "hooks.sqlite3-locks"))
+    key = "payment_intent:pi_probe"
+    token = locks.acquire(key)
+    assert token is not None
+    offset = lock_offset(key)
+    try:
+        probe = subprocess.run(  # noqa: S603 - our interpreter, our script
+            [
+                sys.executable,
+                "-c",
+                _PROBE,
+                locks.path,
+                str(offset),
+                str(offset + 1),
+                str(offset - 1),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert probe.stdout.split() == ["held", "free", "free"]
+    finally:
+        assert locks.release(token)
+    again = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _PROBE, locks.path, str(offset)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert again.stdout.split() == ["free"]
+    done_with(locks)
+
+
+def _tie(event_id: str) -> EventRecord:
+    # Three events of one refund with the same order: the one completed last is the latest.
+    return EventRecord(event_id, "refund.updated", "refund:re_tie", OrderKey(1, 1_800_000_000, 4),
+                       "failed")  # fmt: skip
+
+
+def test_equal_orders_the_last_completed_wins_also_across_store_objects(tmp_path: Path) -> None:
+    """The ``seq`` a claim reads orders ties; a claim completed by another store object of
+    the same file (which did not read it) takes the next ``seq`` from the table."""
+    db = tmp_path / "hooks.sqlite3"
+    first, second = SQLiteEventStore(db), SQLiteEventStore(db)
+    for store, event_id in ((first, "evt_a"), (first, "evt_b"), (first, "evt_c")):
+        claim = store.claim(_tie(event_id), now=1.0, lease_seconds=60.0)
+        assert claim.outcome.value == "claimed"
+        assert store.complete(claim, now=2.0)
+        state = first.object_state("refund:re_tie")
+        assert state is not None
+        assert state.event_id == event_id
+    claim = first.claim(_tie("evt_d"), now=3.0, lease_seconds=60.0)
+    assert second.complete(claim, now=4.0)  # second never saw this claim's read
+    state = first.object_state("refund:re_tie")
+    assert state is not None
+    assert state.event_id == "evt_d"
+    again = second.claim(_tie("evt_e"), now=5.0, lease_seconds=60.0)
+    assert again.outcome.value == "claimed"  # the lock was released by the other object
+    assert first.complete(again, now=6.0)
+    state = second.object_state("refund:re_tie")
+    assert state is not None
+    assert state.event_id == "evt_e"
+    with sqlite3.connect(db) as conn:
+        seqs = [s for (s,) in conn.execute(
+            "SELECT seq FROM konbini_webhook_log WHERE object_key = 'refund:re_tie' ORDER BY seq"
+        )]  # fmt: skip
+    assert seqs == [1, 2, 3, 4, 5]
+    first.close()
+    second.close()
+
+
+def test_new_files_get_2_kb_pages_and_existing_files_keep_theirs(tmp_path: Path) -> None:
+    new = SQLiteEventStore(tmp_path / "new.sqlite3")
+    old_path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(old_path) as conn:  # a file made by an earlier version: 4 KB pages
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE earlier (x)")
+    conn.close()
+    old = SQLiteEventStore(old_path)
+    for store, size in ((new, 2048), (old, 4096)):
+        record = EventRecord("evt_p", "payment_intent.succeeded", "payment_intent:pi_p",
+                             OrderKey(1, 1_800_000_000, 4), "succeeded")  # fmt: skip
+        claim = store.claim(record, now=1.0, lease_seconds=60.0)
+        assert store.complete(claim, now=1.0)
+        assert store.event_status("evt_p") == "done"
+        with sqlite3.connect(store.path) as probe:
+            assert probe.execute("PRAGMA page_size").fetchone() == (size,)
+        probe.close()
+        store.close()
+
+
+def test_threads_racing_for_one_object_exactly_one_wins_each_time(tmp_path: Path) -> None:
+    locks = locks_for(str(tmp_path / "race.sqlite3-locks"))
+    threads, rounds = 8, 150
+    start, done = threading.Barrier(threads), threading.Barrier(threads)
+    winners: list[list[str]] = [[] for _ in range(rounds)]
+
+    def racer() -> None:
+        for n in range(rounds):
+            start.wait()
+            token = locks.acquire(f"payment_intent:pi_race{n % 3}")
+            if token is not None:
+                winners[n].append(token)
+            done.wait()  # every thread has tried while the winner still holds it
+            if token is not None:
+                assert locks.release(token)
+                assert not locks.release(token)  # a token releases once
+
+    workers = [threading.Thread(target=racer) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [len(tokens) for tokens in winners] == [1] * rounds
+    assert locks.holding() == 0
+    done_with(locks)
