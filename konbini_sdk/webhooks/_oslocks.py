@@ -66,6 +66,7 @@ class ObjectLocks:
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self._held: dict[int, str] = {}  # offset -> token of the claim holding it
         self._offsets: dict[str, int] = {}  # token -> offset
+        self._prefix = f"{os.getpid()}:"  # tokens unique across processes (a fork gets new locks)
         self.users = 0
 
     def acquire(self, object_key: str) -> str | None:
@@ -76,7 +77,7 @@ class ObjectLocks:
         """
         digest = _blake2b(object_key.encode(), digest_size=8).digest()
         offset = (int.from_bytes(digest) >> 1) % _OFFSETS  # lock_offset(object_key), inline
-        token = f"{PROCESS[0]}:{next(_TOKENS)}"  # unique across files and reopenings
+        token = self._prefix + str(next(_TOKENS))  # unique across files and reopenings
         held = self._held
         if held.setdefault(offset, token) is not token:
             return None  # another thread of this process holds it

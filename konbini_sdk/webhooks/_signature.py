@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable, Sequence
-from typing import Final, Protocol
+from typing import Final, NoReturn, Protocol
 
 from konbini_sdk._exceptions import WebhookError
 
@@ -75,31 +75,30 @@ class SignatureVerifier:
         """
         if not header:
             raise WebhookError("missing Stripe-Signature header")
-        reason = self._check(body, header)
-        if reason is not None:
-            if not _is_utf8(body):
-                reason = "body is not UTF-8"
-            raise WebhookError(reason)
-
-    def _check(self, body: bytes, header: str) -> str | None:
         parsed = _read_header(header)
-        if parsed is None:
-            return "bad signature"
-        timestamp, signatures = parsed
-        signed = b"%d." % timestamp + body
-        for keyed in self._macs:
-            mac = keyed.copy()
-            mac.update(signed)
-            expected = mac.hexdigest()
-            # Every v1 is compared (no early exit on the first match): constant time per key.
-            matched = False
-            for signature in signatures:
-                matched |= hmac.compare_digest(expected, signature)
-            if matched:
-                if timestamp < self._now() - self._tolerance:
-                    return "timestamp outside tolerance"
-                return None
-        return "bad signature"
+        if parsed is not None:
+            timestamp, signatures = parsed
+            signed = b"%d." % timestamp + body
+            for keyed in self._macs:
+                mac = keyed.copy()
+                mac.update(signed)
+                expected = mac.hexdigest()
+                # Every v1 is compared (no early exit on the first match): constant time.
+                matched = False
+                for signature in signatures:
+                    matched |= hmac.compare_digest(expected, signature)
+                if matched:
+                    if timestamp >= self._now() - self._tolerance:
+                        return
+                    _refuse(body, "timestamp outside tolerance")
+        _refuse(body, "bad signature")
+
+
+def _refuse(body: bytes, reason: str) -> NoReturn:
+    """Raise the refusal: ``reason``, or ``body is not UTF-8`` for a body that is not."""
+    if not _is_utf8(body):
+        reason = "body is not UTF-8"
+    raise WebhookError(reason)
 
 
 def _read_header(header: str) -> tuple[int, list[str]] | None:
