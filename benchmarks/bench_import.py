@@ -190,12 +190,17 @@ def run(repeats: int) -> dict[str, Any]:
         ),
         "webhooks": ("webhooks imports", "WebhookProcessor, SQLiteEventStore (psycopg not loaded)"),
     }
+    # The goal (issue 8: "`import konbini_sdk` time over `import stripe`, <= 60 ms") is marked
+    # on `import konbini_sdk`. The two application paths are reported beside it, unmarked:
+    # pydantic's own `BaseModel, Field` (the row below) take ~60 ms over stripe by themselves,
+    # so no path whose models are pydantic models can be under 60; the SDK's own part of
+    # each path is its row "SDK's own: ... − stripe+pydantic".
     metrics = [
         c.metric(
             f"extra: {label} − import stripe (paired)",
             extra(name, "stripe"),
             "ms",
-            goal="<= 60",
+            goal="<= 60" if name == "konbini_sdk" else None,
             note=note,
         )
         for name, (label, note) in paths.items()
