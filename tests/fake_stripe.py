@@ -66,6 +66,8 @@ class FakeStripe(stripe.HTTPClient):
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _vouchers: int = 0
     on_request: Callable[[Sent], None] | None = None
+    #: Whether the account may use Konbini: ``allowed_payment_method_types`` drops it if not.
+    konbini_enabled: bool = True
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -192,6 +194,13 @@ class FakeStripe(stripe.HTTPClient):
             return self._respond(200, intent, replayed=False)
         return self._respond(404, _error(404, "resource_missing"), replayed=False)
 
+    def _usable_types(self, params: dict[str, str]) -> list[str]:
+        """What Stripe keeps of ``allowed_payment_method_types`` (it drops unusable types)."""
+        allowed = [v for k, v in sorted(params.items()) if k.startswith("allowed_payment_method")]
+        return [
+            kind for kind in allowed or ["konbini"] if kind != "konbini" or self.konbini_enabled
+        ]
+
     def _create(self, params: dict[str, str]) -> Response:
         intent_id = f"pi_fake{len(self.intents) + 1:06d}"
         metadata = {k[9:-1]: v for k, v in params.items() if k.startswith("metadata[")}
@@ -203,7 +212,7 @@ class FakeStripe(stripe.HTTPClient):
             "status": "requires_payment_method",
             "next_action": None,
             "metadata": metadata,
-            "payment_method_types": ["konbini"],
+            "payment_method_types": self._usable_types(params),
             "payment_method_options": {
                 "konbini": {
                     "product_description": params.get(
