@@ -1,0 +1,235 @@
+"""API versions: the emulator answers each request in its ``Stripe-Version``, as Stripe does.
+
+``stripe`` 16.1 sends ``2026-10-28.endive`` (the emulator's default too); a client built with
+``stripe_version=DAHLIA`` speaks the version the old parameters belong to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import stripe
+
+from konbini_sdk.testing import Emulator
+
+DAHLIA = "2026-05-27.dahlia"
+JULY_DAHLIA = "2026-07-29.dahlia"
+ENDIVE = "2026-10-28.endive"
+
+KONBINI_DATA = {
+    "type": "konbini",
+    "billing_details": {"name": "Yamada Taro", "email": "taro@example.com"},
+}
+TSHIRT = {
+    "price_data": {"currency": "jpy", "unit_amount": 2000, "product_data": {"name": "Tシャツ"}},
+    "quantity": 1,
+}
+
+
+def at(emu: Emulator, version: str) -> stripe.StripeClient:
+    """A bare stripe client speaking ``version`` to the emulator."""
+    return stripe.StripeClient(
+        "sk_test_versions",
+        base_addresses={"api": emu.api_base},
+        max_network_retries=0,
+        stripe_version=version,
+    )
+
+
+def session_params(**extra: Any) -> dict[str, Any]:
+    return {
+        "mode": "payment",
+        "line_items": [TSHIRT],
+        "success_url": "https://shop.example/thanks",
+        **extra,
+    }
+
+
+# ---- endive: payment_method_types refused, allowed_payment_method_types taken ------------
+
+
+def test_stripe_sends_endive_and_the_emulator_answers_in_it(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+    )
+    response = intent.last_response
+    assert response is not None
+    assert response.headers["Stripe-Version"] == ENDIVE
+
+
+def _send_old_parameter(client: stripe.StripeClient, where: str) -> None:
+    old: dict[str, Any] = {"payment_method_types": ["konbini"]}
+    if where == "create":
+        client.v1.payment_intents.create({"amount": 2000, "currency": "jpy", **old})
+        return
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+    )
+    if where == "update":
+        client.v1.payment_intents.update(intent.id, old)
+    else:
+        client.v1.payment_intents.confirm(intent.id, {**old, "payment_method_data": KONBINI_DATA})
+
+
+@pytest.mark.parametrize("where", ["create", "update", "confirm"])
+def test_payment_method_types_is_refused_on_payment_intents_at_endive(
+    client: stripe.StripeClient, where: str
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        _send_old_parameter(client, where)
+    error = raised.value
+    assert error.http_status == 400
+    assert error.code == "payment_method_types_no_longer_supported"
+    assert error.param == "payment_method_types"
+    assert error.error is not None
+    assert error.error.type == "invalid_request_error"
+    assert "allowed_payment_method_types" in str(error.user_message)
+
+
+def test_allowed_payment_method_types_konbini_is_accepted(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 2000,
+            "currency": "jpy",
+            "allowed_payment_method_types": ["konbini"],
+            "confirm": True,
+            "payment_method_data": KONBINI_DATA,
+        }
+    )
+    assert intent.payment_method_types == ["konbini"]
+    assert intent.allowed_payment_method_types == ["konbini"]
+    assert intent.automatic_payment_methods is None
+    assert intent.status == "requires_action"
+    assert intent.next_action is not None
+    assert intent.next_action.konbini_display_details is not None
+
+
+def test_konbini_is_dropped_for_another_currency(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 2000,
+            "currency": "usd",
+            "allowed_payment_method_types": ["konbini", "card"],
+            "payment_method_options": {"konbini": {"expires_after_days": 3}},
+        }
+    )
+    assert intent.payment_method_types == ["card"]
+    assert intent.allowed_payment_method_types == ["konbini", "card"]
+    assert "konbini" not in intent.payment_method_options
+
+
+def test_nothing_usable_left_is_refused_and_nothing_is_created(
+    client: stripe.StripeClient,
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(
+            {"amount": 2000, "currency": "usd", "allowed_payment_method_types": ["konbini"]}
+        )
+    assert raised.value.http_status == 400
+    assert raised.value.code == "payment_intent_invalid_parameter"
+    assert raised.value.param == "allowed_payment_method_types"
+    assert "konbini" in str(raised.value.user_message)
+    assert client.v1.payment_intents.list().data == []
+
+
+def test_changing_the_currency_narrows_again(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini", "card"]}
+    )
+    assert intent.payment_method_types == ["konbini", "card"]
+    moved = client.v1.payment_intents.update(intent.id, {"currency": "eur"})
+    assert moved.payment_method_types == ["card"]
+    back = client.v1.payment_intents.update(intent.id, {"currency": "jpy"})
+    assert back.payment_method_types == ["konbini", "card"]
+
+
+def test_allowed_types_exclude_automatic_payment_methods(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(
+            {
+                "amount": 2000,
+                "currency": "jpy",
+                "allowed_payment_method_types": ["konbini"],
+                "automatic_payment_methods": {"enabled": True},
+            }
+        )
+    assert raised.value.code == "parameters_exclusive"
+    assert raised.value.param == "automatic_payment_methods"
+
+
+def test_checkout_refuses_payment_method_types_and_takes_allowed(
+    client: stripe.StripeClient,
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(session_params(payment_method_types=["konbini"]))
+    assert raised.value.http_status == 400
+    assert raised.value.code == "payment_method_types_no_longer_supported"
+    assert raised.value.param == "payment_method_types"
+    session = client.v1.checkout.sessions.create(
+        session_params(allowed_payment_method_types=["konbini"])
+    )
+    assert session.payment_method_types == ["konbini"]
+    assert session.allowed_payment_method_types == ["konbini"]
+
+
+def test_checkout_drops_konbini_for_another_currency(client: stripe.StripeClient) -> None:
+    dollars = {**TSHIRT, "price_data": {**TSHIRT["price_data"], "currency": "usd"}}
+    session = client.v1.checkout.sessions.create(
+        session_params(line_items=[dollars], allowed_payment_method_types=["card", "konbini"])
+    )
+    assert session.payment_method_types == ["card"]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(
+            session_params(line_items=[dollars], allowed_payment_method_types=["konbini"])
+        )
+    assert raised.value.param == "allowed_payment_method_types"
+
+
+# ---- other versions ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["2025-03-31.basil", "2026-13-01.endive", "latest"])
+def test_a_version_the_emulator_does_not_speak_is_refused(emu: Emulator, version: str) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        at(emu, version).v1.payment_intents.list()
+    error = raised.value
+    assert error.http_status == 400
+    assert error.error is not None
+    assert error.error.type == "invalid_request_error"
+    assert error.code is None
+    assert str(error.user_message).startswith(f"Invalid Stripe API version: {version}")
+    assert error.headers is not None
+    assert error.headers["Stripe-Version"] == ENDIVE
+    assert emu.requests[-1].api_version is None
+
+
+def test_dahlia_takes_payment_method_types_and_not_allowed(emu: Emulator) -> None:
+    old = at(emu, DAHLIA)
+    intent = old.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "payment_method_types": ["konbini"]}
+    )
+    assert intent.payment_method_types == ["konbini"]
+    assert intent.last_response is not None
+    assert intent.last_response.headers["Stripe-Version"] == DAHLIA
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        old.v1.payment_intents.create(
+            {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+        )
+    assert (raised.value.code, raised.value.param) == (
+        "parameter_unknown",
+        "allowed_payment_method_types",
+    )
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        old.v1.payment_intents.create(
+            {"amount": 2000, "currency": "usd", "payment_method_types": ["konbini"]}
+        )
+    assert (raised.value.code, raised.value.param) == (
+        "payment_intent_invalid_currency",
+        "currency",
+    )
+    session = old.v1.checkout.sessions.create(session_params(payment_method_types=["konbini"]))
+    assert session.payment_method_types == ["konbini"]
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        old.v1.checkout.sessions.create(session_params(allowed_payment_method_types=["konbini"]))
+    assert raised.value.code == "parameter_unknown"
