@@ -233,3 +233,103 @@ def test_dahlia_takes_payment_method_types_and_not_allowed(emu: Emulator) -> Non
     with pytest.raises(stripe.InvalidRequestError) as raised:
         old.v1.checkout.sessions.create(session_params(allowed_payment_method_types=["konbini"]))
     assert raised.value.code == "parameter_unknown"
+
+
+# ---- fields added between dahlia and endive ----------------------------------------------
+
+NEW_FIELDS = {
+    "payment_intent": ("allowed_payment_method_types", "payment_record"),
+    "refund": ("customer", "customer_account", "payment_method"),
+    "checkout.session": ("allowed_payment_method_types",),
+    "invoice": ("status_details",),
+    "invoiceitem": ("frozen_fields", "invoicing_rules"),
+}
+
+
+def _objects_at(emu: Emulator, version: str) -> dict[str, stripe.StripeObject]:
+    """A paid card PaymentIntent with a customer, its refund, a session, an invoice and item."""
+    client = at(emu, version)
+    customer = client.v1.customers.create({"name": "Yamada Taro", "email": "taro@example.com"})
+    types_param = "payment_method_types" if version == DAHLIA else "allowed_payment_method_types"
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": 3000,
+            "currency": "jpy",
+            types_param: ["card"],
+            "customer": customer.id,
+            "payment_method": "pm_card_visa",
+            "confirm": True,
+        }
+    )
+    refund = client.v1.refunds.create({"payment_intent": intent.id, "amount": 1000})
+    session = client.v1.checkout.sessions.create(session_params())
+    invoice = client.v1.invoices.create(
+        {
+            "customer": customer.id,
+            "collection_method": "send_invoice",
+            "days_until_due": 7,
+            "currency": "jpy",
+            "payment_settings": {"payment_method_types": ["konbini"]},
+        }
+    )
+    item = client.v1.invoice_items.create(
+        {"customer": customer.id, "invoice": invoice.id, "amount": 3000, "currency": "jpy"}
+    )
+    return {
+        "payment_intent": intent,
+        "refund": refund,
+        "checkout.session": session,
+        "invoice": client.v1.invoices.retrieve(str(invoice.id)),
+        "invoiceitem": item,
+    }
+
+
+def test_endive_returns_the_new_fields(emu: Emulator) -> None:
+    found = _objects_at(emu, ENDIVE)
+    for kind, names in NEW_FIELDS.items():
+        assert set(names) <= set(found[kind].to_dict()), kind
+    intent, refund = found["payment_intent"], found["refund"]
+    assert intent["allowed_payment_method_types"] == ["card"]
+    assert intent["payment_record"] is None
+    assert refund["customer"] == intent["customer"]
+    assert refund["customer"] is not None
+    assert refund["payment_method"] == intent["payment_method"]
+    assert refund["customer_account"] is None
+    assert found["checkout.session"]["allowed_payment_method_types"] is None
+    assert found["invoice"]["status_details"] is None
+    assert found["invoiceitem"]["frozen_fields"] is None
+    assert found["invoiceitem"]["invoicing_rules"] is None
+
+
+def test_dahlia_renders_objects_without_them(emu: Emulator) -> None:
+    found = _objects_at(emu, DAHLIA)
+    for kind, names in NEW_FIELDS.items():
+        assert not set(names) & set(found[kind].to_dict()), kind
+    assert found["payment_intent"]["payment_method_types"] == ["card"]
+
+
+def test_each_field_appears_at_its_own_version(emu: Emulator) -> None:
+    found = _objects_at(emu, JULY_DAHLIA)
+    assert "allowed_payment_method_types" in found["payment_intent"]
+    assert "payment_record" not in found["payment_intent"]
+    assert {"customer", "payment_method"} <= set(found["refund"].to_dict())
+    assert "allowed_payment_method_types" not in found["checkout.session"]
+    assert "frozen_fields" not in found["invoiceitem"]
+    item = found["invoiceitem"]
+    august = at(emu, "2026-08-26.dahlia").v1.invoice_items.create(
+        {"customer": item["customer"], "invoice": item["invoice"], "amount": 500, "currency": "jpy"}
+    )
+    assert "frozen_fields" in august
+    assert "invoicing_rules" not in august
+
+
+def test_an_object_created_at_endive_reads_back_at_dahlia(emu: Emulator) -> None:
+    intent = at(emu, ENDIVE).v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+    )
+    again = at(emu, DAHLIA).v1.payment_intents.retrieve(intent.id)
+    assert again.payment_method_types == ["konbini"]
+    assert "allowed_payment_method_types" not in again
+    assert "payment_record" not in again
+    listed = at(emu, DAHLIA).v1.payment_intents.list()
+    assert "allowed_payment_method_types" not in listed.data[0]
