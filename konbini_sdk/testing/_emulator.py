@@ -369,12 +369,20 @@ class Emulator:
         )
 
     def add_webhook_endpoint(
-        self, url: str, secret: str | None = None, events: Sequence[str] | None = None
+        self,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[str] | None = None,
+        *,
+        api_version: str | None = None,
     ) -> str:
-        """Register a webhook endpoint (all events unless ``events``); returns its secret."""
+        """Register a webhook endpoint (all events unless ``events``); returns its secret.
+
+        Its events are rendered in ``api_version`` (default: the emulator's default version).
+        """
         with self._state.lock:
             _, signing_secret = webhook_endpoints.create_endpoint(
-                self._state, url, list(events or ["*"]), secret=secret
+                self._state, url, list(events or ["*"]), secret=secret, api_version=api_version
             )
         return signing_secret
 

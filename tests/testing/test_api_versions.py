@@ -6,6 +6,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -333,3 +337,123 @@ def test_an_object_created_at_endive_reads_back_at_dahlia(emu: Emulator) -> None
     assert "payment_record" not in again
     listed = at(emu, DAHLIA).v1.payment_intents.list()
     assert "allowed_payment_method_types" not in listed.data[0]
+
+
+# ---- events: in the webhook endpoint's version, or the request's ----------------------------
+
+
+class Inbox:
+    """A local webhook endpoint keeping every (body, signature) it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, str]] = []
+        inbox = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                inbox.received.append((body, self.headers["Stripe-Signature"]))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def inboxes() -> Iterator[tuple[Inbox, Inbox]]:
+    pair = (Inbox(), Inbox())
+    yield pair
+    for inbox in pair:
+        inbox.close()
+
+
+def test_events_are_rendered_in_each_endpoints_version(
+    emu: Emulator, client: stripe.StripeClient, inboxes: tuple[Inbox, Inbox]
+) -> None:
+    old_inbox, new_inbox = inboxes
+    wanted: list[str] = ["payment_intent.created"]
+    old = client.v1.webhook_endpoints.create(
+        {"url": old_inbox.url, "enabled_events": wanted, "api_version": DAHLIA}
+    )
+    new = client.v1.webhook_endpoints.create({"url": new_inbox.url, "enabled_events": wanted})
+    assert old.api_version == DAHLIA
+    assert new.api_version is None  # as Stripe shows it: the account's default applies
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+    )
+    assert emu.wait_for_deliveries(5.0)
+    (old_body, old_signature), (new_body, new_signature) = (
+        old_inbox.received[0],
+        new_inbox.received[0],
+    )
+    old_event = stripe.Webhook.construct_event(old_body, old_signature, str(old.secret))
+    new_event = stripe.Webhook.construct_event(new_body, new_signature, str(new.secret))
+    assert old_event.id == new_event.id
+    assert old_event.api_version == DAHLIA
+    assert new_event.api_version == ENDIVE
+    old_object = json.loads(old_body)["data"]["object"]
+    new_object = json.loads(new_body)["data"]["object"]
+    assert old_object["id"] == new_object["id"] == intent.id
+    assert "allowed_payment_method_types" not in old_object
+    assert "payment_record" not in old_object
+    assert old_object["payment_method_types"] == ["konbini"]
+    assert new_object["allowed_payment_method_types"] == ["konbini"]
+    assert new_object["payment_record"] is None
+
+
+def test_an_emulator_default_version_applies_to_endpoints_without_one(
+    inboxes: tuple[Inbox, Inbox],
+) -> None:
+    with Emulator(seed=3, api_version=DAHLIA) as emu:
+        secret = emu.add_webhook_endpoint(inboxes[0].url, events=["payment_intent.created"])
+        emu.add_webhook_endpoint(
+            inboxes[1].url, events=["payment_intent.created"], api_version=ENDIVE
+        )
+        at(emu, ENDIVE).v1.payment_intents.create(
+            {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+        )
+        assert emu.wait_for_deliveries(5.0)
+    body, signature = inboxes[0].received[0]
+    assert stripe.Webhook.construct_event(body, signature, secret).api_version == DAHLIA
+    assert "allowed_payment_method_types" not in json.loads(body)["data"]["object"]
+    assert json.loads(inboxes[1].received[0][0])["api_version"] == ENDIVE
+
+
+def test_an_unknown_endpoint_version_is_refused(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.webhook_endpoints.create(
+            {"url": "https://shop.example/hooks", "enabled_events": ["*"], "api_version": "x"}
+        )
+    assert (raised.value.http_status, raised.value.param) == (400, "api_version")
+    with pytest.raises(ValueError, match="not emulated"):
+        Emulator(api_version="2025-03-31.basil")
+
+
+def test_events_list_is_rendered_in_the_request_version(
+    emu: Emulator, client: stripe.StripeClient
+) -> None:
+    client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
+    )
+    new = client.v1.events.list({"type": "payment_intent.created"}).data[0]
+    old = at(emu, DAHLIA).v1.events.list({"type": "payment_intent.created"}).data[0]
+    assert new.api_version == ENDIVE
+    assert old.api_version == DAHLIA
+    assert new.data.object["allowed_payment_method_types"] == ["konbini"]
+    assert "allowed_payment_method_types" not in old.data.object
+    again = at(emu, DAHLIA).v1.events.retrieve(new.id)
+    assert again.api_version == DAHLIA
+    assert "payment_record" not in again.data.object
