@@ -162,6 +162,55 @@ def test_allowed_types_exclude_automatic_payment_methods(client: stripe.StripeCl
     assert raised.value.param == "automatic_payment_methods"
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"excluded_payment_method_types": ["card"]},
+        {"payment_method_configuration": "pmc_1Konbini"},
+    ],
+)
+def test_allowed_types_exclude_the_other_ways_to_choose_types(
+    client: stripe.StripeClient, other: dict[str, Any]
+) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(
+            {
+                "amount": 2000,
+                "currency": "jpy",
+                "allowed_payment_method_types": ["konbini"],
+                **other,
+            }
+        )
+    assert raised.value.code == "parameters_exclusive"
+    assert raised.value.param == next(iter(other))
+
+
+def test_excluded_types_narrow_the_dynamic_payment_methods(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "excluded_payment_method_types": ["card"]}
+    )
+    assert intent.payment_method_types == ["konbini"]
+    assert intent.excluded_payment_method_types == ["card"]
+    assert intent.automatic_payment_methods is not None
+    assert intent.automatic_payment_methods.enabled is True
+    assert intent.allowed_payment_method_types is None
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.update(
+            intent.id, {"excluded_payment_method_types": ["card", "konbini"]}
+        )
+    assert raised.value.param == "excluded_payment_method_types"
+
+
+def test_an_unknown_payment_method_configuration_is_404(client: stripe.StripeClient) -> None:
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(
+            {"amount": 2000, "currency": "jpy", "payment_method_configuration": "pmc_1Konbini"}
+        )
+    assert raised.value.http_status == 404
+    assert raised.value.code == "resource_missing"
+    assert raised.value.param == "payment_method_configuration"
+
+
 def test_checkout_refuses_payment_method_types_and_takes_allowed(
     client: stripe.StripeClient,
 ) -> None:

@@ -106,8 +106,10 @@ def _common_shape(state: State, version: str) -> dict[str, Node]:
         "currency": Str(5000),
         "customer": Str(5000),
         "description": Str(1000),
+        "excluded_payment_method_types": Arr(Str(5000)),
         "metadata": Map(),
         "payment_method": Str(5000),
+        "payment_method_configuration": Str(100),
         "payment_method_data": payment_methods.data_shape(
             {name: kind.data_shape for name, kind in kinds.items()}
         ),
@@ -139,6 +141,7 @@ def _confirm_shape(state: State, version: str) -> dict[str, Node]:
     common = _common_shape(state, version)
     keep = (
         "allowed_payment_method_types",
+        "excluded_payment_method_types",
         "payment_method",
         "payment_method_data",
         "payment_method_options",
@@ -247,6 +250,15 @@ def _apply_fields(state: State, intent: dict[str, Any], params: dict[str, Any]) 
         intent["automatic_payment_methods"] = None
     if "payment_method_options" in params:
         _apply_options(state, intent, params["payment_method_options"])
+    if "excluded_payment_method_types" in params:
+        _exclude(state, intent, params["excluded_payment_method_types"])
+    if params.get("payment_method_configuration"):
+        # The emulator has no payment method configurations: any id is unknown, as at Stripe.
+        state.get(
+            "payment_method_configuration",
+            params["payment_method_configuration"],
+            param="payment_method_configuration",
+        )
     if intent["allowed_payment_method_types"] and {
         "allowed_payment_method_types",
         "currency",
@@ -255,6 +267,28 @@ def _apply_fields(state: State, intent: dict[str, Any], params: dict[str, Any]) 
         _narrow(state, intent)
     if params.get("payment_method"):
         state.get("payment_method", params["payment_method"], param="payment_method")
+
+
+def _exclude(state: State, intent: dict[str, Any], given: list[str]) -> None:
+    """Keep ``excluded_payment_method_types``; with dynamic payment methods, drop those types."""
+    excluded = list(dict.fromkeys(given))
+    intent["excluded_payment_method_types"] = excluded or None
+    if intent["automatic_payment_methods"] is None:
+        return
+    remaining = [name for name in sorted(types(state)) if name not in excluded]
+    if not remaining:
+        raise invalid(
+            "No valid payment method types for this PaymentIntent: "
+            "excluded_payment_method_types excludes every type this emulator offers ("
+            + ", ".join(sorted(types(state)))
+            + ").",
+            code="payment_intent_invalid_parameter",
+            param="excluded_payment_method_types",
+        )
+    intent["payment_method_types"] = remaining
+    for name in list(intent["payment_method_options"]):
+        if name in excluded:
+            del intent["payment_method_options"][name]
 
 
 def _takes(kind: PaymentMethodType, intent: dict[str, Any]) -> bool:
@@ -298,12 +332,20 @@ def _version_rules(call: Call, params: dict[str, Any]) -> None:
         call.version, _versions.PAYMENT_METHOD_TYPES_REMOVED
     ):
         raise _versions.payment_method_types_refused(call.version, "PaymentIntents")
-    if "allowed_payment_method_types" in params:
-        for other in ("payment_method_types", "automatic_payment_methods"):
-            if other in params:
+    exclusive = {
+        "allowed_payment_method_types": (
+            "payment_method_types",
+            "automatic_payment_methods",
+            "excluded_payment_method_types",
+            "payment_method_configuration",
+        ),
+        "payment_method_types": ("excluded_payment_method_types",),
+    }
+    for first, others in exclusive.items():
+        for other in others:
+            if first in params and other in params:
                 raise invalid(
-                    "You may only specify one of these parameters: "
-                    f"allowed_payment_method_types, {other}.",
+                    f"You may only specify one of these parameters: {first}, {other}.",
                     code="parameters_exclusive",
                     param=other,
                 )
