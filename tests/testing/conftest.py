@@ -9,6 +9,7 @@ import pytest
 import stripe
 
 from konbini_sdk.testing import Emulator, Exchange
+from konbini_sdk.testing._versions import DAHLIA, render
 from tests.spec_check import request_errors, require_spec
 
 EXEMPT_PREFIXES = ("/_emulator/", "/konbini/voucher/")
@@ -31,12 +32,33 @@ def strict_response_errors(method: str, path: str, status: int, payload: Any) ->
     return [f"{report.title}: {issue}" for issue in report.errors]
 
 
+def as_spec_version(exchange: Exchange) -> tuple[str, str | None, Any]:
+    """(url, body, response) of an exchange as the spec's version (2026-05-27.dahlia) sees it.
+
+    The spec describes 2026-05-27.dahlia; an exchange answered in a later version is checked
+    with that version's known differences undone: the fields added since are removed from the
+    response (as the emulator renders at dahlia), and ``allowed_payment_method_types`` (the
+    endive replacement of ``payment_method_types``) is checked as ``payment_method_types``.
+    Everything else must match the spec as before.
+    """
+    url = exchange.url
+    body = exchange.body if exchange.method == "POST" else None
+    response = exchange.response
+    if exchange.api_version in (None, DAHLIA):
+        return url, body, response
+    if exchange.method == "POST":
+        body = (body or "").replace("allowed_payment_method_types", "payment_method_types")
+    else:
+        url = url.replace("allowed_payment_method_types", "payment_method_types")
+    return url, body, render(response, DAHLIA)
+
+
 def spec_problems(exchanges: list[Exchange]) -> list[str]:
     """Spec errors of the log: every response (strictly), every request the emulator accepted.
 
     Requests answered with an error may break the spec on purpose (that is what the error
     says); requests answered 2xx must match it. Exempt paths and operations missing from the
-    spec subset are skipped.
+    spec subset are skipped. See :func:`as_spec_version` for exchanges in later versions.
     """
     problems: list[str] = []
     for exchange in exchanges:
@@ -44,12 +66,12 @@ def spec_problems(exchanges: list[Exchange]) -> list[str]:
             continue
         if not in_spec(exchange.method, exchange.path):
             continue
-        body = exchange.body if exchange.method == "POST" else None
+        url, body, response = as_spec_version(exchange)
         if exchange.status is None or 200 <= exchange.status < 300:
-            problems += request_errors(exchange.method, exchange.url, body)
-        if exchange.status is not None and exchange.response is not None:
+            problems += request_errors(exchange.method, url, body)
+        if exchange.status is not None and response is not None:
             problems += strict_response_errors(
-                exchange.method, exchange.path, exchange.status, exchange.response
+                exchange.method, exchange.path, exchange.status, response
             )
     return problems
 
@@ -76,7 +98,7 @@ def konbini_params(email: str = "taro@example.com", **extra: Any) -> dict[str, A
     params: dict[str, Any] = {
         "amount": 2000,
         "currency": "jpy",
-        "payment_method_types": ["konbini"],
+        "allowed_payment_method_types": ["konbini"],
         "confirm": True,
         "payment_method_data": {
             "type": "konbini",
