@@ -863,6 +863,10 @@ def check_response(payload: Any, expected: str = "auto", status: int = 200) -> V
     else:
         if expected.startswith("deleted:") and payload.get("deleted") is not True:
             verdict.errors.append("$.deleted: expected true")
+        if "object" not in payload and object_literal(cls) is not None:
+            verdict.errors.append(
+                f"$.object: missing (Stripe names every object's type: {object_literal(cls)!r})"
+            )
         checker.resource(payload, cls, "$")
     verdict.errors += checker.errors
     verdict.warnings += checker.warnings
