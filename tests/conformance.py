@@ -35,6 +35,7 @@ the stripe-python service method that calls that path.
 from __future__ import annotations
 
 import ast
+import collections.abc
 import difflib
 import importlib
 import json
@@ -170,10 +171,11 @@ _SCALARS = {str: "str", bytes: "str", int: "int", float: "float", bool: "bool", 
 
 @cache
 def _type_checking_imports(module_name: str) -> dict[str, tuple[str, str]]:
-    """Names a stripe module imports only ``if TYPE_CHECKING:`` (local name -> module, attr).
+    """Every ``from X import Y`` of a stripe module, by local name -> (module, attribute).
 
-    stripe's resource classes refer to each other through such imports (``"Charge"``), which
-    never run; they are read from the module's source, and imported on demand.
+    stripe's resource classes refer to each other through imports under ``if TYPE_CHECKING:``
+    (``"Charge"``), which never run; they are read from the module's source (the one use of
+    ``ast`` here) and imported on demand.
     """
     module = sys.modules[module_name]
     source = Path(module.__file__ or "").read_text(encoding="utf-8")
@@ -270,8 +272,6 @@ def convert(annotation: Any, module_name: str, enclosing: tuple[type, ...] = ())
 
 
 def _is_abc(origin: Any, *names: str) -> bool:
-    import collections.abc
-
     return any(origin is getattr(collections.abc, name) for name in names)
 
 
@@ -288,7 +288,8 @@ def fields_of(cls: type) -> dict[str, FieldType]:
         for name, annotation in cls.__annotations__.items():
             if name in _REQUEST_OPTIONS and annotation is RequestOptions.__annotations__[name]:
                 continue  # api_key, idempotency_key...: options of the call, never sent
-            found[name] = FieldType(_Lazy(annotation, cls.__module__, enclosing), name in required)  # type: ignore[arg-type]
+            kind = _Lazy(annotation, cls.__module__, enclosing)
+            found[name] = FieldType(kind, name in required)
         return found
     for klass in reversed(cls.__mro__):
         if not (isinstance(klass, type) and issubclass(klass, StripeObject)):
@@ -298,13 +299,10 @@ def fields_of(cls: type) -> dict[str, FieldType]:
         remap: dict[str, str] = vars(klass).get("_field_remappings", {}) or {}
         enclosing = _enclosing(klass)
         for name, annotation in vars(klass).get("__annotations__", {}).items():
-            if name.startswith("_") or te.get_origin(annotation) is typing.ClassVar:
+            if name.startswith("_") or typing.ClassVar in (annotation, te.get_origin(annotation)):
                 continue
-            if annotation is typing.ClassVar:
-                continue
-            found[remap.get(name, name)] = FieldType(
-                _Lazy(annotation, klass.__module__, enclosing), False
-            )  # type: ignore[arg-type]
+            kind = _Lazy(annotation, klass.__module__, enclosing)
+            found[remap.get(name, name)] = FieldType(kind, False)
     return found
 
 
@@ -843,7 +841,9 @@ def check_response(payload: Any, expected: str = "auto", status: int = 200) -> V
             verdict.errors.append('an error answer must be {"error": {...}}')
             return verdict
         checker = _Json()
-        checker.check(payload["error"], Shape(object_class("error")), "$.error")  # type: ignore[arg-type]
+        error_class = object_class("error")
+        assert error_class is not None
+        checker.check(payload["error"], Shape(error_class), "$.error")
         verdict.errors += checker.errors
         return verdict
     if not isinstance(payload, dict):

@@ -53,12 +53,12 @@ def test_every_route_names_the_typed_dict_stripe_python_uses_for_that_path() -> 
     """Each ROUTES row against the ``params`` annotation of the stripe service method that
     requests that METHOD and path (found in stripe's ``*_service.py`` sources)."""
     root = Path(stripe.__file__).parent
-    services = sorted(root.rglob("_*_service.py"))
+    services = {path: path.read_text(encoding="utf-8") for path in root.rglob("_*_service.py")}
     for route in conformance.ROUTES:
         needle = f'"{route.template}"'
         found: list[str] = []
-        for path in services:
-            if needle not in path.read_text(encoding="utf-8"):
+        for path, text in sorted(services.items()):
+            if needle not in text:
                 continue
             module = importlib.import_module(
                 ".".join(("stripe", *path.relative_to(root).with_suffix("").parts))
