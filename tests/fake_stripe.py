@@ -82,6 +82,21 @@ class FakeStripe(stripe.HTTPClient):
         """Queue faults for the next requests, in order."""
         self.faults.extend(faults)
 
+    def nonconforming(self) -> list[str]:
+        """Every request sent that the installed stripe package's types refuse (see
+        ``tests/conformance.py``): what the client sends must be valid at the pinned version."""
+        from urllib.parse import urlencode
+
+        from tests.conformance import check_request
+
+        problems: list[str] = []
+        for sent in self.sent:
+            query = urlencode(sent.params) if sent.method != "POST" else ""
+            body = urlencode(sent.params) if sent.method == "POST" else None
+            url = f"{sent.path}?{query}" if query else sent.path
+            problems += check_request(sent.method, url, body).lines()
+        return problems
+
     def requests_to(self, suffix: str, method: str = "POST") -> list[Sent]:
         """The requests sent whose path ends with ``suffix``."""
         return [s for s in self.sent if s.method == method and s.path.endswith(suffix)]
