@@ -43,7 +43,7 @@ from konbini_sdk._exceptions import (
     VoucherUnavailableError,
     translate_stripe_error,
 )
-from konbini_sdk._logging import get_logger
+from konbini_sdk._logging import IN_PUBLIC_OPERATION, get_logger
 from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
@@ -236,8 +236,8 @@ class _KonbiniClientBase:
         replayed: bool,
         request_id: str | None,
     ) -> None:
-        if intent is not None and not _log.is_enabled("debug"):
-            return  # a successful attempt's line is DEBUG: not assembled when filtered out
+        if not _log.is_enabled("debug"):
+            return  # an attempt's line is DEBUG: not assembled when filtered out
         fields: dict[str, Any] = {
             "operation": operation,
             "key_generation": chain.generation if chain is not None else None,
@@ -254,7 +254,9 @@ class _KonbiniClientBase:
             fields["error_type"] = type(error).__name__
             fields["error_code"] = error.code
             fields["http_status"] = error.http_status
-            _log.warning("konbini.attempt", outcome="error", **fields)
+            # DEBUG: a retry is its konbini.retry line and a failure the operation's one
+            # WARNING line (failed operations are logged once, not at each layer).
+            _log.debug("konbini.attempt", outcome="error", **fields)
 
     def _log_operation(
         self,
@@ -267,12 +269,14 @@ class _KonbiniClientBase:
         error: BaseException | None = None,
         **extra: Any,
     ) -> None:
-        """Log an operation's outcome: one INFO line per public operation.
+        """Log an operation's outcome: one INFO (or, failed, WARNING) line per operation.
 
-        A request made inside a larger public operation (``pay_order``'s create and
-        confirm) logs its success at DEBUG; failures are WARNING either way.
+        A request made inside a larger operation (``pay_order``'s create and confirm, or
+        the retrieve inside a refund) logs its outcome at DEBUG, its failure included: the
+        public operation logs the failure once, at WARNING.
         """
-        if error is None and not public and not _log.is_enabled("debug"):
+        inner = not public and (error is None or IN_PUBLIC_OPERATION.get())
+        if inner and not _log.is_enabled("debug"):
             return
         fields: dict[str, Any] = {
             "operation": operation,
@@ -291,7 +295,12 @@ class _KonbiniClientBase:
         else:
             fields["error_type"] = type(error).__name__
             fields["error_code"] = getattr(error, "code", None)
-            _log.warning("konbini.operation", outcome="error", **fields)
+            fields["http_status"] = getattr(error, "http_status", None)
+            fields["request_id"] = getattr(error, "request_id", None)
+            if inner:
+                _log.debug("konbini.operation", outcome="error", **fields)
+            else:
+                _log.warning("konbini.operation", outcome="error", **fields)
 
     # Decisions about one request and its answer; the transport calls these.
 
@@ -475,11 +484,14 @@ class _KonbiniFlows(_KonbiniClientBase):
         The result (a :class:`Voucher` or a :class:`ReissuedVoucher`) names the intent.
         """
         started = self._clock()
+        token = IN_PUBLIC_OPERATION.set(True)
         try:
             result = yield from flow
         except Exception as error:
             self._log_operation(operation, context, started, public=True, error=error)
             raise
+        finally:
+            IN_PUBLIC_OPERATION.reset(token)
         voucher = result.voucher if isinstance(result, ReissuedVoucher) else result
         self._log_operation(
             operation,
