@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import random
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -788,13 +789,48 @@ class _KonbiniFlows(_KonbiniClientBase):
             return self._answer(call.operation, response, call.chain, context, started)
 
 
+#: What an API key the SDK accepts looks like: a secret or a restricted key, test or live.
+_API_KEY: Final = re.compile(r"(?:sk|rk)_(?:test|live)_[0-9A-Za-z]+")
+_KEYS_ACCEPTED: Final = (
+    "pass a secret key (sk_test_.../sk_live_...), a restricted key (rk_test_.../rk_live_...) "
+    "or a stripe.StripeClient"
+)
+
+
+def check_credentials(stripe_client: object) -> None:
+    """Refuse, before anything is built, what cannot authenticate to Stripe's API.
+
+    Accepted: a ``stripe.StripeClient``, or a secret or restricted key (``sk_test_``,
+    ``sk_live_``, ``rk_test_``, ``rk_live_`` followed by letters and digits). Anything else
+    raises :class:`~konbini_sdk.KonbiniValidationError` on ``stripe_client`` naming the
+    problem; the message never repeats the value.
+    """
+    if isinstance(stripe_client, stripe.StripeClient):
+        return
+    if stripe_client is None:
+        rule = "no API key was given (None): is STRIPE_API_KEY set?"
+    elif not isinstance(stripe_client, str):
+        rule = f"must be an API key or a stripe.StripeClient, not {type(stripe_client).__name__}"
+    elif not stripe_client.strip():
+        rule = "the API key is empty: is STRIPE_API_KEY set?"
+    elif _API_KEY.fullmatch(stripe_client):
+        return
+    elif _API_KEY.fullmatch(stripe_client.strip()):
+        rule = "the API key has leading or trailing whitespace: strip it where it is read"
+    elif stripe_client.startswith(("pk_test_", "pk_live_")):
+        rule = "a publishable key (pk_...) cannot create or confirm payments on the server"
+    elif stripe_client.startswith("whsec_"):
+        rule = "that is a webhook signing secret (whsec_...), not an API key"
+    else:
+        rule = "not a Stripe API key (malformed)"
+    raise KonbiniValidationError("stripe_client", f"{rule}; {_KEYS_ACCEPTED}")
+
+
 def _stripe_client(
     stripe_client: stripe.StripeClient | str, api_base: str | None
 ) -> stripe.StripeClient:
     """Return the given ``StripeClient``, or one built from a key with network retries off."""
     if isinstance(stripe_client, str):
-        if not stripe_client.strip():
-            raise KonbiniValidationError("stripe_client", "the API key must not be empty")
         return stripe.StripeClient(
             stripe_client,
             base_addresses={"api": api_base} if api_base else None,
@@ -834,9 +870,14 @@ def _async_stripe_client(
 
     Also returns the HTTP client built here (``None`` for a given ``StripeClient``).
     """
-    if not isinstance(stripe_client, str) or not stripe_client.strip():
+    if not isinstance(stripe_client, str):
         return _stripe_client(stripe_client, api_base), None
-    async_http = _HTTPXClient()
+    try:
+        async_http = _HTTPXClient()
+    except ImportError as error:  # httpx (and anyio) come with the extra
+        raise ImportError(
+            "AsyncKonbiniClient needs httpx for its requests: pip install 'konbini-sdk[async]'"
+        ) from error
     built = stripe.StripeClient(
         stripe_client,
         base_addresses={"api": api_base} if api_base else None,
@@ -850,8 +891,11 @@ class KonbiniClient(_KonbiniFlows):
     """Konbini payments on a ``stripe.StripeClient``, with safe retries and one voucher per order.
 
     Args:
-        stripe_client: a configured ``stripe.StripeClient``, or a secret key from which one is
-            built with stripe's own network retries off (the SDK retries instead).
+        stripe_client: a configured ``stripe.StripeClient``, or a secret or restricted key
+            (``sk_test_``/``sk_live_``/``rk_test_``/``rk_live_``) from which one is built
+            with stripe's own network retries off (the SDK retries instead). ``None``, an
+            empty, publishable (``pk_``) or malformed key raises ``KonbiniValidationError``
+            at once (the message says which; it never repeats the key).
         api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
         retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
         sleep, clock, rng: injectable for tests (``sleep=lambda s: None`` never waits).
@@ -871,6 +915,7 @@ class KonbiniClient(_KonbiniFlows):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        check_credentials(stripe_client)
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         self._stripe = _stripe_client(stripe_client, api_base)
@@ -1075,6 +1120,8 @@ class AsyncKonbiniClient(_KonbiniFlows):
             stripe's network retries off and httpx for async requests; or a configured
             ``StripeClient``, whose async HTTP client is used as it is (stripe's stock
             ``HTTPXClient`` makes httpx >= 0.28 warn ``DeprecationWarning`` per request).
+            Keys are checked as for :class:`KonbiniClient`; without httpx installed a key
+            raises ``ImportError`` naming the ``async`` extra.
         api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
         retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
         sleep: an async sleep (tests: ``async def no_wait(s): pass``); clock, rng as in
@@ -1096,6 +1143,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        check_credentials(stripe_client)
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         self._stripe, self._own_http_client = _async_stripe_client(stripe_client, api_base)
