@@ -790,7 +790,7 @@ class _KonbiniFlows(_KonbiniClientBase):
 
 
 #: What an API key the SDK accepts looks like: a secret or a restricted key, test or live.
-_API_KEY: Final = re.compile(r"(?:sk|rk)_(?:test|live)_[0-9A-Za-z]+")
+_API_KEY: Final = re.compile(r"(?:sk|rk)_(?:test|live)_[0-9A-Za-z_]+")
 _KEYS_ACCEPTED: Final = (
     "pass a secret key (sk_test_.../sk_live_...), a restricted key (rk_test_.../rk_live_...) "
     "or a stripe.StripeClient"
@@ -801,7 +801,7 @@ def check_credentials(stripe_client: object) -> None:
     """Refuse, before anything is built, what cannot authenticate to Stripe's API.
 
     Accepted: a ``stripe.StripeClient``, or a secret or restricted key (``sk_test_``,
-    ``sk_live_``, ``rk_test_``, ``rk_live_`` followed by letters and digits). Anything else
+    ``sk_live_``, ``rk_test_``, ``rk_live_`` followed by letters, digits or ``_``). Anything else
     raises :class:`~konbini_sdk.KonbiniValidationError` on ``stripe_client`` naming the
     problem; the message never repeats the value.
     """

@@ -16,8 +16,10 @@
         ├── AuthenticationError               bad, revoked or live key where a test key is needed
         ├── InvalidRequestError               Stripe rejected the parameters or the state
         │   └── IdempotencyError              same Idempotency-Key, different parameters
-        └── OutcomeUnknownError               timeout, dropped connection or 5xx: the request
-                                              may or may not have been applied
+        ├── OutcomeUnknownError               timeout, dropped connection or 5xx: the request
+        │                                     may or may not have been applied
+        └── ConnectionFailedError             no connection to the API host (refused, name not
+                                              resolved): the request was never sent
 
 Every ``StripeAPIError`` keeps ``code``, ``http_status``, ``request_id`` and ``param`` from
 Stripe's answer, and the original ``stripe.StripeError`` as ``__cause__``.
@@ -30,7 +32,7 @@ Messages never contain personal data or secrets: Stripe's own message is kept on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import stripe
 
@@ -39,6 +41,7 @@ __all__ = [
     "CancellationRefusedError",
     "CardError",
     "ConfirmationNumberRejectedError",
+    "ConnectionFailedError",
     "IdempotencyError",
     "InvalidRequestError",
     "KonbiniError",
@@ -265,6 +268,32 @@ class OutcomeUnknownError(StripeAPIError):
     default_message = "the request's outcome is unknown (network failure or Stripe 5xx)"
 
 
+class ConnectionFailedError(StripeAPIError):
+    """No connection could be made to the API host, so the request was never sent.
+
+    The connection was refused, the host name could not be resolved, or connecting timed
+    out: nothing reached Stripe, so nothing was created or changed. Unlike
+    :class:`OutcomeUnknownError` it is retried once at most, after a short wait. Check
+    ``api_base`` (or the ``StripeClient``'s address) and the network.
+
+    Attributes:
+        host: ``host:port`` the SDK tried to reach.
+        reason: what went wrong (``connection refused``, ``host name not resolved``...).
+
+    """
+
+    default_message = "could not connect to the Stripe API; the request was not sent"
+
+    def __init__(self, host: str | None, reason: str) -> None:
+        self.host = host
+        self.reason = reason
+        where = f" at {host}" if host else ""
+        super().__init__(
+            f"could not connect to the Stripe API{where}: {reason}; the request was not "
+            "sent (check api_base and the network)"
+        )
+
+
 Operation = Literal["create", "confirm", "update", "cancel", "retrieve", "refund", "other"]
 
 
@@ -276,6 +305,10 @@ def translate_stripe_error(
     ``operation`` says what was being attempted: a state error (``payment_intent_unexpected_state``)
     during ``cancel`` means the cancellation was refused.
     """
+    if isinstance(error, stripe.APIConnectionError):
+        failed = _connection_failure(error)
+        if failed is not None:
+            return ConnectionFailedError(*failed)
     code = error.code
     status = error.http_status
     error_object = error.error
@@ -327,3 +360,72 @@ def _stripe_message(error: stripe.StripeError) -> str | None:
     if error.error is not None and error.error.message:
         return str(error.error.message)
     return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and what it wraps: causes, contexts, urllib3's ``reason``, wrapped args."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo and len(found) < 20:
+        item = todo.pop(0)
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+        todo += [arg for arg in item.args if isinstance(arg, BaseException)]
+    return found
+
+
+def _connection_failure(error: stripe.APIConnectionError) -> tuple[str | None, str] | None:
+    """``(host:port, reason)`` when the request provably never left, else ``None``.
+
+    Provably: the HTTP library failed to *establish* the connection (urllib3's
+    ``NewConnectionError``/``ConnectTimeoutError`` under requests, httpx's ``ConnectError``
+    or ``ConnectTimeout``), so no byte of the request was written. A timeout or a dropped
+    connection after connecting stays an unknown outcome.
+    """
+    import sys
+
+    import urllib3.exceptions  # requests' own dependency, as stripe's default client
+
+    httpx = sys.modules.get("httpx")  # an httpx error exists only if httpx was imported
+    connect_errors: tuple[type[BaseException], ...] = (urllib3.exceptions.ConnectTimeoutError,)
+    if httpx is not None:
+        connect_errors += (httpx.ConnectError, httpx.ConnectTimeout)
+    chain = _chain(error)
+    if not any(isinstance(item, connect_errors) for item in chain):
+        return None
+    return _connection_host(chain, httpx), _connection_reason(chain)
+
+
+def _connection_host(chain: list[BaseException], httpx: Any) -> str | None:
+    for item in chain:
+        pool = getattr(item, "pool", None)  # urllib3's MaxRetryError
+        if pool is not None and getattr(pool, "host", None):
+            return f"{pool.host}:{pool.port}" if pool.port else str(pool.host)
+        if httpx is not None and isinstance(item, httpx.RequestError):
+            try:
+                url = item.request.url
+            except RuntimeError:  # httpx raises when the error carries no request
+                continue
+            port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+            return f"{url.host}:{port}" if port else str(url.host)
+    return None
+
+
+def _connection_reason(chain: list[BaseException]) -> str:
+    import socket
+
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return "the host name could not be resolved (DNS)"
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused (nothing is listening at that address)"
+    for item in chain:
+        name = type(item).__name__
+        if isinstance(item, TimeoutError) or name in ("ConnectTimeout", "ConnectTimeoutError"):
+            return "connecting timed out"
+    for item in chain:
+        if isinstance(item, OSError) and item.strerror:
+            return f"connection failed ({item.strerror})"
+    return "the connection could not be established"

@@ -27,6 +27,7 @@ REFUSED: list[tuple[Any, str]] = [
     ("sk_prod_51HxYzSecret", "malformed"),
     ("sk_test_", "malformed"),
     ("sk_test_abc-def", "malformed"),
+    ("sk_test_abc def", "malformed"),
     ("my-api-key", "malformed"),
     (12345, "not int"),
 ]

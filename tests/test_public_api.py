@@ -35,6 +35,7 @@ EXPECTED = [
     "CheckoutState",
     "ConfirmationNumber",
     "ConfirmationNumberRejectedError",
+    "ConnectionFailedError",
     "EventStore",
     "IdempotencyError",
     "InvalidRequestError",
