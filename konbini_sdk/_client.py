@@ -24,13 +24,15 @@ One order, one PaymentIntent, one live voucher:
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import random
 import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 from urllib.parse import quote_plus
 
 import stripe
@@ -40,6 +42,7 @@ from konbini_sdk._exceptions import (
     IdempotencyError,
     KonbiniValidationError,
     Operation,
+    OrderChangedError,
     StripeAPIError,
     VoucherUnavailableError,
     translate_stripe_error,
@@ -170,6 +173,67 @@ def create_params(request: PaymentIntentRequest, order_id: str) -> dict[str, Any
     metadata[ORDER_ID_METADATA_KEY] = order_id
     params["metadata"] = metadata
     return params
+
+
+#: What ``pay_order`` does when the order's intent has other parameters than the request:
+#: ``"raise"`` :class:`~konbini_sdk.OrderChangedError`, or ``"update"`` the intent and pay it.
+OnChange = Literal["raise", "update"]
+
+#: The fields of a ``create_params`` that say what the order is (compared with its intent).
+_ORDER_FIELDS: Final = ("amount", "currency", "description", "customer", "receipt_email")
+_ORDER_KONBINI_FIELDS: Final = ("product_description", "expires_after_days", "expires_at")
+
+
+def order_changes(intent: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """Name the fields where ``intent`` differs from the order's ``create_params``.
+
+    Compared: ``amount``, ``currency``, ``description``, ``customer``, ``receipt_email``,
+    ``payment_method_types`` (as a set), Konbini's ``product_description``,
+    ``expires_after_days`` and ``expires_at``, and each ``metadata`` key the request sets;
+    each only when the request sets it. Names only: the values can be personal data.
+    """
+    changed = [
+        name for name in _ORDER_FIELDS if name in params and params[name] != intent.get(name)
+    ]
+    types = params.get("payment_method_types")
+    if types is not None and set(types) != set(intent.get("payment_method_types") or ()):
+        changed.append("payment_method_types")
+    wanted = ((params.get("payment_method_options") or {}).get("konbini")) or {}
+    current = ((intent.get("payment_method_options") or {}).get("konbini")) or {}
+    changed += [
+        f"payment_method_options.konbini.{name}"
+        for name in _ORDER_KONBINI_FIELDS
+        if name in wanted and wanted[name] != current.get(name)
+    ]
+    metadata = intent.get("metadata") or {}
+    changed += [
+        f"metadata.{key}"
+        for key, value in (params.get("metadata") or {}).items()
+        if metadata.get(key) != value
+    ]
+    return changed
+
+
+def order_search_query(order_id: str) -> str:
+    """Return the Search API query for the intents whose ``metadata.order_id`` is ``order_id``."""
+    escaped = order_id.replace("\\", "\\\\").replace("'", "\\'")
+    return f"metadata['{ORDER_ID_METADATA_KEY}']:'{escaped}'"
+
+
+def _update_discriminator(intent: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """Hash what makes an order-change update unique: the change and the state it replaces.
+
+    Two callers applying the same change to the same state send the same key (one update);
+    a later change back and forth differs by the voucher it voids or the values it replaces.
+    """
+    replaced = {
+        "amount": intent.get("amount"),
+        "options": (intent.get("payment_method_options") or {}).get("konbini"),
+        "voucher": voucher_url(intent),
+        "status": intent.get("status"),
+    }
+    text = json.dumps([params, replaced], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _confirm_params(billing: BillingDetails, confirmation_number: str | None) -> dict[str, Any]:
@@ -575,14 +639,23 @@ class _KonbiniFlows(_KonbiniClientBase):
         billing: BillingDetails,
         confirmation_number: str | None,
         payment_intent_id: str | None,
+        on_change: OnChange = "raise",
     ) -> _Flow[Voucher]:
+        if on_change not in ("raise", "update"):
+            raise KonbiniValidationError("on_change", "must be 'raise' or 'update'")
         context = {"order_id": order_id}
         return (
             yield from self._public(
                 "pay_order",
                 context,
                 self._pay_order_steps(
-                    order_id, request, billing, confirmation_number, payment_intent_id, context
+                    order_id,
+                    request,
+                    billing,
+                    confirmation_number,
+                    payment_intent_id,
+                    context,
+                    on_change,
                 ),
             )
         )
@@ -595,8 +668,10 @@ class _KonbiniFlows(_KonbiniClientBase):
         confirmation_number: str | None,
         payment_intent_id: str | None,
         context: Mapping[str, Any],
+        on_change: OnChange,
     ) -> _Flow[Voucher]:
         params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
+        order = create_params(request, order_id)
         if payment_intent_id is not None:
             intent = (yield from self._retrieve_flow(payment_intent_id, context)).data
             if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
@@ -604,12 +679,130 @@ class _KonbiniFlows(_KonbiniClientBase):
                     "payment_intent_id", "must be the intent of this order (metadata.order_id)"
                 )
         else:
-            created = yield from self._create_flow(request, order_id)
-            intent = created.data
-            if created.replayed:
-                # A stored create answer shows the intent as it was then: read it as it is.
-                intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
+            try:
+                created = yield from self._create_flow(request, order_id)
+            except IdempotencyError as error:
+                if error.http_status != 400:
+                    raise
+                # The order's creation key holds other parameters: the order changed.
+                if on_change == "raise":
+                    raise self._order_changed(order_id, None, error) from error.__cause__
+                intent = yield from self._find_order_intent(order_id, context, error)
+            else:
+                intent = created.data
+                if created.replayed:
+                    # A stored create answer shows the intent as it was then: read it now.
+                    intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
+        # A paid, processing or canceled intent cannot change: _ensure_voucher says which.
+        open_intent = voucher_url(intent) is not None or is_confirmable(intent)
+        changed = order_changes(intent, order) if open_intent else []
+        if changed:
+            if on_change == "raise":
+                raise self._order_changed(order_id, str(intent["id"]), None, changed)
+            intent = yield from self._apply_order_change(intent, order, context)
         return (yield from self._ensure_voucher(intent, params, context=context))
+
+    @staticmethod
+    def _order_changed(
+        order_id: str,
+        payment_intent_id: str | None,
+        error: IdempotencyError | None,
+        changed: list[str] | None = None,
+        detail: str | None = None,
+    ) -> OrderChangedError:
+        return OrderChangedError(
+            order_id,
+            payment_intent_id,
+            changed=changed or (),
+            detail=detail,
+            code=error.code if error is not None else None,
+            http_status=error.http_status if error is not None else None,
+            request_id=error.request_id if error is not None else None,
+            stripe_message=error.stripe_message if error is not None else None,
+        )
+
+    def _find_order_intent(
+        self, order_id: str, context: Mapping[str, Any], error: IdempotencyError
+    ) -> _Flow[dict[str, Any]]:
+        """Find the order's intent with the Search API (``metadata.order_id``).
+
+        Stripe's search index can lag behind by up to a minute: when it finds nothing, or
+        several live intents, ``OrderChangedError`` asks for ``payment_intent_id``.
+        """
+        answer = yield from self._op(
+            "retrieve",
+            "get",
+            f"{_INTENTS_PATH}/search",
+            {"query": order_search_query(order_id), "limit": 10},
+            chain=None,
+            context=context,
+        )
+        found = [
+            intent
+            for intent in answer.data.get("data") or ()
+            if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) == order_id
+        ]
+        live = [intent for intent in found if intent.get("status") != "canceled"]
+        if len(live) == 1:
+            return cast("dict[str, Any]", live[0])
+        if not found:
+            detail = (
+                "Stripe's search did not find it yet (its index can lag by a minute): pass "
+                "payment_intent_id (the voucher's payment_intent_id you stored) with "
+                "on_change='update'"
+            )
+            raise self._order_changed(order_id, None, error, detail=detail) from error.__cause__
+        if not live:  # only canceled ones: the newest says why no voucher can be issued
+            return cast("dict[str, Any]", max(found, key=lambda intent: intent.get("created", 0)))
+        detail = (
+            "several live PaymentIntents carry this order_id: pass payment_intent_id to "
+            "say which one to update"
+        )
+        raise self._order_changed(order_id, None, error, detail=detail) from error.__cause__
+
+    def _apply_order_change(
+        self, intent: Mapping[str, Any], order: dict[str, Any], context: Mapping[str, Any]
+    ) -> _Flow[dict[str, Any]]:
+        """Update the order's intent to the changed order (voiding its live voucher, if any).
+
+        A paid, processing or canceled intent cannot change: ``VoucherUnavailableError``
+        names its status. The update's key derives from the change and the state it
+        replaces, so concurrent callers applying the same change update once.
+        """
+        old_url = voucher_url(intent)
+        if old_url is None and not is_confirmable(intent):
+            raise _no_voucher_error(intent)
+        intent_id = str(intent["id"])
+        ctx = {"payment_intent_id": intent_id, **context}
+        chain = KeyChain(
+            intent_key(intent_id, "order_change", _update_discriminator(intent, order))
+        )
+        answer = yield from self._op(
+            "update",
+            "post",
+            _intent_path(intent_id),
+            order,
+            chain=chain,
+            context=ctx,
+            voids_voucher=old_url is not None,
+        )
+        if not answer.replayed:
+            return answer.data
+        # A stored answer: the change was made before, and may have been undone since.
+        current = (yield from self._retrieve_flow(intent_id, context)).data
+        if not order_changes(current, order):
+            return current
+        chain = KeyChain(intent_key(intent_id, "order_change", uuid.uuid4().hex))
+        answer = yield from self._op(
+            "update",
+            "post",
+            _intent_path(intent_id),
+            order,
+            chain=chain,
+            context=ctx,
+            voids_voucher=voucher_url(current) is not None,
+        )
+        return answer.data
 
     def _ensure_voucher(
         self,
@@ -1023,6 +1216,7 @@ class KonbiniClient(_KonbiniFlows):
         *,
         confirmation_number: str | None = None,
         payment_intent_id: str | None = None,
+        on_change: OnChange = "raise",
     ) -> Voucher:
         """Create and confirm the Konbini payment of order ``order_id``; its voucher.
 
@@ -1036,9 +1230,22 @@ class KonbiniClient(_KonbiniFlows):
         Stripe forgets idempotency keys after 24 hours: store ``voucher.payment_intent_id``
         with the order and pass it as ``payment_intent_id`` on later calls, so that no new
         intent is created for the order then (its ``metadata.order_id`` must match).
+
+        When the order changed since its intent was created (another amount, description,
+        expiry...: see :func:`order_changes`), ``on_change`` decides:
+
+        - ``"raise"`` (default): ``OrderChangedError`` names the order, its intent when
+          known, and the changed fields; nothing is sent that would change anything.
+        - ``"update"``: the order's intent (``payment_intent_id``, else found by
+          ``metadata.order_id`` with Stripe's Search API) is updated to the new parameters,
+          which voids its live voucher, and confirmed: the returned voucher replaces the
+          old one (tell the customer). One PaymentIntent per order still. While the
+          customer is paying at the store Stripe refuses: ``CancellationRefusedError``.
         """
         return self._run(
-            self._pay_order_flow(order_id, request, billing, confirmation_number, payment_intent_id)
+            self._pay_order_flow(
+                order_id, request, billing, confirmation_number, payment_intent_id, on_change
+            )
         )
 
     def reissue_voucher(
@@ -1270,14 +1477,16 @@ class AsyncKonbiniClient(_KonbiniFlows):
         *,
         confirmation_number: str | None = None,
         payment_intent_id: str | None = None,
+        on_change: OnChange = "raise",
     ) -> Voucher:
         """Create and confirm the order's payment; its one voucher.
 
-        See :meth:`KonbiniClient.pay_order`. Safe to await again, or concurrently
-        (``asyncio.gather``), for the same order: one PaymentIntent, one voucher.
+        See :meth:`KonbiniClient.pay_order` (``on_change`` included). Safe to await again,
+        or concurrently (``asyncio.gather``), for the same order: one PaymentIntent, one
+        voucher.
         """
         flow = self._pay_order_flow(
-            order_id, request, billing, confirmation_number, payment_intent_id
+            order_id, request, billing, confirmation_number, payment_intent_id, on_change
         )
         return await self._run(flow)
 

@@ -289,7 +289,8 @@ class OrderChangedError(IdempotencyError):
     order on the same intent (one PaymentIntent per order), call ``pay_order`` again with
     ``on_change="update"`` (and ``payment_intent_id`` if you stored it); or, if it really is
     another order, give it a new ``order_id``. ``order_id`` and, when known,
-    ``payment_intent_id`` name the order and its intent.
+    ``payment_intent_id`` name the order and its intent; ``changed`` the fields that differ
+    (names only), when the intent was read.
     """
 
     default_message = "this order already has a PaymentIntent with other parameters"
@@ -299,6 +300,8 @@ class OrderChangedError(IdempotencyError):
         order_id: str,
         payment_intent_id: str | None = None,
         *,
+        changed: Sequence[str] = (),
+        detail: str | None = None,
         code: str | None = None,
         http_status: int | None = None,
         request_id: str | None = None,
@@ -306,12 +309,16 @@ class OrderChangedError(IdempotencyError):
     ) -> None:
         self.order_id = order_id
         self.payment_intent_id = payment_intent_id
+        self.changed: tuple[str, ...] = tuple(changed)
         intent = f" ({payment_intent_id})" if payment_intent_id else ""
+        what = f"changed: {', '.join(self.changed)}" if self.changed else "amount or options"
+        advice = detail or (
+            "to pay the changed order on that intent call pay_order(..., on_change='update'), "
+            "or use a new order_id for another order"
+        )
         super().__init__(
             f"order {order_id!r} already has a PaymentIntent{intent} with other parameters "
-            "(amount or options changed since it was created); to pay the changed order on "
-            "that intent call pay_order(..., on_change='update'), or use a new order_id for "
-            "another order",
+            f"({what}); {advice}",
             code=code,
             http_status=http_status,
             request_id=request_id,

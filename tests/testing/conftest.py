@@ -11,7 +11,9 @@ import stripe
 from konbini_sdk.testing import Emulator, Exchange
 from tests.spec_check import request_errors, require_spec
 
-EXEMPT_PREFIXES = ("/_emulator/", "/konbini/voucher/")
+#: Not checked: the emulator's own pages, and operations the spec subset lacks whose path its
+#: matcher would take for another (``/v1/payment_intents/search`` looks like ``{intent}``).
+EXEMPT_PREFIXES = ("/_emulator/", "/konbini/voucher/", "/v1/payment_intents/search")
 
 
 def in_spec(method: str, path: str) -> bool:
