@@ -145,6 +145,7 @@ def test_order_changes_names_fields_only() -> None:
     intent = {
         "amount": 1500,
         "currency": "jpy",
+        "allowed_payment_method_types": ["konbini"],
         "payment_method_types": ["konbini"],
         "payment_method_options": {
             "konbini": {"product_description": "A", "expires_after_days": 3}
@@ -155,13 +156,15 @@ def test_order_changes_names_fields_only() -> None:
     same = {
         "amount": 1500,
         "currency": "jpy",
-        "payment_method_types": ["konbini"],
+        "allowed_payment_method_types": ["konbini"],
         "payment_method_options": {"konbini": {"product_description": "A"}},
         "metadata": {"order_id": "o-1"},
     }
     assert order_changes(intent, same) == []
     other = {**same, "receipt_email": "hanako@example.jp", "metadata": {"order_id": "o-2"}}
     assert order_changes(intent, other) == ["receipt_email", "metadata.order_id"]
+    wider = {**same, "allowed_payment_method_types": ["card", "konbini"]}
+    assert order_changes(intent, wider) == ["allowed_payment_method_types"]
 
 
 def test_order_search_query_escapes_quotes() -> None:

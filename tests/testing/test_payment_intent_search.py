@@ -11,7 +11,7 @@ def _create(client: stripe.StripeClient, **metadata: str) -> str:
         {
             "amount": 1000,
             "currency": "jpy",
-            "payment_method_types": ["konbini"],
+            "allowed_payment_method_types": ["konbini"],
             "metadata": metadata,
         }
     )
