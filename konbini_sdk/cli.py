@@ -155,6 +155,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 (each step moves the clock)")
+    return value
+
+
 def _epilog() -> str:
     lines = ["exit codes:"]
     lines += [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()]
@@ -265,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=_seconds, help="give up after this many seconds")
     wait.add_argument(
         "--advance",
-        type=_seconds,
+        type=_positive_seconds,
         metavar="SECONDS",
         help="emulator only: move its clock this far between polls instead of waiting "
         "(no real time passes; --timeout then counts emulator seconds)",
@@ -304,7 +311,7 @@ def _follow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=_seconds, help="give up after this many seconds")
     parser.add_argument(
         "--advance",
-        type=_seconds,
+        type=_positive_seconds,
         metavar="SECONDS",
         help="emulator only: move its clock this far between polls instead of waiting "
         "(no real time passes; --timeout then counts emulator seconds)",

@@ -225,6 +225,16 @@ def test_wait_against_a_real_clock_sleeps_the_interval(emu: Emulator) -> None:
     assert run.sleeps == [60.0, 60.0, 60.0]
 
 
+@pytest.mark.parametrize(
+    "argv", [["wait", "pi_1"], ["refund-status", "re_1", "--follow"], ["refund", "pi_1"]]
+)
+def test_advance_must_move_the_clock(emu: Emulator, argv: list[str]) -> None:
+    run = against(emu, *argv, "--advance", "0")
+    assert run.code == 2
+    assert "argument --advance: must be more than 0" in run.err
+    assert emu.requests == []
+
+
 def test_refund_follow_with_advance_never_sleeps(emu: Emulator) -> None:
     intent = pay(emu, "succeed-immediately")
     refund = against(emu, "refund", intent, "--json").json()["id"]
