@@ -906,6 +906,8 @@ def _diagnose_target(error: BaseException, target: Target | None) -> tuple[int, 
             f"HTTP {error.http_status} without a Stripe error; check --api-base (use the "
             "address `konbini emulator` prints)",
         )
+    if error.request_id is not None or error.code is not None:
+        return None  # an answer arrived: the error says what it was
     problem = _connect_problem(host, port)
     if problem is None:
         return EXIT_UNREACHABLE, f"no answer from {host}:{port}: {error}"
