@@ -276,3 +276,13 @@ def test_version_prints_the_installed_package_version() -> None:
     assert run.code == 0
     assert run.out == f"konbini {konbini_sdk.__version__} (konbini-sdk)\n"
     assert konbini_sdk.__version__ == importlib.metadata.version("konbini-sdk")
+
+
+def test_a_dropped_answer_names_the_address_and_stays_unknown(emu: Emulator) -> None:
+    intent = pay(emu, "fill-never")
+    emu.inject("drop_before_commit", path=f"/v1/payment_intents/{intent}", times=None)
+    run = against(emu, "status", intent)
+    assert run.code == 4
+    host_port = emu.api_base.removeprefix("http://")
+    assert run.err.startswith(f"konbini: error: no answer from {host_port}: ")
+    assert "outcome" in run.err
