@@ -122,7 +122,6 @@ def run_offline(port: int) -> None:
 
     secret = "whsec_" + secrets.token_hex(24)
     app = create_app(make_processor([secret], MemoryEventStore(), Shop()))
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl+C
     with Emulator() as emulator, socket.create_server(("127.0.0.1", port)) as listener:
         url = f"http://127.0.0.1:{listener.getsockname()[1]}{WEBHOOK_PATH}"
         emulator.add_webhook_endpoint(url, secret)
@@ -134,9 +133,7 @@ def run_offline(port: int) -> None:
         print(f"  konbini pay --amount 1500 --api-base {api}")
         print(f"  konbini wait PI_ID --advance 60 --api-base {api}   # paid 3 minutes later")
         print("Each event handled is printed here. Ctrl+C to stop.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops, then passes it on
-            serve(app, listener)
-        print("Stopped.")
+        serve(app, listener)  # uvicorn stops on Ctrl+C or SIGTERM, then passes the signal on
 
 
 def run_on_stripe(secrets_: list[str], port: int) -> None:
@@ -157,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     secrets_ = secrets_from_env()
     if secrets_ is None:
-        run_offline(args.port)
+        signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl+C
+        with contextlib.suppress(KeyboardInterrupt):  # at any moment
+            run_offline(args.port)
+        print("Stopped.")
     else:
         run_on_stripe(secrets_, args.port)
     return 0

@@ -111,23 +111,22 @@ def run_offline(port: int) -> None:
 
     secret = "whsec_" + secrets.token_hex(24)
     app = create_app(make_processor([secret], MemoryEventStore(), Shop()))
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl+C
     with Emulator() as emulator:
         server = make_server("127.0.0.1", port, app, threaded=True)
-        url = f"http://127.0.0.1:{server.server_port}{WEBHOOK_PATH}"
-        emulator.add_webhook_endpoint(url, secret)
-        api = emulator.api_base
-        print(f"Webhook endpoint (offline, test mode): {url}")
-        print(f"Emulator (Stripe test-mode API), sending this endpoint its events: {api}")
-        print("Try, in another terminal:")
-        print(f"  konbini pay --amount 1500 --scenario succeed-immediately --api-base {api}")
-        print(f"  konbini pay --amount 1500 --api-base {api}")
-        print(f"  konbini wait PI_ID --advance 60 --api-base {api}   # paid 3 minutes later")
-        print("Each event handled is printed here. Ctrl+C to stop.", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):  # werkzeug's own loop takes it too
-            server.serve_forever()
-        server.server_close()
-        print("Stopped.")
+        try:
+            url = f"http://127.0.0.1:{server.server_port}{WEBHOOK_PATH}"
+            emulator.add_webhook_endpoint(url, secret)
+            api = emulator.api_base
+            print(f"Webhook endpoint (offline, test mode): {url}")
+            print(f"Emulator (Stripe test-mode API), sending this endpoint its events: {api}")
+            print("Try, in another terminal:")
+            print(f"  konbini pay --amount 1500 --scenario succeed-immediately --api-base {api}")
+            print(f"  konbini pay --amount 1500 --api-base {api}")
+            print(f"  konbini wait PI_ID --advance 60 --api-base {api}   # paid 3 minutes later")
+            print("Each event handled is printed here. Ctrl+C to stop.", flush=True)
+            server.serve_forever()  # returns on Ctrl+C (werkzeug takes the KeyboardInterrupt)
+        finally:
+            server.server_close()
 
 
 def run_on_stripe(secrets_: list[str], port: int) -> None:
@@ -146,7 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     secrets_ = secrets_from_env()
     if secrets_ is None:
-        run_offline(args.port)
+        signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl+C
+        with contextlib.suppress(KeyboardInterrupt):  # at any moment
+            run_offline(args.port)
+        print("Stopped.")
     else:
         run_on_stripe(secrets_, args.port)
     return 0

@@ -75,15 +75,15 @@ def main() -> None:
         run_on_stripe(api_key, args.port, args.data_dir or Path("shop-data"))
         return
     stop_on_sigterm()
-    with run_offline(args.port, args.data_dir) as shop:
-        print(f"Konbini demo shop (offline, test mode): {shop.url}")
-        if shop.emulator is not None:
-            print(f"Emulator (Stripe test-mode API): {shop.emulator.api_base}")
-        print("Press Ctrl+C to stop.")
-        try:
+    try:  # Ctrl+C or SIGTERM at any moment: the with-block cleans up as it unwinds
+        with run_offline(args.port, args.data_dir) as shop:
+            print(f"Konbini demo shop (offline, test mode): {shop.url}")
+            if shop.emulator is not None:
+                print(f"Emulator (Stripe test-mode API): {shop.emulator.api_base}")
+            print("Press Ctrl+C to stop.")
             threading.Event().wait()
-        except KeyboardInterrupt:
-            print("Stopped.")
+    except KeyboardInterrupt:
+        print("Stopped.")
 
 
 if __name__ == "__main__":
