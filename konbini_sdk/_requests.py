@@ -408,7 +408,7 @@ class PaymentIntentRequest(KonbiniModel):
       cp932/JIS twins. See :mod:`konbini_sdk._japanese`.
     - ``expires_after_days`` (1..60) or ``expires_at`` (aware ``datetime``, ISO 8601 text
       with an offset, or Unix seconds; from 30 minutes to 60 days after "now"), never
-      both. Neither: Stripe's default of 3 days. ``expires_at`` is kept in JST, whole
+      both. Neither: Stripe's default, 3 days after creation. ``expires_at`` is kept in JST, whole
       seconds. The window is checked against the validation context's ``now`` or the real
       clock; Stripe checks again when it applies the request, so leave a margin.
     - ``confirmation_number``: optional, see :func:`normalize_confirmation_number`.
