@@ -28,7 +28,8 @@ from typing import Any
 
 from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchange
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
-from konbini_sdk.testing._webhooks import DeliveryAttempt
+from konbini_sdk.testing._state import VoucherQuirks
+from konbini_sdk.testing._webhooks import DeliveryAttempt, WebhookDelivery
 from konbini_sdk.testing.scenarios import (
     INVALID_CONFIRMATION_NUMBER,
     REJECTED_CONFIRMATION_NUMBER,
@@ -49,6 +50,8 @@ __all__ = [
     "Faults",
     "RefundBankAccount",
     "Scenario",
+    "VoucherQuirks",
+    "WebhookDelivery",
     "scenario_for",
     "serve",
 ]
