@@ -12,6 +12,7 @@ from konbini_sdk import (
     InvalidRequestError,
     KonbiniError,
     OutcomeUnknownError,
+    PaymentIntentStateError,
     PaymentMethodUnavailableError,
     RateLimitedError,
 )
@@ -115,7 +116,12 @@ def test_unexpected_state_code_alone_is_not_a_refused_cancellation(status: str |
     no intent in the error the translation does not guess (the client reads the intent).
     """
     translated = translate_stripe_error(_state_error(status), operation="cancel")
-    assert type(translated) is InvalidRequestError
+    assert not isinstance(translated, CancellationRefusedError)
+    if status is None:
+        assert type(translated) is InvalidRequestError
+    else:  # the intent came with the error: its status is said (issue 16)
+        assert isinstance(translated, PaymentIntentStateError)
+        assert translated.status == status
     assert translated.code == "payment_intent_unexpected_state"
 
 

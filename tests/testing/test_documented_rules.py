@@ -51,7 +51,7 @@ def _create(client: stripe.StripeClient, **options: Any) -> stripe.PaymentIntent
     params: dict[str, Any] = {
         "amount": 2000,
         "currency": "jpy",
-        "payment_method_types": ["konbini"],
+        "allowed_payment_method_types": ["konbini"],
     }
     if options:
         params["payment_method_options"] = {"konbini": options}
