@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import stripe
 
-from konbini_sdk.testing import Emulator
+from konbini_sdk.testing import API_VERSIONS, DEFAULT_API_VERSION, Emulator
 
 DAHLIA = "2026-05-27.dahlia"
 JULY_DAHLIA = "2026-07-29.dahlia"
@@ -506,3 +506,9 @@ def test_events_list_is_rendered_in_the_request_version(
     again = at(emu, DAHLIA).v1.events.retrieve(new.id)
     assert again.api_version == DAHLIA
     assert "payment_record" not in again.data.object
+
+
+def test_the_default_is_the_version_the_stripe_package_sends() -> None:
+    assert DEFAULT_API_VERSION == stripe.api_version == ENDIVE
+    assert API_VERSIONS[0] == DAHLIA
+    assert API_VERSIONS[-1] == DEFAULT_API_VERSION
