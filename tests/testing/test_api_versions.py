@@ -124,6 +124,14 @@ def test_konbini_is_dropped_for_another_currency(client: stripe.StripeClient) ->
     assert "konbini" not in intent.payment_method_options
 
 
+def test_a_type_the_emulator_does_not_offer_is_dropped(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["paypay", "konbini"]}
+    )
+    assert intent.payment_method_types == ["konbini"]
+    assert intent.allowed_payment_method_types == ["paypay", "konbini"]
+
+
 def test_nothing_usable_left_is_refused_and_nothing_is_created(
     client: stripe.StripeClient,
 ) -> None:
