@@ -41,7 +41,7 @@ from konbini_sdk.testing._wire import ApiError, fingerprint, parse_form
 __all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
 
 #: The API version answered when a request names none (the ``stripe`` package's own).
-DEFAULT_API_VERSION: Final = "2026-10-28.endive"
+DEFAULT_API_VERSION: Final = _versions.LATEST
 EMULATOR_HEADER: Final = f"konbini-sdk/{__version__} (offline Stripe test-mode emulator)"
 _LOOPBACK_NAMES: Final = ("localhost",)
 
@@ -479,9 +479,9 @@ class Emulator:
             if incoming.path.startswith("/_emulator/"):
                 status, payload = self._control(incoming)
             else:
+                answered_in = version if version in _versions.VERSIONS else None
                 status, payload, extra, replayed, drop = self._api(incoming, request_id, version)
                 headers += extra
-                answered_in = version
                 if drop:
                     self._remember(
                         incoming, None, None, request_id, replayed, dropped=True, version=version
