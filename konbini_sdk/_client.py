@@ -98,6 +98,13 @@ class ReissuedVoucher:
     voucher: Voucher
     voided_voucher_url: str | None
 
+    def __repr__(self) -> str:
+        # The URLs open pages showing the confirmation number (often a phone number).
+        return (
+            f"ReissuedVoucher(voucher={self.voucher!r},"
+            f" voided_voucher_url={_masked(self.voided_voucher_url)})"
+        )
+
 
 @dataclass(frozen=True)
 class PaymentIntentChange:
@@ -110,6 +117,22 @@ class PaymentIntentChange:
 
     payment_intent: stripe.PaymentIntent
     voided_voucher_url: str | None
+
+    def __repr__(self) -> str:
+        # stripe's own repr prints the whole intent: client_secret, receipt_email, the
+        # confirmation number, the billing details. Only what identifies the change is shown.
+        intent = self.payment_intent
+        return (
+            f"PaymentIntentChange(payment_intent=<PaymentIntent"
+            f" id={getattr(intent, 'id', None)!r} status={getattr(intent, 'status', None)!r}"
+            f" amount={getattr(intent, 'amount', None)!r}>,"
+            f" voided_voucher_url={_masked(self.voided_voucher_url)})"
+        )
+
+
+def _masked(value: object) -> str:
+    """Return ``None`` for ``None``, else a marker that a value is present but hidden."""
+    return "None" if value is None else "<redacted>"
 
 
 @dataclass(frozen=True)

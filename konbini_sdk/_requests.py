@@ -1,9 +1,11 @@
 """Request models: every Konbini rule checked locally, then turned into Stripe parameters.
 
 Constructing a model with a bad value raises :class:`~konbini_sdk.KonbiniValidationError`
-(a ``ValueError``) naming the field and the rule; pydantic's ``ValidationError`` is kept as
-``__cause__``. The same holds for ``model_validate``, ``model_validate_json`` and
-``model_validate_strings``. (``model_construct`` skips validation, as in pydantic.)
+(a ``ValueError``) naming the field and the rule. Nothing is chained to it: pydantic's
+``ValidationError`` repeats the rejected input (``input_value=...``), which may be an email
+address or a phone number, and a logged traceback would show it. The same holds for
+``model_validate``, ``model_validate_json`` and ``model_validate_strings``.
+(``model_construct`` skips validation, as in pydantic.)
 
 "Now" for the ``expires_at`` window is the real clock unless the validation context gives
 one: ``PaymentIntentRequest.model_validate(data, context={"now": aware_datetime})``.
@@ -271,7 +273,12 @@ class KonbiniModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _translate(exc, type(self).__name__) from exc
+            error = _translate(exc, type(self).__name__)
+        else:
+            return
+        # Raised outside the ``except`` block: neither ``__cause__`` nor ``__context__`` then
+        # holds pydantic's error, whose text repeats the rejected value.
+        raise error
 
     def __hash__(self) -> int:
         # pydantic's frozen hash fails on dict fields (metadata); the JSON form is hashable
@@ -288,7 +295,8 @@ class KonbiniModel(BaseModel):
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc, cls.__name__) from exc
+            error = _translate(exc, cls.__name__)
+        raise error  # outside the except block: nothing chained (see __init__)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
@@ -296,7 +304,8 @@ class KonbiniModel(BaseModel):
         try:
             return super().model_validate_json(json_data, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc, cls.__name__) from exc
+            error = _translate(exc, cls.__name__)
+        raise error  # outside the except block: nothing chained (see __init__)
 
     @classmethod
     def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
@@ -304,7 +313,8 @@ class KonbiniModel(BaseModel):
         try:
             return super().model_validate_strings(obj, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc, cls.__name__) from exc
+            error = _translate(exc, cls.__name__)
+        raise error  # outside the except block: nothing chained (see __init__)
 
 
 # --------------------------------------------------------------------------- models
