@@ -48,6 +48,7 @@ from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
     confirm_params,
+    metadata_with_order_id,
     normalize_confirmation_number,
 )
 from konbini_sdk._retry import (
@@ -183,14 +184,9 @@ def is_confirmable(intent: Mapping[str, Any]) -> bool:
 def create_params(request: PaymentIntentRequest, order_id: str) -> dict[str, Any]:
     """``POST /v1/payment_intents`` parameters, with the order id in ``metadata``."""
     params = cast("dict[str, Any]", request.to_stripe_params())
-    metadata = dict(params.get("metadata") or {})
-    existing = metadata.get(ORDER_ID_METADATA_KEY)
-    if existing is not None and existing != order_id:
-        raise KonbiniValidationError(
-            "metadata.order_id", "must be absent or equal to the order_id argument"
-        )
-    metadata[ORDER_ID_METADATA_KEY] = order_id
-    params["metadata"] = metadata
+    params["metadata"] = metadata_with_order_id(
+        params.get("metadata"), order_id, ORDER_ID_METADATA_KEY
+    )
     return params
 
 

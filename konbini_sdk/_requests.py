@@ -55,6 +55,8 @@ __all__ = [
     "PaymentIntentRequest",
     "confirm_params",
     "is_valid_email",
+    "metadata_with_order_id",
+    "metadata_with_sdk_keys",
     "normalize_confirmation_number",
 ]
 
@@ -203,6 +205,43 @@ def _metadata(value: object) -> object:
                 f"values must be strings of at most {MAX_METADATA_VALUE_LENGTH} characters",
             )
     return dict(value)
+
+
+def metadata_with_order_id(
+    metadata: Mapping[str, str] | None, order_id: str, key: str = "order_id"
+) -> dict[str, str]:
+    """Return ``metadata`` with the SDK's ``order_id`` key added, within Stripe's limit.
+
+    See :func:`metadata_with_sdk_keys`.
+    """
+    return metadata_with_sdk_keys(metadata, {key: order_id})
+
+
+def metadata_with_sdk_keys(
+    metadata: Mapping[str, str] | None, added: Mapping[str, str]
+) -> dict[str, str]:
+    """Return ``metadata`` with the SDK's own keys (``order_id``, ...) added.
+
+    The SDK's keys count among Stripe's 50: with one of them, at most 49 keys of the
+    merchant's (the merchant may give the key too, with the same value). A merchant's key
+    of the same name must hold the same value as the SDK's argument. Raises
+    ``KonbiniValidationError`` naming ``metadata.<key>`` or ``metadata`` and the rule,
+    before anything is sent.
+    """
+    merged = dict(metadata or {})
+    for key, value in added.items():
+        existing = merged.get(key)
+        if existing is not None and existing != value:
+            raise _rule(f"metadata.{key}", f"must be absent or equal to the {key} argument")
+        merged[key] = value
+    if len(merged) > MAX_METADATA_KEYS:
+        names = " and ".join(repr(key) for key in added)
+        raise _rule(
+            "metadata",
+            f"must have at most {MAX_METADATA_KEYS - len(added)} keys besides {names},"
+            f" which the SDK adds (Stripe allows {MAX_METADATA_KEYS} keys in all)",
+        )
+    return merged
 
 
 def _description(value: object) -> object:
@@ -425,7 +464,9 @@ class PaymentIntentRequest(KonbiniModel):
     - ``payment_method_types``: must include ``"konbini"`` (``"card"`` etc. may sit
       beside it); default ``("konbini",)``.
     - ``metadata``: at most 50 keys of 1..40 characters (no ``[`` ``]``), string values of
-      at most 500 characters. ``description``: at most 1000 characters. ``customer``: a
+      at most 500 characters; ``pay_order`` adds ``order_id``, which counts among the 50
+      (49 of your own, and an ``order_id`` of yours must equal the order id).
+      ``description``: at most 1000 characters. ``customer``: a
       ``cus_`` id. ``receipt_email``: a valid email.
 
     ``confirmation_number`` and ``receipt_email`` are masked in ``repr``.
