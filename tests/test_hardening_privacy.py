@@ -107,6 +107,14 @@ def _returned_objects() -> dict[str, object]:
         envelope("evt_r", "refund.updated", BASE_TIME, refund("re_1", "requires_action",
                                                               BASE_TIME, PI))
     )  # fmt: skip
+    failed_event = parse_event(
+        envelope("evt_f", "payment_intent.payment_failed", BASE_TIME,
+                 payment_intent(PI, "requires_payment_method", BASE_TIME, error_code="x"))
+    )  # fmt: skip
+    checkout_event = parse_event(
+        envelope("evt_c", "checkout.session.completed", BASE_TIME,
+                 checkout_session("cs_1", "unpaid", PI))
+    )  # fmt: skip
     assert voucher_event is not None
     assert refund_event is not None
     session = dict(checkout_session("cs_1", "unpaid", PI))
@@ -134,6 +142,8 @@ def _returned_objects() -> dict[str, object]:
         ),
         "VoucherIssued": voucher_event,
         "RefundUpdated": refund_event,
+        "PaymentFailed": failed_event,
+        "CheckoutCompleted": checkout_event,
         "WebhookResult": WebhookResult(200, "processed", "processed", "evt_v",
                                        voucher_event.type, voucher_event),
         "WebhookProcessor": WebhookProcessor(["whsec_secret_do_not_log"], store=MemoryEventStore()),
@@ -159,6 +169,8 @@ def returned() -> dict[str, object]:
         "CardPaymentResult",
         "VoucherIssued",
         "RefundUpdated",
+        "PaymentFailed",
+        "CheckoutCompleted",
         "WebhookResult",
         "WebhookProcessor",
     ],
