@@ -58,13 +58,12 @@ def make_processor(secrets: list[str], store: EventStore | str, shop: Shop) -> W
 def create_app(processor: WebhookProcessor) -> FastAPI:
     app = FastAPI()
 
-    limit = processor.max_body_bytes
-
     def answer(result: WebhookResult) -> Response:
         return Response(result.body, status_code=result.status_code, media_type="text/plain")
 
     @app.post("/webhooks/stripe")
     async def stripe_webhook(request: Request) -> Response:
+        limit = processor.max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             return answer(processor.body_too_large())  # nothing read

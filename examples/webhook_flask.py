@@ -55,13 +55,12 @@ def make_processor(secrets: list[str], store: EventStore | str, shop: Shop) -> W
 def create_app(processor: WebhookProcessor) -> Flask:
     app = Flask(__name__)
 
-    limit = processor.max_body_bytes
-
     def answer(result: WebhookResult) -> Response:
         return Response(result.body, status=result.status_code, mimetype="text/plain")
 
     @app.post("/webhooks/stripe")
     def stripe_webhook() -> Response:
+        limit = processor.max_body_bytes
         declared = request.content_length
         if declared is not None and declared > limit:
             return answer(processor.body_too_large())  # nothing read

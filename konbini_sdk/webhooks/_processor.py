@@ -2,10 +2,12 @@
 
 ::
 
-    body + Stripe-Signature ─► verify (HMAC-SHA256 of the raw bytes, any secret)      ✗ → 400
+    body + Stripe-Signature ─► size (at most max_body_bytes, 1 MiB by default)        ✗ → 413
+                           ─► verify (HMAC-SHA256 of the raw bytes, any secret)      ✗ → 400
                            ─► decode JSON, build the typed event                       ✗ → 400
                                  unknown type / not Konbini                   → 200 ignored
-                           ─► store.claim(event)   duplicate → 200   superseded → 200
+                           ─► store.claim(event)   duplicate (same id or same change) → 200
+                                                   superseded → 200
                                                    busy (another worker has the object) → 409
                            ─► run the handler      raises → release the claim          → 500
                            ─► store.complete(event) (done + object state, one transaction) → 200
@@ -308,6 +310,8 @@ class WebhookProcessor:
             if type(body) is bytes:
                 data = body
             elif isinstance(body, str):
+                if len(body) > self._max_body:  # at least as many bytes: do not encode it
+                    return self.body_too_large()
                 try:
                     data = body.encode("utf-8")
                 except UnicodeEncodeError:
