@@ -101,6 +101,26 @@ def _same_origin(origin: str, port: int) -> bool:
     )
 
 
+def _hosted_page_visit(incoming: Incoming, origin: str | None) -> bool:
+    """Whether this is a browser opening a hosted page the emulator hands out as a URL.
+
+    A Checkout Session's ``url`` and an invoice's ``hosted_invoice_url`` are
+    ``/_emulator/checkout_sessions/{id}`` and ``/_emulator/invoices/{id}``: a shop sends its
+    customer there, so a top-level GET navigation from another site is allowed (it changes
+    nothing, and the other site cannot read the answer).
+    """
+    headers = incoming.headers
+    parts = incoming.path.rstrip("/").split("/")[2:]
+    return (
+        incoming.method.upper() == "GET"
+        and origin is None
+        and headers.get("sec-fetch-mode", "").lower() == "navigate"
+        and headers.get("sec-fetch-dest", "document").lower() == "document"
+        and len(parts) == 2
+        and parts[0] in ("checkout_sessions", "invoices")
+    )
+
+
 def _refuse_foreign(incoming: Incoming, port: int) -> None:
     """Refuse what a web page could make a browser send to the emulator (403).
 
@@ -111,8 +131,9 @@ def _refuse_foreign(incoming: Incoming, port: int) -> None:
       coming from another origin: an ``Origin`` other than the emulator's own (``null``
       included), ``Sec-Fetch-Site`` other than ``same-origin``/``none``, and, for a write
       without either (older browsers' form POSTs with a simple content type), a
-      ``Referer`` from another origin. Programs (``stripe``, ``requests``, ``curl``, the
-      CLI) send none of these and are served as before.
+      ``Referer`` from another origin; except a top-level GET navigation to a hosted page
+      (:func:`_hosted_page_visit`). Programs (``stripe``, ``requests``, ``curl``, the CLI)
+      send none of these and are served as before.
     """
     headers = incoming.headers
     host = headers.get("host")
@@ -134,6 +155,8 @@ def _refuse_foreign(incoming: Incoming, port: int) -> None:
         referer = headers.get("referer")
         unsafe = incoming.method.upper() not in ("GET", "HEAD", "OPTIONS")
         foreign = unsafe and referer is not None and not _same_origin(referer, port)
+    if foreign and _hosted_page_visit(incoming, origin):
+        foreign = False
     if foreign:
         raise ApiError(
             403,

@@ -128,3 +128,29 @@ def test_stripe_clients_keep_working(emu: Emulator) -> None:
     status, _ = raw(emu, "POST", "/_emulator/clock/advance", "seconds=1",
                     {"Content-Type": FORM})  # fmt: skip
     assert status == 200
+
+
+def test_a_shop_may_send_its_customer_to_a_hosted_checkout_page(emu: Emulator) -> None:
+    client = _stripe(emu)
+    session = client.v1.checkout.sessions.create(
+        {
+            "mode": "payment",
+            "payment_method_types": ["konbini"],
+            "success_url": "https://shop.example/ok",
+            "line_items": [{"quantity": 1, "price_data": {"currency": "jpy",
+                            "unit_amount": 1500, "product_data": {"name": "x"}}}],
+        }
+    )  # fmt: skip
+    assert session.url is not None
+    path = "/" + session.url.split("/", 3)[3]
+    visit = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+             "Sec-Fetch-Dest": "document"}  # fmt: skip
+    assert raw(emu, "GET", path, headers=visit)[0] == 200
+    # but not a script's fetch of it, nor a navigation to the request log, nor a form POST
+    fetch = {**visit, "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty",
+             "Origin": "https://evil.example"}  # fmt: skip
+    assert raw(emu, "GET", path, headers=fetch)[0] == 403
+    assert raw(emu, "GET", "/_emulator/requests", headers=visit)[0] == 403
+    post = {**visit, "Origin": "https://evil.example", "Content-Type": FORM}
+    status, _ = raw(emu, "POST", path + "/submit", "name=x&email=a%40example.com", post)
+    assert status == 403
