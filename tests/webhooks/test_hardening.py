@@ -299,3 +299,42 @@ def test_identical_second_expiry_arriving_early_still_runs(store: EventStore) ->
     outcomes = [_deliver(processor, e) for e in (v1, f1, f2, v2, twin)]
     assert outcomes == ["processed", "processed", "processed", "superseded", "duplicate"]
     assert calls == ["evt_v1", "evt_f1", "evt_f2"]
+
+
+@pytest.mark.postgres
+def test_postgres_tables_of_the_previous_release_gain_the_change_column(
+    postgres_dsn: str,
+) -> None:
+    import psycopg
+
+    from konbini_sdk.webhooks import PostgresEventStore
+
+    prefix = "t_prev_release"
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {prefix}_events, {prefix}_objects")
+        conn.execute(
+            f"CREATE TABLE {prefix}_objects (object_key TEXT PRIMARY KEY, terminal INTEGER,"
+            " created BIGINT, rank INTEGER, event_id TEXT, event_type TEXT, state TEXT,"
+            " inflight_token TEXT, inflight_until DOUBLE PRECISION, updated_at DOUBLE PRECISION)"
+        )
+        conn.execute(
+            "INSERT INTO t_prev_release_objects (object_key, terminal, created, rank, event_id,"
+            " event_type, state) VALUES ('payment_intent:pi_old', 1, 100, 4, 'evt_old',"
+            " 'payment_intent.succeeded', 'succeeded')"
+        )
+    store = PostgresEventStore(postgres_dsn, table_prefix=prefix)
+    try:
+        processor, calls = _processor(store)
+        paid = payment_intent(PI, "succeeded", BASE_TIME)
+        assert _deliver(processor, envelope("evt_pg1", "payment_intent.succeeded", BASE_TIME,
+                                            paid)) == "processed"  # fmt: skip
+        assert _deliver(processor, envelope("evt_pg2", "payment_intent.succeeded", BASE_TIME,
+                                            paid)) == "duplicate"  # fmt: skip
+        old = store.object_state("payment_intent:pi_old")
+        assert old is not None
+        assert old.event_id == "evt_old"
+        assert calls == Counter({"evt_pg1": 1})
+    finally:
+        store.close()
+        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE IF EXISTS {prefix}_events, {prefix}_objects")
