@@ -45,7 +45,7 @@ values = st.recursive(
 
 PI_FIELDS = (
     "amount", "currency", "product_description", "expires_after_days", "expires_at",
-    "confirmation_number", "payment_method_types", "metadata", "description", "customer",
+    "confirmation_number", "allowed_payment_method_types", "metadata", "description", "customer",
     "receipt_email",
 )  # fmt: skip
 

@@ -12,6 +12,7 @@ import stripe
 
 from konbini_sdk.testing import Emulator
 from tests.testing.conftest import konbini_params
+from tests.testing.test_emulator_checkout import session_params
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -132,15 +133,7 @@ def test_stripe_clients_keep_working(emu: Emulator) -> None:
 
 def test_a_shop_may_send_its_customer_to_a_hosted_checkout_page(emu: Emulator) -> None:
     client = _stripe(emu)
-    session = client.v1.checkout.sessions.create(
-        {
-            "mode": "payment",
-            "payment_method_types": ["konbini"],
-            "success_url": "https://shop.example/ok",
-            "line_items": [{"quantity": 1, "price_data": {"currency": "jpy",
-                            "unit_amount": 1500, "product_data": {"name": "x"}}}],
-        }
-    )  # fmt: skip
+    session = client.v1.checkout.sessions.create(session_params())
     assert session.url is not None
     path = "/" + session.url.split("/", 3)[3]
     visit = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
