@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk.webhooks._store import (
     Claim,
     ClaimOutcome,
@@ -72,11 +73,11 @@ class PostgresEventStore:
                 "PostgresEventStore needs psycopg: pip install 'konbini-sdk[postgres]'"
             )
         if not _PREFIX_RULE.fullmatch(table_prefix):
-            raise ValueError(
-                "table_prefix: lower-case letters, digits and _, at most 40 characters"
+            raise KonbiniValidationError(
+                "table_prefix", "lower-case letters, digits and _, at most 40 characters"
             )
         if max_connections < 1:
-            raise ValueError("max_connections: at least 1")
+            raise KonbiniValidationError("max_connections", "at least 1")
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._events = sql.Identifier(f"{table_prefix}_events")

@@ -53,6 +53,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk.webhooks._events import OrderKey
 from konbini_sdk.webhooks._oslocks import (
     HAVE_OS_LOCKS,
@@ -124,7 +125,6 @@ _INSERT_SUPERSEDED: Final = (
 )
 _V1_TABLES: Final = ("konbini_webhook_events", "konbini_webhook_objects")
 _HELD_ELSEWHERE: Final = float("inf")
-_tuple_new: Final = tuple.__new__
 _CLAIMED: Final = ClaimOutcome.CLAIMED
 _BUSY: Final = ClaimOutcome.BUSY
 _SUPERSEDED: Final = ClaimOutcome.SUPERSEDED
@@ -165,9 +165,13 @@ class SQLiteEventStore:
     ) -> None:
         self._path = os.fspath(path)
         if self._path == ":memory:" or self._path.startswith("file::memory:"):
-            raise ValueError("SQLiteEventStore needs a file path; use MemoryEventStore in memory")
+            raise KonbiniValidationError(
+                "path", "SQLiteEventStore needs a file path; use MemoryEventStore in memory"
+            )
         if os_locks and not HAVE_OS_LOCKS:
-            raise ValueError("os_locks: this platform has no POSIX record locks (fcntl)")
+            raise KonbiniValidationError(
+                "os_locks", "this platform has no POSIX record locks (fcntl)"
+            )
         self._busy_timeout = busy_timeout
         self._idle: list[_Connection] = []
         self._idle_lock = threading.Lock()
@@ -188,9 +192,10 @@ class SQLiteEventStore:
                     "SELECT value FROM konbini_webhook_meta WHERE key = 'claims'"
                 ).fetchone()
                 if recorded != self._claims:
-                    raise ValueError(
-                        f"os_locks: {self._path} is used with claims by {recorded};"
-                        f" every worker of one file must use the same (os_locks={not os_locks})"
+                    raise KonbiniValidationError(
+                        "os_locks",
+                        f"{self._path} is used with claims by {recorded};"
+                        f" every worker of one file must use the same (os_locks={not os_locks})",
                     )
                 _add_change_column(conn)
                 _migrate_v1(conn)
@@ -309,8 +314,7 @@ class SQLiteEventStore:
             raise
         if outcome is _CLAIMED:
             self._next_seq[token] = seq  # type: ignore[index]  # CLAIMED: token is set
-            claim: Claim = _tuple_new(Claim, (outcome, event, token))  # Claim(...), faster
-            return claim
+            return Claim(outcome, event, token)
         locks.release(token)
         return Claim(outcome, event)
 
