@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import from_json, to_json
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
-from konbini_sdk._refunds import RefundView
+from konbini_sdk._refund_view import RefundView
 from konbini_sdk._voucher import Voucher, voucher_input
 
 __all__ = [
