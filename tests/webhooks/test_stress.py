@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from konbini_sdk.webhooks import EventStore, OrderKey, WebhookEvent, parse_event
-from tests.webhooks.conftest import StoreFactory
+from tests.webhooks.conftest import StoreFactory, end_of_thread
 from tests.webhooks.stress_worker import FirstRunFails, Journal, process_main, work
 from tests.webhooks.stripe_events import Stream, build_stream, expected_final_state, sign
 
@@ -107,6 +107,8 @@ def run_threads(
             )
         except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
             errors.append(exc)
+        finally:
+            end_of_thread()
 
     threads = [
         threading.Thread(target=target, args=(plan.deliveries[i::workers],)) for i in range(workers)

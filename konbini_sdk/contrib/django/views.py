@@ -1,0 +1,34 @@
+"""The webhook view: ``path("webhooks/stripe/", webhook_view)``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from konbini_sdk.contrib.django._config import get_processor
+
+__all__ = ["webhook_view"]
+
+
+def _webhook_view(request: HttpRequest) -> HttpResponse:
+    """Verify a Stripe delivery and run its event's handler once; answer as the processor does.
+
+    200 processed / duplicate / superseded / ignored, 400 rejected (bad signature or body),
+    409 busy (another worker runs this object's event now), 500 failed (the handler raised);
+    405 for anything but POST. Configured by the ``KONBINI_WEBHOOK_*`` settings.
+    """
+    result = get_processor().process(request.body, request.headers.get("Stripe-Signature"))
+    return HttpResponse(result.body, status=result.status_code, content_type=result.content_type)
+
+
+#: The view. CSRF-exempt (Stripe signs the body instead; it cannot send a token), POST only,
+#: and never inside ``ATOMIC_REQUESTS``' transaction: the store's claims must commit before
+#: the handler runs.
+webhook_view: Final[Callable[[HttpRequest], HttpResponse]] = csrf_exempt(
+    require_POST(transaction.non_atomic_requests(_webhook_view))
+)
