@@ -52,7 +52,7 @@ def _event_classes() -> dict[str, type[WebhookEvent]]:
 
 _registered: dict[type[WebhookEvent], Callable[[Any], object]] = {}
 _processor: WebhookProcessor | None = None
-_lock = threading.Lock()
+_lock = threading.RLock()  # build_processor (under it) reads the registry
 
 
 def webhook_handler(event_class: type[E]) -> Callable[[Handler[E]], Handler[E]]:

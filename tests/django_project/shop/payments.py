@@ -34,19 +34,20 @@ class Hold:
 
 
 hold = Hold()
-#: Event ids whose handler raises once (then succeeds on the redelivery).
+#: Event ids or handler names whose next run raises (then the redelivery succeeds).
 fail_once: set[str] = set()
 
 
 def _run(name: str, event: WebhookEvent) -> None:
+    hold()
+    for key in (event.id, name):
+        if key in fail_once:
+            fail_once.discard(key)
+            raise RuntimeError("the warehouse is down")
     database = getattr(settings, "KONBINI_WEBHOOK_DATABASE", "default")
     HandlerRun.objects.using(database).create(
         handler=name, event_id=event.id, payment_intent=event.object_id
     )
-    hold()
-    if event.id in fail_once:
-        fail_once.discard(event.id)
-        raise RuntimeError("the warehouse is down")
 
 
 def send_voucher(event: VoucherIssued) -> None:

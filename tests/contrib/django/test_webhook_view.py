@@ -1,0 +1,143 @@
+"""The shop project receives signed events through ``webhook_view``: each handler runs once.
+
+On the shop's SQLite database and on PostgreSQL (``shop_db``): the emulator delivering over
+HTTP to the served project, two deliveries of one event at once, and the view's answers.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import stripe
+
+from konbini_sdk.testing import Emulator, Scenario
+from tests.django_project import settings as shop_settings
+from tests.webhooks.stripe_events import BASE_TIME, encode, envelope, payment_intent, sign
+
+NEW_SECRET, OLD_SECRET = shop_settings.KONBINI_WEBHOOK_SECRETS
+URL = "/webhooks/stripe/"
+PI = "pi_3DjangoShop0001"
+PAID = encode(
+    envelope("evt_dj_paid", "payment_intent.succeeded", BASE_TIME + 600,
+             payment_intent(PI, "succeeded", BASE_TIME + 600))
+)  # fmt: skip
+VOUCHER = encode(
+    envelope("evt_dj_voucher", "payment_intent.requires_action", BASE_TIME,
+             payment_intent(PI, "requires_action", BASE_TIME))
+)  # fmt: skip
+
+
+def runs(alias: str) -> Counter[tuple[str, str]]:
+    """(handler, event id) → how many times it ran (rows the shop's handlers wrote)."""
+    from tests.django_project.shop.models import HandlerRun
+
+    rows = HandlerRun.objects.using(alias).values_list("handler", "event_id")
+    return Counter(rows)
+
+
+def post(body: bytes, secret: str = NEW_SECRET, **kw: Any) -> tuple[int, str]:
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)  # a real browser's CSRF rules: no token sent
+    answer = client.post(
+        URL, body, content_type="application/json", HTTP_STRIPE_SIGNATURE=sign(body, secret), **kw
+    )
+    return answer.status_code, answer.content.decode()
+
+
+@contextmanager
+def served() -> Iterator[str]:
+    """The shop project served over HTTP on a free loopback port (threaded, as in production)."""
+    from django.core.wsgi import get_wsgi_application
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, get_wsgi_application(), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+def konbini_payment(client: stripe.StripeClient, email: str, order: str) -> Any:
+    return client.v1.payment_intents.create(
+        {
+            "amount": 1800,
+            "currency": "jpy",
+            "payment_method_types": ["konbini"],
+            "metadata": {"order_id": order},
+            "confirm": True,
+            "payment_method_data": {
+                "type": "konbini",
+                "billing_details": {"name": "Yamada Hanako", "email": email},
+            },
+        }
+    )
+
+
+def test_emulator_events_through_the_view_run_each_handler_once(shop_db: str) -> None:
+    """Every event arrives twice (a secret rotation: two endpoints) and one handler fails once.
+
+    Handlers from KONBINI_WEBHOOK_HANDLERS (voucher, fulfilment) and from @webhook_handler
+    (expiry) each run exactly once per event, and the store records every event done.
+    """
+    from konbini_sdk.contrib.django import DjangoEventStore
+    from tests.django_project.shop import payments
+
+    with Emulator(seed=20, webhook_retry_delays=(0.05, 0.05, 0.05)) as emu, served() as base:
+        emu.add_webhook_endpoint(base + URL, secret=NEW_SECRET)
+        emu.add_webhook_endpoint(base + URL, secret=OLD_SECRET)
+        client = stripe.StripeClient(
+            "sk_test_django", base_addresses={"api": emu.api_base}, max_network_retries=0
+        )
+        paid = konbini_payment(client, Scenario.SUCCEED_AFTER_3_MINUTES.email("hanako"), "o-1")
+        expired = konbini_payment(client, Scenario.EXPIRE_WITH_DELAY.email("hanako"), "o-2")
+        assert emu.wait_for_deliveries(20)
+        assert sorted(handler for handler, _ in runs(shop_db).elements()) == [
+            "send_voucher",
+            "send_voucher",
+        ]
+        payments.fail_once.add("fulfil")  # the warehouse is down once: Stripe's retry fulfils
+        emu.advance(180)  # one voucher is paid at the store
+        assert emu.wait_for_deliveries(20)
+        assert "fulfil" not in payments.fail_once
+        emu.advance(emu.expiry_buffer_seconds + 60)  # the other one expired, unpaid
+        assert emu.wait_for_deliveries(20)
+
+    events = {e["id"]: e for e in emu.events()}
+    by_type = Counter(e["type"] for e in events.values())
+    assert by_type["payment_intent.requires_action"] == 2
+    assert by_type["payment_intent.succeeded"] == 1
+    assert by_type["payment_intent.payment_failed"] == 1
+    handler_of = {
+        "payment_intent.requires_action": "send_voucher",
+        "payment_intent.succeeded": "fulfil",
+        "payment_intent.payment_failed": "voucher_expired",
+    }
+    expected = Counter(
+        {(handler_of[e["type"]], event_id): 1 for event_id, e in events.items()
+         if e["type"] in handler_of}
+    )  # fmt: skip
+    assert runs(shop_db) == expected
+    store = DjangoEventStore(shop_db)
+    assert {store.event_status(event_id) for _, event_id in expected} == {"done"}
+    state = store.object_state(f"payment_intent:{paid.id}")
+    assert state is not None
+    assert state.state == "succeeded"
+    state = store.object_state(f"payment_intent:{expired.id}")
+    assert state is not None
+    assert state.state == "payment_failed"
+    # both endpoints got every event, and each endpoint's last attempt was acknowledged
+    attempts = emu.deliveries
+    assert len({a.endpoint_id for a in attempts}) == 2
+    for key in {(a.endpoint_id, a.event_id) for a in attempts}:
+        assert [a for a in attempts if (a.endpoint_id, a.event_id) == key][-1].succeeded
+    paid_attempts = [a for a in attempts if a.event_type == "payment_intent.succeeded"]
+    assert 500 in {a.status for a in paid_attempts}  # the failed run, retried
