@@ -35,7 +35,10 @@ def _configure(tmp: Any) -> None:
 
     values = {name: getattr(project, name) for name in dir(project) if name.isupper()}
     values["DATABASES"] = {
-        SQLITE: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "shop.sqlite3")}
+        SQLITE: {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "shop.sqlite3")},
+        # Filled in by django_postgres_alias when a test needs it; declared now so that the
+        # webhook view, loaded by django.setup(), knows every alias (ATOMIC_REQUESTS).
+        POSTGRES: {"ENGINE": "django.db.backends.dummy"},
     }
     settings.configure(**values)
     django.setup()
@@ -97,6 +100,8 @@ def django_postgres_alias(django_project: None, postgres_dsn: str) -> Iterator[s
     configured = connections.configure_settings(
         {SQLITE: dict(settings.DATABASES[SQLITE]), POSTGRES: dict(database)}
     )
+    connections[POSTGRES].close()
+    del connections[POSTGRES]  # the dummy placeholder's wrapper, in this thread
     connections.settings[POSTGRES] = configured[POSTGRES]
     try:
         call_command("migrate", database=POSTGRES, verbosity=0)

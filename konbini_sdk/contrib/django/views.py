@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
-from django.db import transaction
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -26,9 +27,17 @@ def _webhook_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse(result.body, status=result.status_code, content_type=result.content_type)
 
 
+def _non_atomic(view: Callable[[HttpRequest], HttpResponse]) -> Any:
+    """Exempt ``view`` from ``ATOMIC_REQUESTS`` on every database (those known at load time)."""
+    aliases = list(settings.DATABASES) if settings.configured else [DEFAULT_DB_ALIAS]
+    for alias in aliases:
+        view = transaction.non_atomic_requests(using=alias)(view)
+    return view
+
+
 #: The view. CSRF-exempt (Stripe signs the body instead; it cannot send a token), POST only,
-#: and never inside ``ATOMIC_REQUESTS``' transaction: the store's claims must commit before
-#: the handler runs.
+#: and never inside ``ATOMIC_REQUESTS``' transaction (of any database in ``DATABASES`` when
+#: the app loads): the store's claims must commit before the handler runs.
 webhook_view: Final[Callable[[HttpRequest], HttpResponse]] = csrf_exempt(
-    require_POST(transaction.non_atomic_requests(_webhook_view))
+    require_POST(_non_atomic(_webhook_view))
 )

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import stripe
 
 from konbini_sdk.testing import Emulator, Scenario
 from tests.django_project import settings as shop_settings
+from tests.django_project.fixtures import close_thread_connections
 from tests.webhooks.stripe_events import BASE_TIME, encode, envelope, payment_intent, sign
 
 NEW_SECRET, OLD_SECRET = shop_settings.KONBINI_WEBHOOK_SECRETS
@@ -55,7 +57,18 @@ def served() -> Iterator[str]:
     from django.core.wsgi import get_wsgi_application
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, get_wsgi_application(), threaded=True)
+    django_app = get_wsgi_application()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        # Close Django's response (request_finished: this thread's database connections)
+        # before answering: werkzeug skips close() when the client hangs up first.
+        response = django_app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            response.close()
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -141,3 +154,92 @@ def test_emulator_events_through_the_view_run_each_handler_once(shop_db: str) ->
         assert [a for a in attempts if (a.endpoint_id, a.event_id) == key][-1].succeeded
     paid_attempts = [a for a in attempts if a.event_type == "payment_intent.succeeded"]
     assert 500 in {a.status for a in paid_attempts}  # the failed run, retried
+
+
+def _thread(target: Any) -> threading.Thread:
+    def run() -> None:
+        try:
+            target()
+        finally:
+            close_thread_connections()  # Django's connections are per thread
+
+    return threading.Thread(target=run)
+
+
+def test_a_second_delivery_while_the_first_runs_is_busy(shop_db: str) -> None:
+    """Two deliveries of one event at once: the handler runs once; the other answers 409."""
+    from tests.django_project.shop import payments
+
+    payments.hold.armed = True
+    answers: list[tuple[int, str]] = []
+    first = _thread(lambda: answers.append(post(PAID)))
+    first.start()
+    assert payments.hold.entered.wait(30)  # the first delivery is inside the handler
+    assert post(PAID, OLD_SECRET) == (409, "in progress elsewhere; retry later")
+    assert post(VOUCHER) == (409, "in progress elsewhere; retry later")  # same object
+    payments.hold.go_on.set()
+    first.join(30)
+    assert answers == [(200, "processed")]
+    assert post(PAID, OLD_SECRET) == (200, "duplicate")  # Stripe's retry of the busy one
+    assert post(VOUCHER) == (200, "superseded")  # the voucher after the payment: never sent
+    assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_simultaneous_deliveries_run_the_handler_once(shop_db: str, round_: int) -> None:
+    """Both start together (a barrier): one processes, the other is busy or a duplicate."""
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, str]] = []
+
+    def deliver(secret: str) -> None:
+        barrier.wait(30)
+        answers.append(post(PAID, secret))
+
+    workers = [_thread(lambda s=s: deliver(s)) for s in (NEW_SECRET, OLD_SECRET)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert sorted(answers) in (
+        [(200, "duplicate"), (200, "processed")],
+        [(200, "processed"), (409, "in progress elsewhere; retry later")],
+    )
+    assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})
+
+
+def test_the_view_answers_as_the_processor_does(shop_db: str) -> None:
+    from django.test import Client
+
+    from tests.django_project.shop import payments
+
+    client = Client(enforce_csrf_checks=True)
+    assert client.get(URL).status_code == 405  # POST only
+    answer = client.post(URL, PAID, content_type="application/json")
+    assert (answer.status_code, answer.content) == (
+        400,
+        b"rejected: missing Stripe-Signature header",
+    )
+    assert answer["Content-Type"] == "text/plain; charset=utf-8"
+    assert post(PAID, "whsec_someone_else") == (400, "rejected: bad signature")
+    assert post(b"{not json") == (400, "rejected: body is not JSON")
+    unknown = encode(envelope("evt_dj_cus", "customer.created", BASE_TIME, {"id": "cus_1"}))
+    assert post(unknown) == (200, "ignored")
+    payments.fail_once.add("evt_dj_paid")
+    assert post(PAID) == (500, "handler failed")
+    assert runs(shop_db) == Counter()
+    assert post(PAID) == (200, "processed")  # Stripe's retry
+    assert post(PAID) == (200, "duplicate")
+    assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})
+
+
+def test_atomic_requests_do_not_wrap_the_view(shop_db: str) -> None:
+    """Under ATOMIC_REQUESTS the claim still commits on its own (the view is non-atomic)."""
+    from django.db import connections
+
+    settings_dict = connections[shop_db].settings_dict
+    settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        assert post(PAID) == (200, "processed")
+    finally:
+        settings_dict["ATOMIC_REQUESTS"] = False
+    assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})
