@@ -38,7 +38,13 @@ from konbini_sdk._japanese import (
     konbini_deadline,
     store_display_name,
 )
-from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
+from konbini_sdk._rules import (
+    AllowedPaymentMethodTypes,
+    jpy_only,
+    refuse_payment_method_types,
+    stripe_id,
+    whole_number,
+)
 from konbini_sdk._rules import rule as _rule
 
 if TYPE_CHECKING:
@@ -408,12 +414,14 @@ class PaymentIntentRequest(KonbiniModel):
       cp932/JIS twins. See :mod:`konbini_sdk._japanese`.
     - ``expires_after_days`` (1..60) or ``expires_at`` (aware ``datetime``, ISO 8601 text
       with an offset, or Unix seconds; from 30 minutes to 60 days after "now"), never
-      both. Neither: Stripe's default of 3 days. ``expires_at`` is kept in JST, whole
+      both. Neither: Stripe's default, 3 days after creation. ``expires_at`` is kept in JST, whole
       seconds. The window is checked against the validation context's ``now`` or the real
       clock; Stripe checks again when it applies the request, so leave a margin.
     - ``confirmation_number``: optional, see :func:`normalize_confirmation_number`.
-    - ``payment_method_types``: must include ``"konbini"`` (``"card"`` etc. may sit
-      beside it); default ``("konbini",)``.
+    - ``allowed_payment_method_types``: must include ``"konbini"`` (``"card"`` etc. may sit
+      beside it); default ``("konbini",)``. Sent as ``allowed_payment_method_types`` (Stripe
+      refuses ``payment_method_types`` since API version 2026-09-30.endive, and so does this
+      model, with a rule naming the new field).
     - ``metadata``: at most 50 keys of 1..40 characters (no ``[`` ``]``), string values of
       at most 500 characters. ``description``: at most 1000 characters. ``customer``: a
       ``cus_`` id. ``receipt_email``: a valid email.
@@ -429,11 +437,13 @@ class PaymentIntentRequest(KonbiniModel):
     confirmation_number: Annotated[str | None, BeforeValidator(_confirmation_number)] = Field(
         default=None, repr=False
     )
-    payment_method_types: PaymentMethodTypes = ("konbini",)
+    allowed_payment_method_types: AllowedPaymentMethodTypes = ("konbini",)
     metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
     description: Annotated[str | None, BeforeValidator(_description)] = None
     customer: Annotated[str | None, _customer] = None
     receipt_email: Annotated[str | None, _email("receipt_email")] = Field(default=None, repr=False)
+
+    _renamed_payment_method_types = model_validator(mode="before")(refuse_payment_method_types)
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -485,22 +495,27 @@ class PaymentIntentRequest(KonbiniModel):
             options["confirmation_number"] = self.confirmation_number
         return options
 
-    def deadline(self, confirmed_at: datetime) -> datetime:
+    def deadline(self, confirmed_at: datetime, created_at: datetime | None = None) -> datetime:
         """When the slip expires if the intent is confirmed at ``confirmed_at`` (aware, JST).
 
-        ``expires_at`` when set; otherwise 23:59:59 JST on the last of ``expires_after_days``
-        (default 3) days, see :func:`~konbini_sdk.konbini_deadline`. Stripe's voucher
+        ``expires_at`` when set; with ``expires_after_days``, 23:59:59 JST on the last of those
+        days counted from *confirmation*; with neither, Stripe's default counts 3 days from
+        the PaymentIntent's *creation* (``created_at``; ``None`` means created and confirmed
+        together), see :func:`~konbini_sdk.konbini_deadline`. Stripe's voucher
         (``Voucher.expires_at``) is the authority once the intent is confirmed.
         """
         if self.expires_at is not None:
             return self.expires_at.astimezone(JST)
-        days = self.expires_after_days or DEFAULT_EXPIRES_AFTER_DAYS
-        return konbini_deadline(confirmed_at, days)
+        if self.expires_after_days is not None:
+            return konbini_deadline(confirmed_at, self.expires_after_days)
+        return konbini_deadline(
+            confirmed_at if created_at is None else created_at, DEFAULT_EXPIRES_AFTER_DAYS
+        )
 
     def to_stripe_params(self) -> PaymentIntentCreateParams:
         """Parameters for ``POST /v1/payment_intents`` (``client.v1.payment_intents.create``).
 
-        ``amount``, ``currency``, ``payment_method_types``, and, when set,
+        ``amount``, ``currency``, ``allowed_payment_method_types``, and, when set,
         ``payment_method_options[konbini]`` (``expires_after_days`` or ``expires_at`` as Unix
         seconds, ``product_description``, ``confirmation_number``), ``metadata``,
         ``description``, ``customer``, ``receipt_email``. A fresh dict on every call.
@@ -508,7 +523,7 @@ class PaymentIntentRequest(KonbiniModel):
         params: dict[str, Any] = {
             "amount": self.amount,
             "currency": self.currency,
-            "payment_method_types": list(self.payment_method_types),
+            "allowed_payment_method_types": list(self.allowed_payment_method_types),
         }
         options = self._konbini_options()
         if options:

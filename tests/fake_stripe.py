@@ -66,6 +66,12 @@ class FakeStripe(stripe.HTTPClient):
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _vouchers: int = 0
     on_request: Callable[[Sent], None] | None = None
+    #: Whether the account may use Konbini: ``allowed_payment_method_types`` drops it if not.
+    konbini_enabled: bool = True
+
+    #: Intents whose customer is paying at the store: cancel is refused (no intent in the
+    #: error body, so the SDK must read the intent to know why).
+    paying_in_store: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -79,6 +85,21 @@ class FakeStripe(stripe.HTTPClient):
     def fail_next(self, *faults: Any) -> None:
         """Queue faults for the next requests, in order."""
         self.faults.extend(faults)
+
+    def nonconforming(self) -> list[str]:
+        """Every request sent that the installed stripe package's types refuse (see
+        ``tests/conformance.py``): what the client sends must be valid at the pinned version."""
+        from urllib.parse import urlencode
+
+        from tests.conformance import check_request
+
+        problems: list[str] = []
+        for sent in self.sent:
+            query = urlencode(sent.params) if sent.method != "POST" else ""
+            body = urlencode(sent.params) if sent.method == "POST" else None
+            url = f"{sent.path}?{query}" if query else sent.path
+            problems += check_request(sent.method, url, body).lines()
+        return problems
 
     def requests_to(self, suffix: str, method: str = "POST") -> list[Sent]:
         """The requests sent whose path ends with ``suffix``."""
@@ -175,7 +196,10 @@ class FakeStripe(stripe.HTTPClient):
         if action == "confirm":
             return self._confirm(intent, sent.params)
         if action == "cancel":
-            if intent["status"] in ("succeeded", "canceled", "processing"):
+            if (
+                intent["status"] in ("succeeded", "canceled", "processing")
+                or intent["id"] in self.paying_in_store
+            ):
                 return self._respond(
                     400, _error(400, "payment_intent_unexpected_state"), replayed=False
                 )
@@ -192,6 +216,13 @@ class FakeStripe(stripe.HTTPClient):
             return self._respond(200, intent, replayed=False)
         return self._respond(404, _error(404, "resource_missing"), replayed=False)
 
+    def _usable_types(self, params: dict[str, str]) -> list[str]:
+        """What Stripe keeps of ``allowed_payment_method_types`` (it drops unusable types)."""
+        allowed = [v for k, v in sorted(params.items()) if k.startswith("allowed_payment_method")]
+        return [
+            kind for kind in allowed or ["konbini"] if kind != "konbini" or self.konbini_enabled
+        ]
+
     def _create(self, params: dict[str, str]) -> Response:
         intent_id = f"pi_fake{len(self.intents) + 1:06d}"
         metadata = {k[9:-1]: v for k, v in params.items() if k.startswith("metadata[")}
@@ -203,7 +234,7 @@ class FakeStripe(stripe.HTTPClient):
             "status": "requires_payment_method",
             "next_action": None,
             "metadata": metadata,
-            "payment_method_types": ["konbini"],
+            "payment_method_types": self._usable_types(params),
             "payment_method_options": {
                 "konbini": {
                     "product_description": params.get(

@@ -9,7 +9,7 @@ mode does for Konbini, so tests, demos and CI run without a network::
     with Emulator() as emu:
         client = stripe.StripeClient("sk_test_x", base_addresses={"api": emu.api_base})
         intent = client.v1.payment_intents.create({
-            "amount": 2000, "currency": "jpy", "payment_method_types": ["konbini"],
+            "amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"],
             "confirm": True,
             "payment_method_data": {"type": "konbini", "billing_details": {
                 "name": "Yamada Taro", "email": Scenario.SUCCEED_AFTER_3_MINUTES.email()}},
@@ -28,7 +28,8 @@ from typing import Any
 
 from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchange
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
-from konbini_sdk.testing._webhooks import DeliveryAttempt
+from konbini_sdk.testing._state import VoucherQuirks
+from konbini_sdk.testing._webhooks import DeliveryAttempt, WebhookDelivery
 from konbini_sdk.testing.scenarios import (
     INVALID_CONFIRMATION_NUMBER,
     REJECTED_CONFIRMATION_NUMBER,
@@ -49,6 +50,8 @@ __all__ = [
     "Faults",
     "RefundBankAccount",
     "Scenario",
+    "VoucherQuirks",
+    "WebhookDelivery",
     "scenario_for",
     "serve",
 ]

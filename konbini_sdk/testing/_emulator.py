@@ -18,6 +18,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from konbini_sdk import __version__
+from konbini_sdk.testing import _versions
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
@@ -32,9 +33,9 @@ from konbini_sdk.testing._resources import (
 )
 from konbini_sdk.testing._router import Call, Router
 from konbini_sdk.testing._server import Answer, Incoming, make_server
-from konbini_sdk.testing._state import RequestInfo, Settings, State
+from konbini_sdk.testing._state import RequestInfo, Settings, State, VoucherQuirks
 from konbini_sdk.testing._voucher_page import render_voucher
-from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher
+from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher, WebhookDelivery
 from konbini_sdk.testing._wire import ApiError, fingerprint, parse_form
 
 __all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
@@ -59,6 +60,9 @@ class Exchange:
     request_id: str
     idempotent_replayed: bool
     dropped: bool
+    #: The Stripe API version the request was answered in (``None``: refused before that,
+    #: e.g. an unknown version, or not an API request).
+    api_version: str | None = None
 
     @property
     def url(self) -> str:
@@ -84,6 +88,12 @@ class Emulator:
 
     Time stands still unless :meth:`advance` moves it (or ``realtime=True``, where real time
     counts too); every timed transition (payments, expiries) runs in order, with its events.
+
+    ``voucher_quirks`` (:class:`~konbini_sdk.testing.VoucherQuirks`) answers vouchers with the
+    gaps Stripe's schema allows (null store entries, no confirmation number, null
+    ``hosted_voucher_url``); ``webhook_delivery``
+    (:class:`~konbini_sdk.testing.WebhookDelivery`) delivers webhooks duplicated, split,
+    delayed and reordered, deterministically by its seed. Both are off by default.
     """
 
     def __init__(
@@ -99,9 +109,16 @@ class Emulator:
         api_version: str = DEFAULT_API_VERSION,
         record: bool = True,
         log_limit: int | None = None,
+        voucher_quirks: VoucherQuirks | None = None,
+        webhook_delivery: WebhookDelivery | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
+        if api_version not in _versions.VERSIONS:
+            raise ValueError(
+                f"api_version {api_version!r} is not emulated; choose one of "
+                + ", ".join(_versions.VERSIONS)
+            )
         self._host = host
         self._port = port
         self._record = record
@@ -111,13 +128,19 @@ class Emulator:
             seed=seed,
             api_version=api_version,
             api_base=lambda: self.api_base,
-            settings=Settings(expiry_buffer_seconds=expiry_buffer_seconds),
+            settings=Settings(
+                expiry_buffer_seconds=expiry_buffer_seconds,
+                voucher_quirks=voucher_quirks or VoucherQuirks(),
+            ),
         )
         self._router = Router()
         register_all(self._router, self._state)
         self._konbini = konbini.KonbiniType()
         self._dispatcher = Dispatcher(
-            self._state, retry_delays=webhook_retry_delays, timeout=webhook_timeout
+            self._state,
+            retry_delays=webhook_retry_delays,
+            timeout=webhook_timeout,
+            delivery=webhook_delivery,
         )
         self._state.event_listeners.append(self._dispatcher.on_event)
         self._idempotency = IdempotencyStore()
@@ -218,6 +241,17 @@ class Emulator:
     def expiry_buffer_seconds(self, value: float) -> None:
         """Change the buffer for vouchers confirmed from now on."""
         self._state.settings.expiry_buffer_seconds = value
+
+    @property
+    def voucher_quirks(self) -> VoucherQuirks:
+        """Gaps Stripe's schema allows in vouchers, used for confirmations from now on."""
+        return self._state.settings.voucher_quirks
+
+    @voucher_quirks.setter
+    def voucher_quirks(self, value: VoucherQuirks) -> None:
+        """Change the quirks for vouchers issued from now on."""
+        with self._state.lock:
+            self._state.settings.voucher_quirks = value
 
     # ---- store controls -----------------------------------------------------------------
 
@@ -360,12 +394,20 @@ class Emulator:
         )
 
     def add_webhook_endpoint(
-        self, url: str, secret: str | None = None, events: Sequence[str] | None = None
+        self,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[str] | None = None,
+        *,
+        api_version: str | None = None,
     ) -> str:
-        """Register a webhook endpoint (all events unless ``events``); returns its secret."""
+        """Register a webhook endpoint (all events unless ``events``); returns its secret.
+
+        Its events are rendered in ``api_version`` (default: the emulator's default version).
+        """
         with self._state.lock:
             _, signing_secret = webhook_endpoints.create_endpoint(
-                self._state, url, list(events or ["*"]), secret=secret
+                self._state, url, list(events or ["*"]), secret=secret, api_version=api_version
             )
         return signing_secret
 
@@ -422,23 +464,28 @@ class Emulator:
         with self._state.lock:
             request_id = self._next_request_id()
         version = incoming.headers.get("stripe-version") or self._state.api_version
+        served = version if version in _versions.VERSIONS else self._state.api_version
         headers = [
             ("Request-Id", request_id),
-            ("Stripe-Version", version),
+            ("Stripe-Version", served),
             ("Konbini-Emulator", EMULATOR_HEADER),
             ("Cache-Control", "no-cache, no-store"),
         ]
         replayed = False
+        answered_in: str | None = None
         try:
             if incoming.path.startswith("/konbini/voucher/"):
                 return self._voucher_page(incoming, request_id, headers)
             if incoming.path.startswith("/_emulator/"):
                 status, payload = self._control(incoming)
             else:
-                status, payload, extra, replayed, drop = self._api(incoming, request_id)
+                status, payload, extra, replayed, drop = self._api(incoming, request_id, version)
                 headers += extra
+                answered_in = version
                 if drop:
-                    self._remember(incoming, None, None, request_id, replayed, dropped=True)
+                    self._remember(
+                        incoming, None, None, request_id, replayed, dropped=True, version=version
+                    )
                     return Answer(drop=True)
         except ApiError as error:
             status, payload = error.status, error.body(self._log_url(request_id))
@@ -453,7 +500,9 @@ class Emulator:
             ).body(self._log_url(request_id))
         body = json.dumps(payload, ensure_ascii=False, indent=2).encode()
         headers.append(("Content-Type", "application/json"))
-        self._remember(incoming, status, payload, request_id, replayed, dropped=False)
+        self._remember(
+            incoming, status, payload, request_id, replayed, dropped=False, version=answered_in
+        )
         return Answer(status, body, headers)
 
     def _remember(
@@ -465,6 +514,7 @@ class Emulator:
         replayed: bool,
         *,
         dropped: bool,
+        version: str | None = None,
     ) -> None:
         if not self._record:
             return
@@ -478,6 +528,7 @@ class Emulator:
             request_id,
             replayed,
             dropped,
+            version,
         )
         with self._log_lock:
             self._log.append(exchange)
@@ -517,10 +568,11 @@ class Emulator:
             )
 
     def _api(
-        self, incoming: Incoming, request_id: str
+        self, incoming: Incoming, request_id: str, version: str
     ) -> tuple[int, Any, list[tuple[str, str]], bool, bool]:
         """(status, JSON, extra headers, replayed, drop) of one Stripe API request."""
         self._authenticate(incoming.headers)
+        _versions.check(version)
         method = incoming.method.upper()
         source = incoming.body if method == "POST" and incoming.body else incoming.query
         with self._state.lock:
@@ -550,7 +602,7 @@ class Emulator:
                 else:
                     raise fault.error()
             status, payload, error_headers, keep = self._execute(
-                route.handler, method, incoming.path, path_params, source, request_id, key
+                route.handler, method, incoming.path, path_params, source, request_id, key, version
             )
             extra += error_headers
             if key is not None and keep:
@@ -578,13 +630,19 @@ class Emulator:
         source: str,
         request_id: str,
         key: str | None,
+        version: str,
     ) -> tuple[int, Any, list[tuple[str, str]], bool]:
-        """Run a handler under the lock: (status, JSON, headers, store-for-idempotency)."""
+        """Run a handler under the lock: (status, JSON, headers, store-for-idempotency).
+
+        The answer is rendered in the request's API version.
+        """
         with self._state.lock:
             self._state.request = RequestInfo(request_id, key)
             try:
                 raw = parse_form(source)
-                call = Call(self._state, method, path, path_params, raw, request_id, key)
+                call = Call(
+                    self._state, method, path, path_params, raw, request_id, key, version=version
+                )
                 payload = handler(call)
                 status, headers, keep = 200, [], True
             except ApiError as error:
@@ -592,7 +650,7 @@ class Emulator:
                 status, headers, keep = error.status, list(error.headers.items()), error.stored
             finally:
                 self._run_due()
-        return status, payload, headers, keep
+        return status, _versions.render(payload, version), headers, keep
 
     def _log_url(self, request_id: str) -> str:
         return f"{self.api_base}/_emulator/requests/{request_id}"
