@@ -84,7 +84,7 @@ def konbini_payment(client: stripe.StripeClient, email: str, order: str) -> Any:
         {
             "amount": 1800,
             "currency": "jpy",
-            "payment_method_types": ["konbini"],
+            "allowed_payment_method_types": ["konbini"],
             "metadata": {"order_id": order},
             "confirm": True,
             "payment_method_data": {
