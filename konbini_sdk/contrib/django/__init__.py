@@ -22,8 +22,17 @@ described in :mod:`konbini_sdk.contrib.django._config`.
 
 from __future__ import annotations
 
+try:
+    import django as _django
+except ImportError as _missing:  # pragma: no cover - exercised in a subprocess
+    raise ImportError(
+        "konbini_sdk.contrib.django needs Django: pip install 'konbini-sdk[django]'"
+    ) from _missing
+
 from konbini_sdk.contrib.django._config import get_processor, webhook_handler
 from konbini_sdk.contrib.django._store import DjangoEventStore
 from konbini_sdk.contrib.django.views import webhook_view
+
+del _django
 
 __all__ = ["DjangoEventStore", "get_processor", "webhook_handler", "webhook_view"]

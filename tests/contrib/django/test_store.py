@@ -56,3 +56,20 @@ def test_the_tables_are_not_those_of_the_postgres_store(django_sqlite: str) -> N
     tables = {ProcessedEvent._meta.db_table, TrackedObject._meta.db_table}
     assert tables == {"konbini_webhook_event", "konbini_webhook_object"}
     assert not tables & {"konbini_webhook_events", "konbini_webhook_objects"}
+
+
+def test_without_django_the_import_says_what_to_install() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['django'] = None\n"
+        "try:\n    import konbini_sdk.contrib.django\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our interpreter, our script
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == (
+        "konbini_sdk.contrib.django needs Django: pip install 'konbini-sdk[django]'"
+    )
