@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from konbini_sdk.webhooks import EventStore, OrderKey, WebhookEvent, parse_event
-from tests.webhooks.conftest import StoreFactory, end_of_thread
+from tests.webhooks.conftest import STORE_KINDS, StoreFactory, end_of_thread
 from tests.webhooks.stress_worker import (
     FirstRunFails,
     Journal,
@@ -128,7 +128,13 @@ def run_threads(
     return journal.runs
 
 
+#: DjangoEventStore runs its one-worker cases in the contract tests (test_processor.py) and its
+#: concurrent ones here (threads; worker processes): not these three again (~15 s).
+NOT_DJANGO = [k for k in STORE_KINDS if not str(getattr(k, "values", (k,))[0]).startswith("django")]
+
+
 @pytest.mark.parametrize(("seed", "n_events"), [(1, N_EVENTS), (2, N_EVENTS), (6, 700)])
+@pytest.mark.parametrize("store_kind", NOT_DJANGO, indirect=True)
 def test_one_worker(store_factory: StoreFactory, tmp_path: Path, seed: int, n_events: int) -> None:
     plan = make_plan(seed, n_events)
     runs = run_threads(plan, store_factory, tmp_path, workers=1)
