@@ -10,6 +10,8 @@ Settings (only ``KONBINI_WEBHOOK_SECRETS`` is required):
 ``KONBINI_WEBHOOK_HANDLERS``
     Event class name → dotted path of its handler, e.g.
     ``{"PaymentSucceeded": "shop.payments.fulfil"}``.
+``KONBINI_WEBHOOK_MAX_BODY_BYTES``
+    The largest body accepted (default 1 MiB; larger: 413, never read past the limit).
 ``KONBINI_WEBHOOK_LEASE_SECONDS``
     How long a claim protects a running handler (default 60; see ``WebhookProcessor``).
 ``KONBINI_WEBHOOK_DATABASE``
@@ -31,6 +33,7 @@ from django.utils.module_loading import import_string
 
 from konbini_sdk.webhooks import WebhookEvent, WebhookProcessor
 from konbini_sdk.webhooks._events import _ALL
+from konbini_sdk.webhooks._processor import DEFAULT_MAX_BODY_BYTES
 
 __all__ = ["get_processor", "reset_processor", "webhook_handler", "webhook_secrets"]
 
@@ -39,7 +42,8 @@ TOLERANCE: Final = "KONBINI_WEBHOOK_TOLERANCE"
 HANDLERS: Final = "KONBINI_WEBHOOK_HANDLERS"
 LEASE: Final = "KONBINI_WEBHOOK_LEASE_SECONDS"
 DATABASE: Final = "KONBINI_WEBHOOK_DATABASE"
-_SETTINGS: Final = (SECRETS, TOLERANCE, HANDLERS, LEASE, DATABASE)
+MAX_BODY: Final = "KONBINI_WEBHOOK_MAX_BODY_BYTES"
+_SETTINGS: Final = (SECRETS, TOLERANCE, HANDLERS, LEASE, DATABASE, MAX_BODY)
 
 E = TypeVar("E", bound=WebhookEvent)
 Handler = Callable[[E], object]
@@ -119,6 +123,7 @@ def build_processor() -> WebhookProcessor:
     secrets = webhook_secrets()
     tolerance = _positive(TOLERANCE, 300, integer=True)
     lease = _positive(LEASE, 60.0, integer=False)
+    max_body = _positive(MAX_BODY, DEFAULT_MAX_BODY_BYTES, integer=True)
     alias = getattr(settings, DATABASE, DEFAULT_DB_ALIAS)
     if not isinstance(alias, str):
         raise ImproperlyConfigured(f"{DATABASE}: a database alias (a key of DATABASES)")
@@ -129,7 +134,11 @@ def build_processor() -> WebhookProcessor:
             f"{DATABASE}: {alias!r} is not a key of settings.DATABASES"
         ) from None
     processor = WebhookProcessor(
-        secrets, store=store, tolerance=int(tolerance), lease_seconds=lease
+        secrets,
+        store=store,
+        tolerance=int(tolerance),
+        lease_seconds=lease,
+        max_body_bytes=int(max_body),
     )
     for event_class, handler in _handlers().items():
         processor.on(event_class)(handler)
@@ -158,7 +167,8 @@ def _positive(name: str, default: float, *, integer: bool) -> float:
     number = isinstance(value, int) or (not integer and isinstance(value, float))
     if isinstance(value, bool) or not number or not value > 0:
         what = "whole number" if integer else "number"
-        raise ImproperlyConfigured(f"{name}: a positive {what} of seconds, not {value!r}")
+        unit = "bytes" if name == MAX_BODY else "seconds"
+        raise ImproperlyConfigured(f"{name}: a positive {what} of {unit}, not {value!r}")
     return float(value)
 
 

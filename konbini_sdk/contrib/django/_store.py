@@ -44,7 +44,15 @@ from konbini_sdk.webhooks._store import (
 
 __all__ = ["DjangoEventStore"]
 
-_ROW_COLUMNS = ("terminal", "created", "rank", "inflight_token", "inflight_until")
+_ROW_COLUMNS = (
+    "terminal",
+    "created",
+    "rank",
+    "inflight_token",
+    "inflight_until",
+    "event_type",
+    "change_digest",
+)
 _STATE_COLUMNS = ("terminal", "created", "rank", "event_id", "event_type", "state")
 
 #: One lock per SQLite database alias, shared by every store of this process.
@@ -141,6 +149,7 @@ class DjangoEventStore:
                     event_id=event.event_id,
                     event_type=event.event_type,
                     state=event.state,
+                    change_digest=event.change or None,
                     updated_at=now,
                 )
             return True

@@ -38,8 +38,10 @@ class TrackedObject(models.Model):  # type: ignore[misc]  # django is untyped (n
     """One PaymentIntent, Checkout Session or Refund: its latest state and its live claim.
 
     ``terminal``/``created``/``rank`` is the :class:`~konbini_sdk.webhooks.OrderKey` of the
-    latest processed event (NULL until one is); ``inflight_token``/``inflight_until`` is the
-    claim of the worker running a handler for it now (a lease).
+    latest processed event (NULL until one is), ``event_type``/``change_digest`` what it
+    reported (a second Event object for the same change is a duplicate);
+    ``inflight_token``/``inflight_until`` is the claim of the worker running a handler for it
+    now (a lease).
     """
 
     object_key = models.CharField(max_length=_KEY_LENGTH, primary_key=True)
@@ -49,6 +51,8 @@ class TrackedObject(models.Model):  # type: ignore[misc]  # django is untyped (n
     event_id = models.CharField(max_length=255, null=True)
     event_type = models.CharField(max_length=100, null=True)
     state = models.CharField(max_length=100, null=True)
+    #: ``WebhookEvent.change`` of the latest processed event (NULL: unknown).
+    change_digest = models.CharField(max_length=128, null=True)
     inflight_token = models.CharField(max_length=64, null=True)
     inflight_until = models.FloatField(null=True)
     updated_at = models.FloatField(null=True)

@@ -34,6 +34,8 @@ def configure(django_sqlite: str) -> Any:
         ({"KONBINI_WEBHOOK_TOLERANCE": "300"}, r"KONBINI_WEBHOOK_TOLERANCE: a positive whole"),
         ({"KONBINI_WEBHOOK_TOLERANCE": True}, r"KONBINI_WEBHOOK_TOLERANCE: a positive whole"),
         ({"KONBINI_WEBHOOK_LEASE_SECONDS": -1}, r"KONBINI_WEBHOOK_LEASE_SECONDS: a positive"),
+        ({"KONBINI_WEBHOOK_MAX_BODY_BYTES": 1.5}, r"KONBINI_WEBHOOK_MAX_BODY_BYTES: a positive "
+                                                  r"whole number of bytes"),
         ({"KONBINI_WEBHOOK_DATABASE": "nope"}, r"KONBINI_WEBHOOK_DATABASE: 'nope' is not a key"),
         ({"KONBINI_WEBHOOK_HANDLERS": ["x"]}, r"KONBINI_WEBHOOK_HANDLERS: a dict of event class"),
         (

@@ -243,3 +243,16 @@ def test_atomic_requests_do_not_wrap_the_view(shop_db: str) -> None:
     finally:
         settings_dict["ATOMIC_REQUESTS"] = False
     assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})
+
+
+def test_a_body_over_the_limit_is_413_and_never_read_in_full(shop_db: str) -> None:
+    """Not Django's 400 for DATA_UPLOAD_MAX_MEMORY_SIZE: the processor's 413, nothing run."""
+    from django.test import override_settings
+
+    huge = b'{"id": "evt_huge", "pad": "' + b"x" * (3 << 20) + b'"}'  # 3 MiB > Django's 2.5
+    assert post(huge) == (413, "body too large")
+    with override_settings(KONBINI_WEBHOOK_MAX_BODY_BYTES=len(PAID) - 1):
+        assert post(PAID) == (413, "body too large")
+    with override_settings(KONBINI_WEBHOOK_MAX_BODY_BYTES=len(PAID)):
+        assert post(PAID) == (200, "processed")  # exactly at the limit
+    assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})

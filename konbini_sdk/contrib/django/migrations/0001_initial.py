@@ -42,6 +42,7 @@ class Migration(migrations.Migration):  # type: ignore[misc]  # django is untype
                 ("event_id", models.CharField(max_length=255, null=True)),
                 ("event_type", models.CharField(max_length=100, null=True)),
                 ("state", models.CharField(max_length=100, null=True)),
+                ("change_digest", models.CharField(max_length=128, null=True)),
                 ("inflight_token", models.CharField(max_length=64, null=True)),
                 ("inflight_until", models.FloatField(null=True)),
                 ("updated_at", models.FloatField(null=True)),
