@@ -16,8 +16,13 @@ and in ``urls.py``::
 once, in per-object order, with the claims in the project's database
 (:class:`DjangoEventStore`). ``manage.py konbini_emulator`` runs the offline emulator and sends
 its signed events to the view. Handlers may also be registered with
-``@webhook_handler(PaymentSucceeded)`` in an app's ``konbini_handlers.py``. The settings are
-described in :mod:`konbini_sdk.contrib.django._config`.
+``@webhook_handler(PaymentSucceeded)`` in an app's ``konbini_handlers.py``.
+
+Settings (only ``KONBINI_WEBHOOK_SECRETS`` is required; ``manage.py check`` reports bad ones):
+``KONBINI_WEBHOOK_SECRETS`` (list: the new and the old secret while rotating),
+``KONBINI_WEBHOOK_TOLERANCE`` (seconds, 300), ``KONBINI_WEBHOOK_HANDLERS`` (event class name →
+dotted path), ``KONBINI_WEBHOOK_MAX_BODY_BYTES`` (1 MiB), ``KONBINI_WEBHOOK_LEASE_SECONDS``
+(60), ``KONBINI_WEBHOOK_DATABASE`` (the store's alias, ``"default"``).
 """
 
 from __future__ import annotations

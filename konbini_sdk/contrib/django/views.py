@@ -52,6 +52,10 @@ def _answer(result: WebhookResult) -> HttpResponse:
     return HttpResponse(result.body, status=result.status_code, content_type=result.content_type)
 
 
+# The public name in tracebacks, Django's URL resolver and reprs (the wrappers copy it).
+_webhook_view.__name__ = _webhook_view.__qualname__ = "webhook_view"
+
+
 def _non_atomic(view: Callable[[HttpRequest], HttpResponse]) -> Any:
     """Exempt ``view`` from ``ATOMIC_REQUESTS`` on every database (those known at load time)."""
     aliases = list(settings.DATABASES) if settings.configured else [DEFAULT_DB_ALIAS]
