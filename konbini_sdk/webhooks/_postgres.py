@@ -110,13 +110,8 @@ class PostgresEventStore:
                     " terminal INTEGER, created BIGINT, rank INTEGER,"
                     " event_id TEXT, event_type TEXT, state TEXT,"
                     " inflight_token TEXT, inflight_until DOUBLE PRECISION,"
-                    " updated_at DOUBLE PRECISION)"
+                    " updated_at DOUBLE PRECISION, change_digest TEXT)"
                 )
-            )
-            # The type and change digest of each object's latest event (added after the
-            # first release: existing tables gain the column here).
-            cur.execute(
-                self._sql("ALTER TABLE {objects} ADD COLUMN IF NOT EXISTS change_digest TEXT")
             )
 
     def _sql(self, template: str) -> sql.Composed:
