@@ -76,16 +76,6 @@ class KonbiniClient(PaymentIntents):
         engine = Engine(self._stripe, policy=policy, sleep=sleep, clock=clock, rng=jitter)
         super().__init__(engine)
 
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """Return the retry policy every operation of this client follows."""
-        return self._engine.policy
-
-    @property
-    def engine(self) -> Engine:
-        """Return the engine the client's requests run on (the SDK's services use it)."""
-        return self._engine
-
     @functools.cached_property
     def refunds(self) -> Refunds:
         """Konbini refunds (full, partial, followed until the customer gives a bank account).
@@ -159,16 +149,6 @@ class AsyncKonbiniClient(AsyncPaymentIntents):
         wait = sleep or asyncio_sleep
         engine = AsyncEngine(self._stripe, policy=policy, sleep=wait, clock=clock, rng=jitter)
         super().__init__(engine)
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """Return the retry policy every operation of this client follows."""
-        return self._engine.policy
-
-    @property
-    def engine(self) -> AsyncEngine:
-        """Return the engine the client's requests run on (the SDK's services use it)."""
-        return self._engine
 
     @functools.cached_property
     def refunds(self) -> AsyncRefunds:

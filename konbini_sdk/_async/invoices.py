@@ -8,6 +8,8 @@ DEBUG. The request models and the Konbini rules are :mod:`konbini_sdk._billing`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import stripe
 
@@ -35,31 +37,29 @@ class AsyncInvoices:
         self, request: KonbiniInvoiceRequest, *, order_id: str
     ) -> stripe.Invoice:
         """Create the order's draft invoice and its items; return the draft as it is now."""
-        with self._engine.operation("create_invoice_draft", {"order_id": order_id}) as op:
-            invoice = await self._create_draft(request, order_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return await self._logged(
+            "create_invoice_draft",
+            {"order_id": order_id},
+            lambda: self._create_draft(request, order_id),
+        )
 
     async def finalize(self, invoice_id: str) -> stripe.Invoice:
         """Finalize a draft: it gets its number, ``hosted_invoice_url`` and becomes ``open``."""
-        with self._engine.operation("finalize_invoice", {"invoice_id": invoice_id}) as op:
-            invoice = await self._finalize(invoice_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return await self._logged(
+            "finalize_invoice", {"invoice_id": invoice_id}, lambda: self._finalize(invoice_id)
+        )
 
     async def send(self, invoice_id: str) -> stripe.Invoice:
         """Email the open invoice to the customer (test mode: only to the account's address)."""
-        with self._engine.operation("send_invoice", {"invoice_id": invoice_id}) as op:
-            invoice = await self._send(invoice_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return await self._logged(
+            "send_invoice", {"invoice_id": invoice_id}, lambda: self._send(invoice_id)
+        )
 
     async def retrieve(self, invoice_id: str) -> stripe.Invoice:
         """Return the invoice's current state."""
-        with self._engine.operation("retrieve_invoice", {"invoice_id": invoice_id}) as op:
-            invoice = await self._retrieve(invoice_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return await self._logged(
+            "retrieve_invoice", {"invoice_id": invoice_id}, lambda: self._retrieve(invoice_id)
+        )
 
     async def create_and_send(
         self, request: KonbiniInvoiceRequest, *, order_id: str
@@ -69,15 +69,32 @@ class AsyncInvoices:
         The customer opens ``hosted_invoice_url`` and chooses Konbini there, which issues
         the voucher. Fulfil on ``invoice.paid`` (or when :meth:`retrieve` says ``paid``).
         """
-        with self._engine.operation("create_and_send_invoice", {"order_id": order_id}) as op:
-            draft = await self._create_draft(request, order_id)
-            invoice_id = str(draft.id)
-            await self._finalize(invoice_id)
-            invoice = await self._send(invoice_id)
+        context = {"order_id": order_id}
+        return await self._logged(
+            "create_and_send_invoice", context, lambda: self._create_and_send(request, order_id)
+        )
+
+    # ---------------------------------------------------------------- steps
+
+    async def _logged(
+        self,
+        operation: str,
+        context: Mapping[str, Any],
+        step: Callable[[], Awaitable[stripe.Invoice]],
+    ) -> stripe.Invoice:
+        """Run ``step`` as one public operation; its line names the invoice and status."""
+        with self._engine.operation(operation, context) as op:
+            invoice = await step()
             op.done(invoice_id=invoice.id, status=invoice.status)
             return invoice
 
-    # ---------------------------------------------------------------- steps
+    async def _create_and_send(
+        self, request: KonbiniInvoiceRequest, order_id: str
+    ) -> stripe.Invoice:
+        draft = await self._create_draft(request, order_id)
+        invoice_id = str(draft.id)
+        await self._finalize(invoice_id)
+        return await self._send(invoice_id)
 
     async def _create_draft(self, request: KonbiniInvoiceRequest, order_id: str) -> stripe.Invoice:
         params = request.to_stripe_params(order_id)

@@ -9,6 +9,8 @@ DEBUG. The request models and the Konbini rules are :mod:`konbini_sdk._billing`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import stripe
 
@@ -34,31 +36,29 @@ class Invoices:
 
     def create_draft(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
         """Create the order's draft invoice and its items; return the draft as it is now."""
-        with self._engine.operation("create_invoice_draft", {"order_id": order_id}) as op:
-            invoice = self._create_draft(request, order_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return self._logged(
+            "create_invoice_draft",
+            {"order_id": order_id},
+            lambda: self._create_draft(request, order_id),
+        )
 
     def finalize(self, invoice_id: str) -> stripe.Invoice:
         """Finalize a draft: it gets its number, ``hosted_invoice_url`` and becomes ``open``."""
-        with self._engine.operation("finalize_invoice", {"invoice_id": invoice_id}) as op:
-            invoice = self._finalize(invoice_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return self._logged(
+            "finalize_invoice", {"invoice_id": invoice_id}, lambda: self._finalize(invoice_id)
+        )
 
     def send(self, invoice_id: str) -> stripe.Invoice:
         """Email the open invoice to the customer (test mode: only to the account's address)."""
-        with self._engine.operation("send_invoice", {"invoice_id": invoice_id}) as op:
-            invoice = self._send(invoice_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return self._logged(
+            "send_invoice", {"invoice_id": invoice_id}, lambda: self._send(invoice_id)
+        )
 
     def retrieve(self, invoice_id: str) -> stripe.Invoice:
         """Return the invoice's current state."""
-        with self._engine.operation("retrieve_invoice", {"invoice_id": invoice_id}) as op:
-            invoice = self._retrieve(invoice_id)
-            op.done(invoice_id=invoice.id, status=invoice.status)
-            return invoice
+        return self._logged(
+            "retrieve_invoice", {"invoice_id": invoice_id}, lambda: self._retrieve(invoice_id)
+        )
 
     def create_and_send(self, request: KonbiniInvoiceRequest, *, order_id: str) -> stripe.Invoice:
         """Create, finalize and send the order's Konbini invoice; return the sent invoice.
@@ -66,15 +66,30 @@ class Invoices:
         The customer opens ``hosted_invoice_url`` and chooses Konbini there, which issues
         the voucher. Fulfil on ``invoice.paid`` (or when :meth:`retrieve` says ``paid``).
         """
-        with self._engine.operation("create_and_send_invoice", {"order_id": order_id}) as op:
-            draft = self._create_draft(request, order_id)
-            invoice_id = str(draft.id)
-            self._finalize(invoice_id)
-            invoice = self._send(invoice_id)
+        context = {"order_id": order_id}
+        return self._logged(
+            "create_and_send_invoice", context, lambda: self._create_and_send(request, order_id)
+        )
+
+    # ---------------------------------------------------------------- steps
+
+    def _logged(
+        self,
+        operation: str,
+        context: Mapping[str, Any],
+        step: Callable[[], stripe.Invoice],
+    ) -> stripe.Invoice:
+        """Run ``step`` as one public operation; its line names the invoice and status."""
+        with self._engine.operation(operation, context) as op:
+            invoice = step()
             op.done(invoice_id=invoice.id, status=invoice.status)
             return invoice
 
-    # ---------------------------------------------------------------- steps
+    def _create_and_send(self, request: KonbiniInvoiceRequest, order_id: str) -> stripe.Invoice:
+        draft = self._create_draft(request, order_id)
+        invoice_id = str(draft.id)
+        self._finalize(invoice_id)
+        return self._send(invoice_id)
 
     def _create_draft(self, request: KonbiniInvoiceRequest, order_id: str) -> stripe.Invoice:
         params = request.to_stripe_params(order_id)

@@ -68,6 +68,7 @@ from konbini_sdk._intents import (
     voucher_url,
 )
 from konbini_sdk._requests import BillingDetails, PaymentIntentRequest
+from konbini_sdk._retry import RetryPolicy
 from konbini_sdk._sync.engine import Engine
 from konbini_sdk._voucher import Voucher
 
@@ -130,6 +131,16 @@ class PaymentIntents:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Return the retry policy every operation of this client follows."""
+        return self._engine.policy
+
+    @property
+    def engine(self) -> Engine:
+        """Return the engine the client's requests run on (the SDK's services use it)."""
+        return self._engine
 
     def _payment_intent(self, answer: Answer[StripeResponse]) -> stripe.PaymentIntent:
         """Build the ``stripe.PaymentIntent`` a public method returns, once, from the answer.

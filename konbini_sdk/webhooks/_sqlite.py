@@ -401,19 +401,21 @@ def _summarise(
     return status, latest, last_seq + 1
 
 
-def _record_superseded(conn: sqlite3.Connection, event: EventRecord, now: float) -> None:
-    conn.execute(
-        _INSERT_SUPERSEDED,
-        (
-            event.object_key,
-            event.event_id,
-            event.event_type,
-            *event.order,
-            event.state,
-            now,
-            event.change or None,
-        ),
+def _row(event: EventRecord, now: float) -> tuple[object, ...]:
+    """Return the log row's values for ``_INSERT_DONE`` and ``_INSERT_SUPERSEDED``."""
+    return (
+        event.object_key,
+        event.event_id,
+        event.event_type,
+        *event.order,
+        event.state,
+        now,
+        event.change or None,
     )
+
+
+def _record_superseded(conn: sqlite3.Connection, event: EventRecord, now: float) -> None:
+    conn.execute(_INSERT_SUPERSEDED, _row(event, now))
 
 
 class _OSLockClaims:
@@ -490,11 +492,7 @@ class _OSLockClaims:
                          order[1], order[2], event.state, seq, now, event.change or None),
                     ).rowcount  # fmt: skip
                 else:  # not claimed here (or claimed before a fork): the seq from the table
-                    inserted = conn.execute(
-                        _INSERT_DONE,
-                        (event.object_key, event.event_id, event.event_type, *order,
-                         event.state, now, event.change or None),
-                    ).rowcount  # fmt: skip
+                    inserted = conn.execute(_INSERT_DONE, _row(event, now)).rowcount
             except sqlite3.Error:
                 conn.close()
                 raise
@@ -558,21 +556,7 @@ class _LeaseClaims:
                 "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
                 (event.object_key, claim.token),
             )
-            return (
-                conn.execute(
-                    _INSERT_DONE,
-                    (
-                        event.object_key,
-                        event.event_id,
-                        event.event_type,
-                        *event.order,
-                        event.state,
-                        now,
-                        event.change or None,
-                    ),
-                ).rowcount
-                == 1
-            )
+            return conn.execute(_INSERT_DONE, _row(event, now)).rowcount == 1
 
     def release(self, claim: Claim) -> None:
         """Delete the lease if it is still this worker's."""
