@@ -202,6 +202,7 @@ class Emulator:
         log_limit: int | None = None,
         voucher_quirks: VoucherQuirks | None = None,
         webhook_delivery: WebhookDelivery | None = None,
+        konbini_enabled: bool = True,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
@@ -222,6 +223,7 @@ class Emulator:
             settings=Settings(
                 expiry_buffer_seconds=expiry_buffer_seconds,
                 voucher_quirks=voucher_quirks or VoucherQuirks(),
+                konbini_enabled=konbini_enabled,
             ),
         )
         self._router = Router()
@@ -332,6 +334,21 @@ class Emulator:
     def expiry_buffer_seconds(self, value: float) -> None:
         """Change the buffer for vouchers confirmed from now on."""
         self._state.settings.expiry_buffer_seconds = value
+
+    @property
+    def konbini_enabled(self) -> bool:
+        """Whether Konbini is enabled on the emulated account (default ``True``).
+
+        ``False`` plays an account that has not enabled Konbini: ``konbini`` is dropped from
+        ``allowed_payment_method_types`` (PaymentIntents and Checkout Sessions) as Stripe drops
+        a type that is not enabled, so the answer's ``payment_method_types`` lacks it.
+        """
+        return self._state.settings.konbini_enabled
+
+    @konbini_enabled.setter
+    def konbini_enabled(self, value: bool) -> None:
+        with self._state.lock:
+            self._state.settings.konbini_enabled = bool(value)
 
     @property
     def voucher_quirks(self) -> VoucherQuirks:
