@@ -797,6 +797,10 @@ class Emulator:
             return 200, {"ok": True, "emulator": EMULATOR_HEADER, "now": self.timestamp()}
         if parts == ["clock"] and method == "GET":
             return 200, {"now": self.timestamp()}
+        if parts == ["account"] and method in ("GET", "POST"):
+            if method == "POST":
+                self.konbini_enabled = _flag(_required(form, "konbini_enabled"), "konbini_enabled")
+            return 200, {"konbini_enabled": self.konbini_enabled}
         if (method, parts) == ("POST", ["clock", "advance"]):
             ran = self.advance(_number(_required(form, "seconds"), "seconds"))
             return 200, {"now": self.timestamp(), "transitions": ran}
@@ -913,6 +917,12 @@ def _number(value: str, name: str) -> float:
     if number < 0:
         raise ApiError(400, f"Invalid {name}: the clock only moves forward.", param=name)
     return number
+
+
+def _flag(value: str, name: str) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    raise ApiError(400, f"{name} must be true or false", param=name)
 
 
 def _required(form: dict[str, str], name: str) -> str:

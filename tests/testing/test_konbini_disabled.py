@@ -67,3 +67,29 @@ def test_konbini_can_be_enabled_again() -> None:
         emulator.konbini_enabled = True
         intent = _client(emulator).v1.payment_intents.create(params)  # type: ignore[arg-type]
         assert intent.payment_method_types == ["konbini"]
+
+
+def test_the_control_api_switches_konbini(disabled: Emulator) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    def post(value: str) -> dict[str, bool]:
+        request = urllib.request.Request(  # noqa: S310 (the emulator's http URL)
+            disabled.api_base + "/_emulator/account",
+            data=f"konbini_enabled={value}".encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            answer: dict[str, bool] = json.loads(response.read())
+            return answer
+
+    assert post("true") == {"konbini_enabled": True}
+    assert disabled.konbini_enabled is True
+    with pytest.raises(urllib.error.HTTPError) as raised:
+        post("maybe")
+    assert raised.value.code == 400
+    assert "konbini_enabled must be true or false" in raised.value.read().decode()
+    raised.value.close()
+    assert post("false") == {"konbini_enabled": False}
+    assert disabled.konbini_enabled is False
