@@ -89,10 +89,24 @@ class Check:
     status: Status
     message: str
     details: dict[str, Any] = field(default_factory=dict)
+    #: What is wrong or worth knowing, one sentence each (shown one per line).
+    findings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """Return the check as a JSON object."""
-        return {"check": self.name, "status": self.status, "message": self.message, **self.details}
+        return {
+            "check": self.name,
+            "status": self.status,
+            "message": "; ".join([self.message, *self.findings]),
+            "findings": list(self.findings),
+            **self.details,
+        }
+
+    def as_text(self) -> list[str]:
+        """Return the check's lines for people: status and message, then each finding."""
+        return [f"  {self.status:<8} {self.message}"] + [
+            f"{'':11}- {finding}" for finding in self.findings
+        ]
 
 
 @dataclass
@@ -127,7 +141,8 @@ class Report:
     def as_text(self) -> str:
         """Return the report for people: one line per check, then the verdict."""
         lines = [f"konbini doctor: {self.target}", f"  SDK API version  {STRIPE_API_VERSION}"]
-        lines += [f"  {check.status:<8} {check.message}" for check in self.checks]
+        for check in self.checks:
+            lines += check.as_text()
         verdict = (
             "no problems found"
             if not self.problems
@@ -288,11 +303,8 @@ def _endpoint_check(endpoint: Any, default: str | None) -> Check:
         else f"{handled} of the {len(HANDLED_EVENT_TYPES)} event types the SDK handles"
     )
     head = f"webhook endpoint {endpoint.get('id')} ({url}): API version {version}, {events}"
-    if problems:
-        return Check("webhook_endpoint", "problem", "; ".join([head, *problems, *notes]), details)
-    if notes:
-        return Check("webhook_endpoint", "warning", "; ".join([head, *notes]), details)
-    return Check("webhook_endpoint", "ok", head, details)
+    status: Status = "problem" if problems else "warning" if notes else "ok"
+    return Check("webhook_endpoint", status, head, details, [*problems, *notes])
 
 
 def _endpoints(client: stripe.StripeClient) -> Iterable[Any]:

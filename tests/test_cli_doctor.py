@@ -98,13 +98,16 @@ def test_an_endpoint_on_another_version_missing_events_is_a_problem(emu: Emulato
     assert err == ""
     assert "konbini doctor: emulator (or API) at http://127.0.0.1:" in out
     lines = out.splitlines()
-    [bad_line] = [line for line in lines if bad in line]
-    assert bad_line.split()[0] == "problem"
-    assert f"API version {DAHLIA}" in bad_line
-    assert f"not the SDK's {STRIPE_API_VERSION}" in bad_line
-    assert "it does not receive payment_intent.payment_failed" in bad_line
-    assert "ignored by the SDK (answered 200): customer.created" in bad_line
-    assert "refund.failed" in bad_line  # handled by the SDK, not enabled
+    [bad_at] = [i for i, line in enumerate(lines) if bad in line]
+    assert lines[bad_at].split()[0] == "problem"
+    findings = [line.strip() for line in lines[bad_at + 1 :] if line.startswith(" " * 11 + "- ")]
+    assert findings[0] == (
+        f"- its events come in API version {DAHLIA}, not the SDK's {STRIPE_API_VERSION}: "
+        f"create an endpoint with api_version={STRIPE_API_VERSION}"
+    )
+    assert findings[1] == "- it does not receive payment_intent.payment_failed"
+    assert "refund.failed" in findings[2]  # handled by the SDK, not enabled
+    assert findings[3] == "- enabled, ignored by the SDK (answered 200): customer.created"
     [good_line] = [line for line in lines if good in line]
     assert good_line.split()[0] == "ok"
     assert lines[-1] == "1 problem found"

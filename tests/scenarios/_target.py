@@ -12,6 +12,7 @@ same polls, at the same intervals, see the same transitions at once.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -105,6 +106,17 @@ class ThrottledHTTPClient(stripe.RequestsClient):
         return super().request(method, url, headers, post_data)
 
 
+def rate_per_process(environ: Mapping[str, str] = os.environ) -> float:
+    """This process's share of the test-mode rate limit (pytest-xdist workers split it)."""
+    workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT") or "1")
+    return TEST_MODE_RATE_LIMIT / max(workers, 1)
+
+
+def throttled_http_client() -> ThrottledHTTPClient:
+    """A real-time throttled HTTP client for ``stripe.StripeClient(http_client=...)``."""
+    return ThrottledHTTPClient(Throttle(rate_per_process(), RealClock()))
+
+
 @dataclass(frozen=True)
 class Polling:
     """How a wait polls: first interval, growth factor, longest interval (seconds)."""
@@ -118,7 +130,8 @@ class TestModeTarget:
     """A Stripe test-mode API: Stripe (``api_base=None``) or an emulator at ``api_base``.
 
     ``run_id`` tags every order id and metadata this run creates, so runs sharing one test
-    account never see each other's objects.
+    account never see each other's objects. ``rate`` (requests a second) defaults to this
+    process's share of the test-mode limit (:func:`rate_per_process`).
     """
 
     __test__ = False  # not a pytest test class
@@ -130,7 +143,7 @@ class TestModeTarget:
         name: str,
         clock: Clock,
         api_base: str | None = None,
-        rate: float = TEST_MODE_RATE_LIMIT,
+        rate: float | None = None,
         polling: Polling = Polling(),
     ) -> None:
         if not api_key.startswith(("sk_test_", "rk_test_")):
@@ -139,7 +152,7 @@ class TestModeTarget:
         self.clock = clock
         self.polling = polling
         self.run_id = uuid.uuid4().hex[:10]
-        self.http_client = ThrottledHTTPClient(Throttle(rate, clock))
+        self.http_client = ThrottledHTTPClient(Throttle(rate or rate_per_process(), clock))
         addresses: Any = {"api": api_base} if api_base else None
         self.stripe = stripe.StripeClient(
             api_key, base_addresses=addresses, http_client=self.http_client

@@ -12,6 +12,9 @@ from tests.scenarios._target import (
     ScenarioTimeoutError,
     TestModeTarget,
     Throttle,
+    ThrottledHTTPClient,
+    rate_per_process,
+    throttled_http_client,
 )
 from tests.scenarios.conftest import chosen_target, scenario_cassette
 
@@ -99,3 +102,9 @@ def test_a_wait_gives_up_after_its_time_on_the_target_clock() -> None:
 def test_scenario_cassettes_have_their_own_folder(request: pytest.FixtureRequest) -> None:
     path = scenario_cassette(request.node)
     assert path.parts[-3:] == ("scenarios", "target", f"{request.node.name}.yaml")
+
+
+def test_xdist_workers_share_the_rate_limit() -> None:
+    assert rate_per_process({}) == 25
+    assert rate_per_process({"PYTEST_XDIST_WORKER_COUNT": "2"}) == 12.5
+    assert isinstance(throttled_http_client(), ThrottledHTTPClient)
