@@ -54,7 +54,8 @@ def scenario_cassette(node: pytest.Item) -> Path:
     return CASSETTES / "scenarios" / module / f"{name}.yaml"
 
 
-def _recorder() -> vcr.VCR:
+def scenario_recorder() -> vcr.VCR:
+    """A vcrpy recorder (mode ``all``) with the filters of ``tests/conftest.py``."""
     recorded_against = f"stripe test mode, Stripe API {konbini_sdk.STRIPE_API_VERSION}"
     recorder = vcr.VCR(
         record_mode="all",
@@ -87,7 +88,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[TestModeTarget]:
         path = scenario_cassette(request.node)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
-        with _recorder().use_cassette(str(path)):
+        with scenario_recorder().use_cassette(str(path)):
             yield stripe_target
         return
     with Emulator(seed=17) as emulator:

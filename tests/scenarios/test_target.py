@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from konbini_sdk.testing import Emulator, Scenario
@@ -16,7 +18,7 @@ from tests.scenarios._target import (
     rate_per_process,
     throttled_http_client,
 )
-from tests.scenarios.conftest import chosen_target, scenario_cassette
+from tests.scenarios.conftest import chosen_target, scenario_cassette, scenario_recorder
 
 
 class FakeClock:
@@ -108,3 +110,19 @@ def test_xdist_workers_share_the_rate_limit() -> None:
     assert rate_per_process({}) == 25
     assert rate_per_process({"PYTEST_XDIST_WORKER_COUNT": "2"}) == 12.5
     assert isinstance(throttled_http_client(), ThrottledHTTPClient)
+
+
+def test_recording_applies_the_cassette_filters(tmp_path: Path) -> None:
+    key = "sk_test_recording_secret_123"
+    with Emulator() as emulator:
+        target = TestModeTarget(
+            key, name="emulator", api_base=emulator.api_base, clock=EmulatorClock(emulator)
+        )
+        path = tmp_path / "recorded.yaml"
+        with scenario_recorder().use_cassette(str(path)):
+            pay(target, "recorded", Scenario.SUCCEED_IMMEDIATELY)
+    text = path.read_text(encoding="utf-8")
+    assert key not in text
+    assert "uri: https://api.stripe.com/v1/payment_intents" in text
+    assert "Konbini-Recorded-Against" in text
+    assert "_secret_" not in text.replace("pi_REDACTED_secret_REDACTED", "")
