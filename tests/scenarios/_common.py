@@ -7,6 +7,9 @@ from konbini_sdk.testing import Scenario
 from tests.scenarios._target import FAILS_AFTER_EXPIRY, MARGIN, PAYS_AFTER, TestModeTarget
 
 AMOUNT = 2980
+DESCRIPTION = "テスト注文"
+#: How far apart two timestamps of one moment may be at Stripe (answer vs event).
+CLOCK_SLACK = 60.0
 
 #: Waits, documented time plus margin: payment after 3 minutes; failure an hour after expiry.
 WITHIN_PAYMENT = PAYS_AFTER + MARGIN

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from konbini_sdk import ConfirmationNumberRejectedError, PaymentState, describe_payment
+from konbini_sdk import (
+    ConfirmationNumberRejectedError,
+    PaymentIntentRequest,
+    PaymentState,
+    describe_payment,
+)
 from konbini_sdk.testing import REJECTED_CONFIRMATION_NUMBER, Scenario
-from tests.scenarios._common import AMOUNT, WITHIN_IMMEDIATE, WITHIN_PAYMENT, customer, pay
+from tests.scenarios._common import (
+    AMOUNT,
+    DESCRIPTION,
+    WITHIN_IMMEDIATE,
+    WITHIN_PAYMENT,
+    customer,
+    pay,
+)
 from tests.scenarios._target import TestModeTarget
 
 
@@ -66,11 +78,14 @@ def test_a_rejected_confirmation_number_leaves_the_intent_unconfirmed(
         )
     assert raised.value.code == "payment_intent_konbini_rejected_confirmation_number"
     assert REJECTED_CONFIRMATION_NUMBER not in str(raised.value)
-    found = target.stripe.v1.payment_intents.search(
-        {"query": f"metadata['order_id']:'{target.order_id('rejected')}'"}
+    # The order's intent, found again through its idempotent create (no Search: Stripe's
+    # search index lags behind writes).
+    intent = target.konbini.create_payment_intent(
+        PaymentIntentRequest(amount=AMOUNT, product_description=DESCRIPTION),
+        order_id=target.order_id("rejected"),
     )
-    [intent] = found.data
     assert intent.status == "requires_payment_method"
+    assert intent.payment_method is None
     # Another number on the same order then works.
     voucher = target.konbini.confirm(
         intent.id,
