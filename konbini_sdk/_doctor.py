@@ -32,7 +32,13 @@ from typing import Any, Final, Literal
 import stripe
 
 from konbini_sdk._api_version import STRIPE_API_VERSION
-from konbini_sdk._exceptions import AuthenticationError, ConnectionFailedError
+from konbini_sdk._exceptions import (
+    AuthenticationError,
+    ConnectionFailedError,
+    OutcomeUnknownError,
+    StripeAPIError,
+    translate_stripe_error,
+)
 from konbini_sdk.webhooks import (
     CheckoutAsyncPaymentFailed,
     CheckoutAsyncPaymentSucceeded,
@@ -174,7 +180,7 @@ def account_default_version(
         with opener(request, timeout=15) as response:
             version = response.headers.get("Stripe-Version")
     except urllib.error.HTTPError as error:
-        if error.code in (401, 403):
+        if error.code == 401:
             raise AuthenticationError(
                 f"the API key was refused (HTTP {error.code})", http_status=error.code
             ) from None
@@ -312,6 +318,31 @@ def _endpoints(client: stripe.StripeClient) -> Iterable[Any]:
     return page.auto_paging_iter()
 
 
+def _checked(name: str, what: str, check: Callable[[], list[Check]]) -> list[Check]:
+    """Run ``check``; a refusal becomes a ``problem`` naming what could not be checked.
+
+    A refused key or an unreachable API ends the whole run instead (every other check would
+    fail the same way): raised as the SDK's typed error.
+    """
+    try:
+        return check()
+    except stripe.StripeError as raw:
+        error = translate_stripe_error(raw)
+        if isinstance(error, AuthenticationError | ConnectionFailedError | OutcomeUnknownError):
+            raise error from raw
+        return [_refused(name, what, error)]
+
+
+def _refused(name: str, what: str, error: StripeAPIError) -> Check:
+    hint = " (a restricted key needs that permission)" if error.http_status == 403 else ""
+    return Check(
+        name,
+        "problem",
+        f"could not check {what}: {error}{hint}",
+        {"error_code": error.code, "http_status": error.http_status},
+    )
+
+
 def run_doctor(
     client: stripe.StripeClient,
     api_key: str,
@@ -325,10 +356,19 @@ def run_doctor(
     report = Report(target, livemode)
     default = account_default_version(api_key, api_base, opener=opener)
     report.checks.append(_version_check(default))
-    report.checks.append(_konbini_check(client, livemode))
+    report.checks += _checked(
+        "konbini_enabled", "whether Konbini is enabled", lambda: [_konbini_check(client, livemode)]
+    )
+    report.checks += _checked(
+        "webhook_endpoint", "the webhook endpoints", lambda: _endpoint_checks(client, default)
+    )
+    return report
+
+
+def _endpoint_checks(client: stripe.StripeClient, default: str | None) -> list[Check]:
     endpoints = [endpoint.to_dict() for endpoint in _endpoints(client)]
     if not endpoints:
-        report.checks.append(
+        return [
             Check(
                 "webhook_endpoint",
                 "problem",
@@ -337,6 +377,5 @@ def run_doctor(
                 f"{STRIPE_API_VERSION}",
                 {"webhook_endpoint": None},
             )
-        )
-    report.checks += [_endpoint_check(endpoint, default) for endpoint in endpoints]
-    return report
+        ]
+    return [_endpoint_check(endpoint, default) for endpoint in endpoints]

@@ -200,3 +200,27 @@ def test_unreachable_and_refused_keys_have_their_exit_codes(emu: Emulator) -> No
     assert code == 2
     assert "sk_test_" in err.getvalue()
     assert "pk_test_abc" not in err.getvalue()
+
+
+def test_a_refused_check_is_a_problem_and_the_others_still_run(emu: Emulator) -> None:
+    _endpoint(emu, ["*"], STRIPE_API_VERSION)
+    emu.inject("payment_method_not_available", method="POST", path="/v1/payment_intents")
+    code, out, err = _doctor(emu, "--json")
+    assert (code, err) == (1, "")
+    [konbini] = _checks(out, "konbini_enabled")
+    assert konbini["status"] == "problem"
+    assert konbini["message"].startswith("could not check whether Konbini is enabled: ")
+    assert konbini["error_code"] == "payment_method_not_available"
+    [endpoint] = _checks(out, "webhook_endpoint")
+    assert endpoint["status"] == "ok"
+    assert _client(emu).v1.payment_intents.list().data == []
+
+
+def test_an_api_that_stops_answering_midway_is_unreachable(emu: Emulator) -> None:
+    # The versionless read answers; the Konbini probe's connection then closes unanswered.
+    emu.inject("drop_before_commit", method="POST", path="/v1/payment_intents", times=None)
+    code, out, err = _doctor(emu)
+    assert code == 4
+    assert out == ""
+    assert err.startswith("konbini: error: no answer from 127.0.0.1:")
+    assert KEY not in err
