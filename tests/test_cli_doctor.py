@@ -224,3 +224,23 @@ def test_an_api_that_stops_answering_midway_is_unreachable(emu: Emulator) -> Non
     assert out == ""
     assert err.startswith("konbini: error: no answer from 127.0.0.1:")
     assert KEY not in err
+
+
+def test_doctor_takes_a_live_key_for_stripe_but_not_for_an_emulator(emu: Emulator) -> None:
+    from konbini_sdk.cli import _doctor_target, build_parser
+
+    live = "sk_live_" + "2" * 24
+    target = _doctor_target(build_parser().parse_args(["doctor"]), {"STRIPE_API_KEY": live}, print)
+    assert target.api_base is None
+    assert target.api_key == live
+    assert live not in repr(target)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["doctor", "--api-base", emu.api_base],
+        stdout=out,
+        stderr=err,
+        environ={"STRIPE_API_KEY": live},
+    )
+    assert code == 2
+    assert "live key" in err.getvalue()
+    assert live not in out.getvalue() + err.getvalue()
