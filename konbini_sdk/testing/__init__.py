@@ -28,6 +28,7 @@ from typing import Any
 
 from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchange
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
+from konbini_sdk.testing._relay import RelayedDelivery, WebhookRelay
 from konbini_sdk.testing._webhooks import DeliveryAttempt
 from konbini_sdk.testing.scenarios import (
     INVALID_CONFIRMATION_NUMBER,
@@ -48,7 +49,9 @@ __all__ = [
     "FaultKind",
     "Faults",
     "RefundBankAccount",
+    "RelayedDelivery",
     "Scenario",
+    "WebhookRelay",
     "scenario_for",
     "serve",
 ]

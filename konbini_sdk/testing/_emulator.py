@@ -369,6 +369,14 @@ class Emulator:
             )
         return signing_secret
 
+    def remove_webhook_endpoint(self, url: str) -> int:
+        """Delete every webhook endpoint registered with ``url``; returns how many.
+
+        Deliveries already queued for them are dropped (as after a ``DELETE``).
+        """
+        with self._state.lock:
+            return webhook_endpoints.delete_endpoints(self._state, url)
+
     def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
         """Wait until every queued webhook delivery (and retry) is done; ``False`` on timeout."""
         return self._dispatcher.wait(timeout)
