@@ -72,7 +72,12 @@ def test_the_check_names_each_public_name_without_a_docstring(tmp_path: Path) ->
 
     missing = load_hooks().missing_docstrings([tmp_path], modules=["shopkit"])
 
-    assert missing == ["shopkit.SILENT", "shopkit.Cart.remove", "shopkit.Cart.size", "shopkit.quiet"]
+    assert missing == [
+        "shopkit.SILENT",
+        "shopkit.Cart.remove",
+        "shopkit.Cart.size",
+        "shopkit.quiet",
+    ]
 
 
 def test_every_public_name_of_the_reference_has_a_docstring() -> None:
