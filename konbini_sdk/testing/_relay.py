@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["RelayedDelivery", "WebhookRelay"]
 
 _RELAY_PATH: Final = "/konbini-webhook-relay"
+#: How long to wait for the emulator's own delivery thread before asking it to flush.
+_GRACE_SECONDS: Final = 0.5
 
 #: The signature you would check: ``target(payload, stripe_signature_header)``.
 EndpointFunction = Callable[[bytes, str], Any]
@@ -92,10 +94,12 @@ class WebhookRelay:
         self._emulator = emulator
         self._timeout = timeout
         self._cond = threading.Condition()
+        # Every delivery caught, in arrival order (duplicates included, if the emulator sends
+        # any); the positions your endpoint answered 2xx, and those it was offered.
         self._caught: list[_Captured] = []
         self._caught_ids: set[str] = set()
-        self._undelivered: list[_Captured] = []
-        self._attempted: set[str] = set()
+        self._delivered: set[int] = set()
+        self._attempted: set[int] = set()
         self._server = _catcher(self._catch)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -107,7 +111,11 @@ class WebhookRelay:
         host, port = self._server.server_address[:2]
         self._url = f"http://{host!s}:{port}{_RELAY_PATH}"
         self._events = None if events is None else frozenset(events)
-        self._secret = emulator.add_webhook_endpoint(self._url, secret=secret, events=events)
+        try:
+            self._secret = emulator.add_webhook_endpoint(self._url, secret=secret, events=events)
+        except BaseException:
+            self._stop_server()
+            raise
         # Events emitted before the endpoint existed are never sent to it; any emitted later
         # are. Taken after registering, so an event created in between is not waited for.
         self._before = {event["id"] for event in emulator.events()}
@@ -126,7 +134,7 @@ class WebhookRelay:
         return self._url
 
     def events(self) -> list[dict[str, Any]]:
-        """Every event caught so far, parsed, oldest first (delivered to you or not)."""
+        """Return every event caught so far, parsed, in arrival order (delivered or not)."""
         self._wait_for_emitted()
         with self._cond:
             return [json.loads(captured.payload) for captured in self._caught]
@@ -135,14 +143,18 @@ class WebhookRelay:
         """Return the ids of caught events your endpoint has not yet answered with a 2xx."""
         self._wait_for_emitted()
         with self._cond:
-            return [captured.event_id for captured in self._undelivered]
+            return [
+                captured.event_id
+                for index, captured in enumerate(self._caught)
+                if index not in self._delivered
+            ]
 
     # ---- delivery -----------------------------------------------------------------------
 
     def deliver_to(
         self, target: EndpointFunction | Any, path: str | None = None
     ) -> list[RelayedDelivery]:
-        """Hand every caught, not yet delivered event to ``target``, oldest first.
+        """Hand every caught, not yet delivered event to ``target``, in the order caught.
 
         ``target`` is one of:
 
@@ -155,31 +167,22 @@ class WebhookRelay:
         * a URL (``"http://127.0.0.1:8000/webhooks"``): a real ``POST``.
 
         It first waits (up to ``timeout`` seconds) until the emulator has sent the relay
-        every event created so far. Each event is handed over once; an answer outside 2xx
-        keeps it for the next call (re-signed then, like Stripe's retries). An exception
-        raised by ``target`` propagates to your test, and that event stays undelivered.
-        Returns a :class:`RelayedDelivery` per event handed over, in order.
+        every event created so far. Each caught delivery is handed over until the endpoint
+        answers it with a 2xx: an answer outside 2xx keeps it for the next call, re-signed
+        then, as Stripe signs each retry. An exception raised by ``target`` propagates to
+        your test; that event and the ones after it stay undelivered. Returns a
+        :class:`RelayedDelivery` per event handed over, in order.
         """
         send = _sender(target, path)
         self._wait_for_emitted()
         with self._cond:
-            batch = list(self._undelivered)
-        results: list[RelayedDelivery] = []
-        for captured in batch:
-            with self._cond:
-                retry = captured.event_id in self._attempted
-            result = self._send(send, captured, retry=retry)
-            results.append(result)
-            with self._cond:
-                self._attempted.add(captured.event_id)
-                if result.ok:
-                    self._undelivered.remove(captured)
-        return results
+            batch = [index for index in range(len(self._caught)) if index not in self._delivered]
+        return [self._offer(send, index) for index in batch]
 
     def redeliver_to(
         self, target: EndpointFunction | Any, path: str | None = None
     ) -> list[RelayedDelivery]:
-        """Hand every caught event to ``target`` again, delivered or not (oldest first).
+        """Hand every caught event to ``target`` again, delivered or not, in the order caught.
 
         Stripe delivers each event at least once: use this to check that your handlers run
         once per event however often it arrives. Each payload is re-signed with the time of
@@ -188,16 +191,9 @@ class WebhookRelay:
         send = _sender(target, path)
         self._wait_for_emitted()
         with self._cond:
-            batch = list(self._caught)
-        results: list[RelayedDelivery] = []
-        for captured in batch:
-            result = self._send(send, captured, retry=True)
-            results.append(result)
-            with self._cond:
-                self._attempted.add(captured.event_id)
-                if result.ok and captured in self._undelivered:
-                    self._undelivered.remove(captured)
-        return results
+            self._attempted.update(range(len(self._caught)))  # every one is a repeat now
+            batch = list(range(len(self._caught)))
+        return [self._offer(send, index) for index in batch]
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -207,6 +203,9 @@ class WebhookRelay:
             return
         self._closed = True
         self._emulator.remove_webhook_endpoint(self._url)
+        self._stop_server()
+
+    def _stop_server(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -224,14 +223,17 @@ class WebhookRelay:
 
     def __repr__(self) -> str:
         with self._cond:
-            caught, waiting = len(self._caught), len(self._undelivered)
+            caught, waiting = len(self._caught), len(self._caught) - len(self._delivered)
         return f"<WebhookRelay {self._url} caught={caught} undelivered={waiting}>"
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _send(
-        self, send: Callable[[bytes, str], Any], captured: _Captured, *, retry: bool
-    ) -> RelayedDelivery:
+    def _offer(self, send: Callable[[bytes, str], Any], index: int) -> RelayedDelivery:
+        """Hand one caught delivery to the endpoint; record a 2xx answer."""
+        with self._cond:
+            captured = self._caught[index]
+            retry = index in self._attempted
+            self._attempted.add(index)
         # The first attempt carries the emulator's own header; a later one is signed anew
         # with the attempt's time, as Stripe signs each retry.
         signature = (
@@ -240,22 +242,24 @@ class WebhookRelay:
             else captured.signature
         )
         response = send(captured.payload, signature)
-        return RelayedDelivery(
+        delivery = RelayedDelivery(
             captured.event_id,
             captured.event_type,
             _status_of(response),
             captured.payload,
             response,
         )
+        if delivery.ok:
+            with self._cond:
+                self._delivered.add(index)
+        return delivery
 
     def _catch(self, payload: bytes, signature: str) -> None:
         event = json.loads(payload)
         captured = _Captured(str(event["id"]), str(event["type"]), payload, signature)
         with self._cond:
-            if captured.event_id not in self._caught_ids:
-                self._caught_ids.add(captured.event_id)
-                self._caught.append(captured)
-                self._undelivered.append(captured)
+            self._caught_ids.add(captured.event_id)
+            self._caught.append(captured)
             self._cond.notify_all()
 
     def _expected(self) -> set[str]:
@@ -267,17 +271,30 @@ class WebhookRelay:
         }
 
     def _wait_for_emitted(self) -> None:
+        """Wait until every event created since the relay started has reached it."""
         expected = self._expected()
         deadline = time.monotonic() + self._timeout
+        if self._wait_for(expected, min(deadline, time.monotonic() + _GRACE_SECONDS)):
+            return
+        # Still missing: the emulator may hold deliveries back on purpose (a reordering
+        # delivery mode), and waiting for its queue releases them.
+        self._emulator.wait_for_deliveries(max(0.0, deadline - time.monotonic()))
+        if not self._wait_for(expected, deadline):
+            with self._cond:
+                missing = sorted(expected - self._caught_ids)
+            raise TimeoutError(
+                f"the emulator did not deliver {len(missing)} event(s) to the relay within "
+                f"{self._timeout} s (e.g. {missing[0]})"
+            )
+
+    def _wait_for(self, expected: set[str], deadline: float) -> bool:
         with self._cond:
-            while missing := expected - self._caught_ids:
+            while expected - self._caught_ids:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise TimeoutError(
-                        f"the emulator did not deliver {len(missing)} event(s) to the relay "
-                        f"within {self._timeout} s (e.g. {sorted(missing)[0]})"
-                    )
+                    return False
                 self._cond.wait(remaining)
+            return True
 
 
 def _catcher(catch: Callable[[bytes, str], None]) -> ThreadingHTTPServer:
