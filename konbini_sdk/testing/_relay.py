@@ -11,6 +11,7 @@ at Stripe, whether the event counts as delivered: a non-2xx answer keeps it for 
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import threading
@@ -175,9 +176,7 @@ class WebhookRelay:
         """
         send = _sender(target, path)
         self._wait_for_emitted()
-        with self._cond:
-            batch = [index for index in range(len(self._caught)) if index not in self._delivered]
-        return [self._offer(send, index) for index in batch]
+        return [self._offer(send, index) for index in self._pending()]
 
     def redeliver_to(
         self, target: EndpointFunction | Any, path: str | None = None
@@ -190,10 +189,28 @@ class WebhookRelay:
         """
         send = _sender(target, path)
         self._wait_for_emitted()
-        with self._cond:
-            self._attempted.update(range(len(self._caught)))  # every one is a repeat now
-            batch = list(range(len(self._caught)))
-        return [self._offer(send, index) for index in batch]
+        return [self._offer(send, index) for index in self._all_again()]
+
+    async def deliver_to_async(
+        self, target: EndpointFunction | Any, path: str | None = None
+    ) -> list[RelayedDelivery]:
+        """Do what :meth:`deliver_to` does, awaiting ``target``'s answer when it is awaitable.
+
+        For ``async def`` endpoints (``processor.process_async``) and async test clients
+        (``httpx.AsyncClient`` with an ASGI transport), inside a running event loop. The wait
+        for the emulator's deliveries runs in a worker thread, so the loop never blocks.
+        """
+        send = _sender(target, path)
+        await asyncio.to_thread(self._wait_for_emitted)
+        return [await self._offer_async(send, index) for index in self._pending()]
+
+    async def redeliver_to_async(
+        self, target: EndpointFunction | Any, path: str | None = None
+    ) -> list[RelayedDelivery]:
+        """Do what :meth:`redeliver_to` does, awaiting ``target``'s answer when awaitable."""
+        send = _sender(target, path)
+        await asyncio.to_thread(self._wait_for_emitted)
+        return [await self._offer_async(send, index) for index in self._all_again()]
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -228,20 +245,28 @@ class WebhookRelay:
 
     # ---- internals ----------------------------------------------------------------------
 
-    def _offer(self, send: Callable[[bytes, str], Any], index: int) -> RelayedDelivery:
-        """Hand one caught delivery to the endpoint; record a 2xx answer."""
+    def _pending(self) -> list[int]:
+        with self._cond:
+            return [index for index in range(len(self._caught)) if index not in self._delivered]
+
+    def _all_again(self) -> list[int]:
+        with self._cond:
+            self._attempted.update(range(len(self._caught)))  # every one is a repeat now
+            return list(range(len(self._caught)))
+
+    def _attempt(self, index: int) -> tuple[_Captured, str]:
+        """Return the delivery at ``index`` and the ``Stripe-Signature`` for this attempt."""
         with self._cond:
             captured = self._caught[index]
             retry = index in self._attempted
             self._attempted.add(index)
         # The first attempt carries the emulator's own header; a later one is signed anew
         # with the attempt's time, as Stripe signs each retry.
-        signature = (
-            sign(captured.payload.decode("utf-8"), self._secret, int(time.time()))
-            if retry
-            else captured.signature
-        )
-        response = send(captured.payload, signature)
+        if not retry:
+            return captured, captured.signature
+        return captured, sign(captured.payload.decode("utf-8"), self._secret, int(time.time()))
+
+    def _record(self, index: int, captured: _Captured, response: Any) -> RelayedDelivery:
         delivery = RelayedDelivery(
             captured.event_id,
             captured.event_type,
@@ -253,6 +278,26 @@ class WebhookRelay:
             with self._cond:
                 self._delivered.add(index)
         return delivery
+
+    def _offer(self, send: Callable[[bytes, str], Any], index: int) -> RelayedDelivery:
+        """Hand one caught delivery to the endpoint; record a 2xx answer."""
+        captured, signature = self._attempt(index)
+        response = send(captured.payload, signature)
+        if inspect.isawaitable(response):
+            if inspect.iscoroutine(response):
+                response.close()  # never awaited: say so plainly instead of a RuntimeWarning
+            raise TypeError(
+                "the webhook endpoint returned an awaitable (an async endpoint or client): "
+                "use `await relay.deliver_to_async(...)`"
+            )
+        return self._record(index, captured, response)
+
+    async def _offer_async(self, send: Callable[[bytes, str], Any], index: int) -> RelayedDelivery:
+        captured, signature = self._attempt(index)
+        response = send(captured.payload, signature)
+        if inspect.isawaitable(response):
+            response = await response
+        return self._record(index, captured, response)
 
     def _catch(self, payload: bytes, signature: str) -> None:
         event = json.loads(payload)

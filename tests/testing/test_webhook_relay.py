@@ -5,6 +5,7 @@ These tests use the pytest plugin's fixtures directly: installing the package re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import warnings
@@ -13,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import fastapi
+import httpx
 import pytest
 import stripe
 
@@ -207,6 +209,16 @@ def test_a_fastapi_test_client(
         from fastapi.testclient import TestClient
 
     merchant = Merchant(konbini_webhooks.secret)
+    intent_id = pay(konbini_client, konbini_emulator)
+    with TestClient(fastapi_app(merchant)) as client:
+        delivered = konbini_webhooks.deliver_to(client, "/webhooks/stripe")
+
+    assert delivered
+    assert all(d.ok for d in delivered)
+    assert merchant.paid == [intent_id]
+
+
+def fastapi_app(merchant: Merchant) -> fastapi.FastAPI:
     app = fastapi.FastAPI()
 
     @app.post("/webhooks/stripe")
@@ -216,13 +228,51 @@ def test_a_fastapi_test_client(
         )
         return fastapi.Response(result.body, status_code=result.status_code)
 
+    return app
+
+
+def test_an_async_endpoint_function(
+    konbini_emulator: Emulator, konbini_client: KonbiniClient, konbini_webhooks: WebhookRelay
+) -> None:
+    merchant = Merchant(konbini_webhooks.secret)
     intent_id = pay(konbini_client, konbini_emulator)
-    with TestClient(app) as client:
-        delivered = konbini_webhooks.deliver_to(client, "/webhooks/stripe")
+
+    delivered = asyncio.run(konbini_webhooks.deliver_to_async(merchant.processor.process_async))
+    again = asyncio.run(konbini_webhooks.redeliver_to_async(merchant.processor.process_async))
+
+    assert [d.event_type for d in delivered] == [e["type"] for e in konbini_emulator.events()]
+    assert all(d.ok for d in delivered)
+    assert {d.response.outcome for d in again} <= {"duplicate", "ignored"}
+    assert merchant.paid == [intent_id]
+
+
+def test_an_async_test_client(
+    konbini_emulator: Emulator, konbini_client: KonbiniClient, konbini_webhooks: WebhookRelay
+) -> None:
+    merchant = Merchant(konbini_webhooks.secret)
+    intent_id = pay(konbini_client, konbini_emulator)
+
+    async def scenario() -> list[RelayedDelivery]:
+        transport = httpx.ASGITransport(app=fastapi_app(merchant))
+        async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as client:
+            return await konbini_webhooks.deliver_to_async(client, "/webhooks/stripe")
+
+    delivered = asyncio.run(scenario())
 
     assert delivered
-    assert all(d.ok for d in delivered)
+    assert all(d.status_code == 200 for d in delivered)
     assert merchant.paid == [intent_id]
+
+
+def test_an_async_endpoint_given_to_the_blocking_call_is_refused_plainly(
+    konbini_emulator: Emulator, konbini_client: KonbiniClient, konbini_webhooks: WebhookRelay
+) -> None:
+    merchant = Merchant(konbini_webhooks.secret)
+    pay(konbini_client, konbini_emulator)
+
+    with pytest.raises(TypeError, match=r"use `await relay.deliver_to_async\(...\)`"):
+        konbini_webhooks.deliver_to(merchant.processor.process_async)
+    assert merchant.paid == []
 
 
 @pytest.fixture
