@@ -82,3 +82,23 @@ def test_the_check_names_each_public_name_without_a_docstring(tmp_path: Path) ->
 
 def test_every_public_name_of_the_reference_has_a_docstring() -> None:
     assert load_hooks().missing_docstrings([ROOT]) == []
+
+
+def test_sphinx_roles_and_literal_markers_become_markdown() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "konbini_docs_roles", ROOT / "docs" / "griffe_roles.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    roles = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(roles)
+
+    text = (
+        "Use :class:`~konbini_sdk.webhooks.WebhookProcessor` or :meth:`Refunds.create`,\n"
+        "like this::\n\n    x = 1\n\nor\n\n::\n\n    y = 2\n"
+    )
+
+    assert roles.markdown(text) == (
+        "Use `WebhookProcessor` or `Refunds.create`,\nlike this:\n\n    x = 1\n\nor\n\n\n\n"
+        "    y = 2\n"
+    )
