@@ -85,7 +85,7 @@ def make_sides(stripe_client: stripe.StripeClient) -> dict[str, Callable[[], Any
             {
                 "amount": 1980,
                 "currency": "jpy",
-                "payment_method_types": ["konbini"],
+                "allowed_payment_method_types": ["konbini"],
                 "payment_method_options": {
                     "konbini": {"expires_after_days": 3, "product_description": "ご注文 A-1"}
                 },
@@ -117,7 +117,7 @@ def make_sides(stripe_client: stripe.StripeClient) -> dict[str, Callable[[], Any
             "/v1/payment_intents",
             amount=1980,
             currency="jpy",
-            payment_method_types=["konbini"],
+            allowed_payment_method_types=["konbini"],
             payment_method_options={
                 "konbini": {"expires_after_days": 3, "product_description": "ご注文 A-1"}
             },

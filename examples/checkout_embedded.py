@@ -37,7 +37,7 @@ def request_for(order_id: str) -> CheckoutSessionRequest:
             "line_items": [
                 {"price_data": {"unit_amount": 3300, "product_data": {"name": "お弁当箱"}}}
             ],
-            "payment_method_types": ["card", "konbini"],
+            "allowed_payment_method_types": ["card", "konbini"],
             "ui_mode": "embedded_page",
             "return_url": "https://shop.example/return?session_id={CHECKOUT_SESSION_ID}",
             "client_reference_id": order_id,

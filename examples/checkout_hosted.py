@@ -43,7 +43,7 @@ def main() -> int:
                 },
                 {"price_data": {"unit_amount": 500, "product_data": {"name": "送料"}}},
             ],
-            "payment_method_types": ["card", "konbini"],
+            "allowed_payment_method_types": ["card", "konbini"],
             "expires_after_days": 3,
             "success_url": "https://shop.example/thanks?session_id={CHECKOUT_SESSION_ID}",
             "cancel_url": "https://shop.example/cart",

@@ -9,6 +9,7 @@ import importlib as _importlib
 import typing as _typing
 
 if _typing.TYPE_CHECKING:
+    from konbini_sdk._api_version import STRIPE_API_VERSION, StripeVersionMismatchWarning
     from konbini_sdk._billing import (
         AsyncInvoices,
         InvoiceLine,
@@ -45,6 +46,7 @@ if _typing.TYPE_CHECKING:
         IdempotencyError,
         InvalidRequestError,
         KonbiniError,
+        KonbiniNotAllowedError,
         KonbiniValidationError,
         OutcomeUnknownError,
         PaymentMethodUnavailableError,
@@ -112,6 +114,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "STRIPE_API_VERSION",
     "AsyncCardPayments",
     "AsyncCheckoutSessions",
     "AsyncInvoices",
@@ -144,6 +147,7 @@ __all__ = [
     "KonbiniClient",
     "KonbiniError",
     "KonbiniInvoiceRequest",
+    "KonbiniNotAllowedError",
     "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
     "Language",
@@ -172,6 +176,7 @@ __all__ = [
     "SQLiteEventStore",
     "StoreCode",
     "StripeAPIError",
+    "StripeVersionMismatchWarning",
     "SubscriptionItem",
     "Voucher",
     "VoucherIssued",
@@ -198,6 +203,8 @@ __all__ = [
 
 #: Where each public name lives; loaded on first access and then cached in this module.
 _LAZY: dict[str, str] = {
+    "STRIPE_API_VERSION": "konbini_sdk._api_version",
+    "StripeVersionMismatchWarning": "konbini_sdk._api_version",
     "AsyncCardPayments": "konbini_sdk._card",
     "AsyncCheckoutSessions": "konbini_sdk._checkout",
     "AsyncInvoices": "konbini_sdk._billing",
@@ -231,6 +238,7 @@ _LAZY: dict[str, str] = {
     "JST": "konbini_sdk._japanese",
     "KonbiniClient": "konbini_sdk._client",
     "KonbiniError": "konbini_sdk._exceptions",
+    "KonbiniNotAllowedError": "konbini_sdk._exceptions",
     "KonbiniInvoiceRequest": "konbini_sdk._billing",
     "KonbiniSubscriptionRequest": "konbini_sdk._billing",
     "KonbiniValidationError": "konbini_sdk._exceptions",

@@ -105,7 +105,7 @@ class CardPaymentRequest(KonbiniModel):
         params: dict[str, Any] = {
             "amount": self.amount,
             "currency": self.currency,
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "confirmation_method": "manual",
             "metadata": metadata,
         }

@@ -5,7 +5,8 @@ Konbini's rules for Checkout (the ``checkout.session`` page of Stripe's Konbini 
 - ``mode=payment`` only: Konbini is single-use, so subscription mode and setup mode are
   refused.
 - every line item in ``jpy``, one-time prices only (no ``recurring`` price).
-- ``konbini`` in ``payment_method_types`` (``card`` and others may sit beside it).
+- ``konbini`` in ``allowed_payment_method_types`` (``card`` and others may sit beside it;
+  ``payment_method_types`` is refused, as Stripe refuses it since 2026-09-30.endive).
 - ``payment_method_options[konbini][expires_after_days]`` from 1 to 60 (Stripe's default 3).
 - a hosted page (``ui_mode=hosted_page``, the default) returns to ``success_url``; an
   embedded page (``ui_mode=embedded_page``) to ``return_url`` and never has a
@@ -33,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from konbini_sdk._exceptions import VoucherUnavailableError
+from konbini_sdk._exceptions import VoucherUnavailableError, require_konbini
 from konbini_sdk._requests import (
     MAX_AMOUNT,
     MIN_AMOUNT,
@@ -44,9 +45,10 @@ from konbini_sdk._requests import (
 )
 from konbini_sdk._retry import KeyChain, order_key
 from konbini_sdk._rules import (
-    PaymentMethodTypes,
+    AllowedPaymentMethodTypes,
     is_http_url,
     jpy_only,
+    refuse_payment_method_types,
     stripe_id,
     whole_number,
 )
@@ -230,7 +232,8 @@ class CheckoutSessionRequest(KonbiniModel):
       :class:`CheckoutLineItem`). When every item has an inline price, the total must be
       from 120 to 300,000 yen (Konbini's limits); with a ``price`` id the total is unknown
       locally and Stripe checks it.
-    - ``payment_method_types``: must include ``"konbini"``; default ``("konbini",)``.
+    - ``allowed_payment_method_types``: must include ``"konbini"``; default ``("konbini",)``
+      (the endive name; ``payment_method_types`` is refused with a rule saying so).
     - ``expires_after_days``: 1 to 60 (``payment_method_options[konbini]``); default Stripe's 3.
     - ``ui_mode="hosted_page"`` (default): ``success_url`` required, ``cancel_url`` optional,
       no ``return_url``. ``ui_mode="embedded_page"``: ``return_url`` required, neither
@@ -245,7 +248,8 @@ class CheckoutSessionRequest(KonbiniModel):
 
     line_items: tuple[CheckoutLineItem, ...]
     mode: Annotated[Literal["payment"], BeforeValidator(_mode)] = "payment"
-    payment_method_types: PaymentMethodTypes = ("konbini",)
+    allowed_payment_method_types: AllowedPaymentMethodTypes = ("konbini",)
+    _renamed_payment_method_types = model_validator(mode="before")(refuse_payment_method_types)
     expires_after_days: Annotated[int | None, _expires_after_days] = None
     ui_mode: Annotated[Literal["hosted_page", "embedded_page"], BeforeValidator(_ui_mode)] = (
         "hosted_page"
@@ -306,7 +310,7 @@ class CheckoutSessionRequest(KonbiniModel):
         params: dict[str, Any] = {
             "mode": self.mode,
             "line_items": [item.to_stripe_params() for item in self.line_items],
-            "payment_method_types": list(self.payment_method_types),
+            "allowed_payment_method_types": list(self.allowed_payment_method_types),
             "ui_mode": self.ui_mode,
         }
         if self.expires_after_days is not None:
@@ -454,7 +458,9 @@ class _CheckoutFlows:
         answer = yield ServiceCall(
             "create", "checkout.sessions.create", (params,), chain, {"order_id": order_id}
         )
-        return cast("stripe.checkout.Session", answer.value)
+        session = cast("stripe.checkout.Session", answer.value)
+        require_konbini(session)
+        return session
 
     def _retrieve_flow(self, session_id: str) -> Flow[stripe.checkout.Session]:
         answer = yield ServiceCall(

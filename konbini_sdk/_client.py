@@ -35,12 +35,14 @@ from urllib.parse import quote_plus
 import stripe
 from stripe import StripeResponse
 
+from konbini_sdk._api_version import STRIPE_API_VERSION, warn_on_stripe_pin_mismatch
 from konbini_sdk._exceptions import (
     IdempotencyError,
     KonbiniValidationError,
     Operation,
     StripeAPIError,
     VoucherUnavailableError,
+    require_konbini,
     translate_stripe_error,
 )
 from konbini_sdk._logging import get_logger
@@ -299,13 +301,15 @@ class _KonbiniClientBase:
     def _request_params(params: Mapping[str, Any] | None, chain: KeyChain | None) -> dict[str, Any]:
         """``raw_request`` keyword parameters: the request's own, then its options.
 
-        ``raw_request`` takes the options (``max_network_retries``, ``idempotency_key``)
-        out of the same keywords; no PaymentIntent parameter has either name. Options are
+        ``raw_request`` takes the options (``max_network_retries``, ``stripe_version``,
+        ``idempotency_key``) out of the same keywords; no PaymentIntent parameter has any of
+        these names. The API version is always :data:`STRIPE_API_VERSION`. Options are
         per request, so that a given StripeClient's own network retries never stack under
         the SDK's (which keep the idempotency key stable and log every attempt).
         """
         request: dict[str, Any] = dict(params) if params else {}
         request["max_network_retries"] = 0
+        request["stripe_version"] = STRIPE_API_VERSION
         if chain is not None:
             request["idempotency_key"] = chain.key
         return request
@@ -496,17 +500,17 @@ class _KonbiniFlows(_KonbiniClientBase):
     ) -> _Flow[_Answer]:
         params = create_params(request, order_id)
         chain = KeyChain(order_key(order_id, "create"))
-        return (
-            yield from self._op(
-                "create",
-                "post",
-                _INTENTS_PATH,
-                params,
-                chain=chain,
-                context={"order_id": order_id},
-                public=public,
-            )
+        answer = yield from self._op(
+            "create",
+            "post",
+            _INTENTS_PATH,
+            params,
+            chain=chain,
+            context={"order_id": order_id},
+            public=public,
         )
+        require_konbini(answer.data)
+        return answer
 
     def _retrieve_flow(
         self, payment_intent_id: str, context: Mapping[str, Any], *, public: bool = False
@@ -596,6 +600,7 @@ class _KonbiniFlows(_KonbiniClientBase):
             if created.replayed:
                 # A stored create answer shows the intent as it was then: read it as it is.
                 intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
+        require_konbini(intent)
         return (yield from self._ensure_voucher(intent, params, context=context))
 
     def _ensure_voucher(
@@ -712,6 +717,8 @@ class _KonbiniFlows(_KonbiniClientBase):
             voids_voucher=old_url is not None,
             public=True,
         )
+        if "allowed_payment_method_types" in params:
+            require_konbini(answer.data)
         return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     @staticmethod
@@ -863,6 +870,7 @@ class KonbiniClient(_KonbiniFlows):
     ) -> None:
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
+        warn_on_stripe_pin_mismatch()
         self._stripe = _stripe_client(stripe_client, api_base)
 
     @functools.cached_property
@@ -1088,6 +1096,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
     ) -> None:
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
+        warn_on_stripe_pin_mismatch()
         self._stripe, self._own_http_client = _async_stripe_client(stripe_client, api_base)
 
     @functools.cached_property

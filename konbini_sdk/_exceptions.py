@@ -5,6 +5,7 @@
     KonbiniError                              base of everything raised here
     ├── KonbiniValidationError (ValueError)   local: bad input, before any request
     ├── VoucherUnavailableError               the intent has no Konbini voucher (names its state)
+    ├── KonbiniNotAllowedError                Stripe left konbini out of payment_method_types
     ├── WebhookError                          a webhook body or signature was refused (HTTP 400)
     └── StripeAPIError                        Stripe (or the emulator) answered with an error
         ├── RateLimitedError                  payment_method_rate_limit_exceeded,
@@ -42,6 +43,7 @@ __all__ = [
     "IdempotencyError",
     "InvalidRequestError",
     "KonbiniError",
+    "KonbiniNotAllowedError",
     "KonbiniValidationError",
     "OutcomeUnknownError",
     "PaymentMethodUnavailableError",
@@ -105,6 +107,43 @@ class VoucherUnavailableError(KonbiniError):
             f"{status!r} and {what}; a voucher exists only while the intent is "
             "'requires_action' with next_action.type 'konbini_display_details'"
         )
+
+
+class KonbiniNotAllowedError(KonbiniError):
+    """Stripe accepted the request but left ``konbini`` out of ``payment_method_types``.
+
+    ``allowed_payment_method_types`` (the endive parameter) drops a type that cannot be used
+    instead of refusing the request: most often Konbini is not enabled on the Stripe account
+    (Dashboard → Settings → Payment methods), or the account is not a Japanese one. The
+    object (``object_id``, a PaymentIntent or Checkout Session) was created without Konbini and
+    no voucher was issued; ``payment_method_types`` is what Stripe kept.
+    """
+
+    def __init__(self, object_id: str, payment_method_types: Sequence[str]) -> None:
+        self.object_id = object_id
+        self.payment_method_types = tuple(payment_method_types)
+        kept = ", ".join(self.payment_method_types) or "none"
+        super().__init__(
+            f"Stripe left konbini out of {object_id}'s payment_method_types (kept: {kept}): "
+            "enable Konbini for the account in the Stripe Dashboard (Settings, Payment "
+            "methods); a Konbini payment needs a Japanese account and JPY"
+        )
+
+
+def require_konbini(obj: object) -> None:
+    """Raise :class:`KonbiniNotAllowedError` unless ``obj['payment_method_types']`` has konbini.
+
+    ``obj`` is an answer's JSON (or a ``stripe`` object) from a request that sent
+    ``allowed_payment_method_types`` with ``konbini``. An answer without the field says
+    nothing and passes.
+    """
+    getter = getattr(obj, "get", None)
+    if getter is None:
+        return
+    types = getter("payment_method_types")
+    if types is None or "konbini" in types:
+        return
+    raise KonbiniNotAllowedError(str(getter("id")), [str(kind) for kind in types])
 
 
 class WebhookError(KonbiniError):

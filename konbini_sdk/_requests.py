@@ -38,7 +38,13 @@ from konbini_sdk._japanese import (
     konbini_deadline,
     store_display_name,
 )
-from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
+from konbini_sdk._rules import (
+    AllowedPaymentMethodTypes,
+    jpy_only,
+    refuse_payment_method_types,
+    stripe_id,
+    whole_number,
+)
 from konbini_sdk._rules import rule as _rule
 
 if TYPE_CHECKING:
@@ -412,8 +418,10 @@ class PaymentIntentRequest(KonbiniModel):
       seconds. The window is checked against the validation context's ``now`` or the real
       clock; Stripe checks again when it applies the request, so leave a margin.
     - ``confirmation_number``: optional, see :func:`normalize_confirmation_number`.
-    - ``payment_method_types``: must include ``"konbini"`` (``"card"`` etc. may sit
-      beside it); default ``("konbini",)``.
+    - ``allowed_payment_method_types``: must include ``"konbini"`` (``"card"`` etc. may sit
+      beside it); default ``("konbini",)``. Sent as ``allowed_payment_method_types`` (Stripe
+      refuses ``payment_method_types`` since API version 2026-09-30.endive, and so does this
+      model, with a rule naming the new field).
     - ``metadata``: at most 50 keys of 1..40 characters (no ``[`` ``]``), string values of
       at most 500 characters. ``description``: at most 1000 characters. ``customer``: a
       ``cus_`` id. ``receipt_email``: a valid email.
@@ -429,11 +437,13 @@ class PaymentIntentRequest(KonbiniModel):
     confirmation_number: Annotated[str | None, BeforeValidator(_confirmation_number)] = Field(
         default=None, repr=False
     )
-    payment_method_types: PaymentMethodTypes = ("konbini",)
+    allowed_payment_method_types: AllowedPaymentMethodTypes = ("konbini",)
     metadata: Annotated[dict[str, str] | None, BeforeValidator(_metadata)] = None
     description: Annotated[str | None, BeforeValidator(_description)] = None
     customer: Annotated[str | None, _customer] = None
     receipt_email: Annotated[str | None, _email("receipt_email")] = Field(default=None, repr=False)
+
+    _renamed_payment_method_types = model_validator(mode="before")(refuse_payment_method_types)
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -500,7 +510,7 @@ class PaymentIntentRequest(KonbiniModel):
     def to_stripe_params(self) -> PaymentIntentCreateParams:
         """Parameters for ``POST /v1/payment_intents`` (``client.v1.payment_intents.create``).
 
-        ``amount``, ``currency``, ``payment_method_types``, and, when set,
+        ``amount``, ``currency``, ``allowed_payment_method_types``, and, when set,
         ``payment_method_options[konbini]`` (``expires_after_days`` or ``expires_at`` as Unix
         seconds, ``product_description``, ``confirmation_number``), ``metadata``,
         ``description``, ``customer``, ``receipt_email``. A fresh dict on every call.
@@ -508,7 +518,7 @@ class PaymentIntentRequest(KonbiniModel):
         params: dict[str, Any] = {
             "amount": self.amount,
             "currency": self.currency,
-            "payment_method_types": list(self.payment_method_types),
+            "allowed_payment_method_types": list(self.allowed_payment_method_types),
         }
         options = self._konbini_options()
         if options:

@@ -9,6 +9,7 @@ where they differ.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit
 
@@ -17,10 +18,13 @@ from pydantic import BeforeValidator
 from konbini_sdk._exceptions import KonbiniValidationError
 
 __all__ = [
+    "AllowedPaymentMethodTypes",
     "PaymentMethodTypes",
+    "check_allowed_payment_method_types",
     "check_payment_method_types",
     "is_http_url",
     "jpy_only",
+    "refuse_payment_method_types",
     "rule",
     "stripe_id",
     "whole_number",
@@ -93,22 +97,53 @@ def stripe_id(
     return BeforeValidator(check)
 
 
-def check_payment_method_types(value: object) -> object:
-    """Check ``payment_method_types``: distinct Stripe type names including ``"konbini"``."""
-    field = "payment_method_types"
-    if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise rule(field, "must be a list of payment method type names")
-    if not all(isinstance(item, str) and _PAYMENT_METHOD_TYPE.fullmatch(item) for item in value):
-        raise rule(field, "each entry must be a Stripe payment method type")
-    if len(set(value)) != len(value):
-        raise rule(field, "must not repeat a payment method type")
-    if "konbini" not in value:
-        raise rule(field, "must include 'konbini'")
-    return tuple(value)
+def _payment_method_types_check(field: str) -> Callable[[object], object]:
+    """Build a check of a list of distinct Stripe payment method type names with konbini."""
 
+    def check(value: object) -> object:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise rule(field, "must be a list of payment method type names")
+        if not all(
+            isinstance(item, str) and _PAYMENT_METHOD_TYPE.fullmatch(item) for item in value
+        ):
+            raise rule(field, "each entry must be a Stripe payment method type")
+        if len(set(value)) != len(value):
+            raise rule(field, "must not repeat a payment method type")
+        if "konbini" not in value:
+            raise rule(field, "must include 'konbini'")
+        return tuple(value)
+
+    return check
+
+
+#: Check ``payment_method_types`` (Invoices' ``payment_settings``, unchanged at endive).
+check_payment_method_types = _payment_method_types_check("payment_method_types")
+
+#: Check ``allowed_payment_method_types`` (PaymentIntents and Checkout Sessions at endive).
+check_allowed_payment_method_types = _payment_method_types_check("allowed_payment_method_types")
 
 #: A ``payment_method_types`` field checked by :func:`check_payment_method_types`.
 PaymentMethodTypes = Annotated[tuple[str, ...], BeforeValidator(check_payment_method_types)]
+
+#: An ``allowed_payment_method_types`` field: the same rules under the endive name.
+AllowedPaymentMethodTypes = Annotated[
+    tuple[str, ...], BeforeValidator(check_allowed_payment_method_types)
+]
+
+
+def refuse_payment_method_types(data: object) -> object:
+    """Refuse ``payment_method_types`` (a ``mode="before"`` model check): renamed at endive.
+
+    Stripe refuses ``payment_method_types`` on PaymentIntents and Checkout Sessions since
+    API version 2026-09-30.endive; the request models take ``allowed_payment_method_types``.
+    """
+    if isinstance(data, dict) and "payment_method_types" in data:
+        raise rule(
+            "payment_method_types",
+            "Stripe refuses it since API version 2026-09-30.endive; "
+            "use allowed_payment_method_types",
+        )
+    return data
 
 
 def is_http_url(value: str) -> bool:

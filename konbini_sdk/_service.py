@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import stripe
 
+from konbini_sdk._api_version import STRIPE_API_VERSION
 from konbini_sdk._exceptions import Operation, StripeAPIError, translate_stripe_error
 from konbini_sdk._logging import get_logger
 from konbini_sdk._retry import (
@@ -176,7 +177,10 @@ def _attempt(
     walked = 0
     limit = policy.max_key_generations
     while True:
-        options: stripe.RequestOptions = {"max_network_retries": 0}
+        options: stripe.RequestOptions = {
+            "max_network_retries": 0,
+            "stripe_version": STRIPE_API_VERSION,
+        }
         if chain is not None:
             options["idempotency_key"] = chain.key
         try:

@@ -190,12 +190,15 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
             ),
             emulator,
         )
-        recorded_against = f"konbini-sdk emulator {konbini_sdk.__version__}"
+        recorded_against = (
+            f"konbini-sdk emulator {konbini_sdk.__version__}, "
+            f"Stripe API {konbini_sdk.STRIPE_API_VERSION}"
+        )
     else:
         backend = StripeBackend(
             mode, stripe.StripeClient(os.environ["STRIPE_API_KEY"], max_network_retries=0)
         )
-        recorded_against = "stripe test mode"
+        recorded_against = f"stripe test mode, Stripe API {konbini_sdk.STRIPE_API_VERSION}"
     recorder = vcr.VCR(
         record_mode="none" if mode == "replay" else "all",
         match_on=("method", "path", "query", "form_body"),

@@ -10,15 +10,15 @@ import structlog
 
 from konbini_sdk import KonbiniClient
 from konbini_sdk.testing import Emulator
-from tests.testing.conftest import spec_problems
+from tests.testing.conftest import emulator_problems
 
 
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
-    """A started emulator; every exchange it served must match Stripe's spec."""
+    """A started emulator; every exchange it served and every event must conform."""
     with Emulator(seed=11) as emulator:
         yield emulator
-    problems = spec_problems(emulator.requests)
+    problems = emulator_problems(emulator)
     assert not problems, "\n".join(problems)
 
 

@@ -66,6 +66,8 @@ class FakeStripe(stripe.HTTPClient):
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _vouchers: int = 0
     on_request: Callable[[Sent], None] | None = None
+    #: Whether the account may use Konbini: ``allowed_payment_method_types`` drops it if not.
+    konbini_enabled: bool = True
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -79,6 +81,21 @@ class FakeStripe(stripe.HTTPClient):
     def fail_next(self, *faults: Any) -> None:
         """Queue faults for the next requests, in order."""
         self.faults.extend(faults)
+
+    def nonconforming(self) -> list[str]:
+        """Every request sent that the installed stripe package's types refuse (see
+        ``tests/conformance.py``): what the client sends must be valid at the pinned version."""
+        from urllib.parse import urlencode
+
+        from tests.conformance import check_request
+
+        problems: list[str] = []
+        for sent in self.sent:
+            query = urlencode(sent.params) if sent.method != "POST" else ""
+            body = urlencode(sent.params) if sent.method == "POST" else None
+            url = f"{sent.path}?{query}" if query else sent.path
+            problems += check_request(sent.method, url, body).lines()
+        return problems
 
     def requests_to(self, suffix: str, method: str = "POST") -> list[Sent]:
         """The requests sent whose path ends with ``suffix``."""
@@ -192,6 +209,13 @@ class FakeStripe(stripe.HTTPClient):
             return self._respond(200, intent, replayed=False)
         return self._respond(404, _error(404, "resource_missing"), replayed=False)
 
+    def _usable_types(self, params: dict[str, str]) -> list[str]:
+        """What Stripe keeps of ``allowed_payment_method_types`` (it drops unusable types)."""
+        allowed = [v for k, v in sorted(params.items()) if k.startswith("allowed_payment_method")]
+        return [
+            kind for kind in allowed or ["konbini"] if kind != "konbini" or self.konbini_enabled
+        ]
+
     def _create(self, params: dict[str, str]) -> Response:
         intent_id = f"pi_fake{len(self.intents) + 1:06d}"
         metadata = {k[9:-1]: v for k, v in params.items() if k.startswith("metadata[")}
@@ -203,7 +227,7 @@ class FakeStripe(stripe.HTTPClient):
             "status": "requires_payment_method",
             "next_action": None,
             "metadata": metadata,
-            "payment_method_types": ["konbini"],
+            "payment_method_types": self._usable_types(params),
             "payment_method_options": {
                 "konbini": {
                     "product_description": params.get(

@@ -32,7 +32,7 @@ LINE_ITEMS = [
 HOSTED = CheckoutSessionRequest.model_validate(
     {
         "line_items": LINE_ITEMS,
-        "payment_method_types": ["card", "konbini"],
+        "allowed_payment_method_types": ["card", "konbini"],
         "expires_after_days": 3,
         "success_url": "https://shop.example/thanks",
     }
@@ -40,7 +40,7 @@ HOSTED = CheckoutSessionRequest.model_validate(
 EMBEDDED = CheckoutSessionRequest.model_validate(
     {
         "line_items": LINE_ITEMS,
-        "payment_method_types": ["card", "konbini"],
+        "allowed_payment_method_types": ["card", "konbini"],
         "ui_mode": "embedded_page",
         "return_url": "https://shop.example/return",
     }

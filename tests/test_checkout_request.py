@@ -48,7 +48,7 @@ def rejects(field: str, data: dict[str, Any]) -> KonbiniValidationError:
 def test_hosted_page_params_match_the_guide_and_the_spec() -> None:
     request = CheckoutSessionRequest.model_validate(
         hosted(
-            payment_method_types=["card", "konbini"],
+            allowed_payment_method_types=["card", "konbini"],
             expires_after_days=7,
             cancel_url="https://shop.example/cart",
             client_reference_id="order-42",
@@ -60,7 +60,8 @@ def test_hosted_page_params_match_the_guide_and_the_spec() -> None:
     params = dict(request.to_stripe_params())
     assert params["mode"] == "payment"
     assert params["ui_mode"] == "hosted_page"
-    assert params["payment_method_types"] == ["card", "konbini"]
+    assert params["allowed_payment_method_types"] == ["card", "konbini"]
+    assert "payment_method_types" not in params
     assert params["payment_method_options"] == {"konbini": {"expires_after_days": 7}}
     assert params["line_items"] == [
         {
@@ -122,7 +123,10 @@ def test_recurring_price_data_is_refused() -> None:
 
 
 def test_konbini_must_be_offered() -> None:
-    rejects("payment_method_types", hosted(payment_method_types=["card"]))
+    rejects("allowed_payment_method_types", hosted(allowed_payment_method_types=["card"]))
+    # The dahlia name is refused with a rule that gives the endive one.
+    error = rejects("payment_method_types", hosted(payment_method_types=["konbini"]))
+    assert "allowed_payment_method_types" in error.rule
 
 
 @pytest.mark.parametrize("days", [0, 61, -1, True, "3"])

@@ -29,7 +29,7 @@ REQUEST = CheckoutSessionRequest.model_validate(
                 "quantity": 2,
             }
         ],
-        "payment_method_types": ["card", "konbini"],
+        "allowed_payment_method_types": ["card", "konbini"],
         "expires_after_days": 5,
         "success_url": "https://shop.example/thanks",
         "customer_email": "hanako@example.com",

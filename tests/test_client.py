@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Iterator
 
 import pytest
 import stripe
@@ -43,8 +44,12 @@ PHONE_NUMBER = "09012345678"
 
 
 @pytest.fixture
-def fake() -> FakeStripe:
-    return FakeStripe()
+def fake() -> Iterator[FakeStripe]:
+    """The scripted Stripe; every request the client sent must fit stripe's own types."""
+    fake_stripe = FakeStripe()
+    yield fake_stripe
+    problems = fake_stripe.nonconforming()
+    assert not problems, "\n".join(problems)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import konbini_sdk
 from konbini_sdk import (
     BillingDetails,
     CancellationRefusedError,
@@ -106,8 +107,9 @@ def test_update_confirmation_number_voids_the_voucher(stripe_backend: StripeBack
 def test_update_payment_intent_before_confirmation(stripe_backend: StripeBackend) -> None:
     client = _client(stripe_backend)
     intent = client.create_payment_intent(REQUEST, order_id="cassette-update-2")
-    bigger = PaymentIntentRequest(amount=3480, product_description="お買い上げ商品",
-                                  expires_after_days=7)
+    bigger = PaymentIntentRequest(
+        amount=3480, product_description="お買い上げ商品", expires_after_days=7
+    )
     change = client.update_payment_intent(intent.id, bigger)
     assert change.voided_voucher_url is None
     assert change.payment_intent.amount == 3480
@@ -253,5 +255,12 @@ def test_cassette_holds_no_secret(path: Path) -> None:
 @pytest.mark.parametrize("path", ALL_CASSETTES, ids=lambda p: str(p.relative_to(CASSETTES)))
 def test_cassette_says_what_it_was_recorded_against(path: Path) -> None:
     for interaction in yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]:
-        against = interaction["response"]["headers"][RECORDED_AGAINST_HEADER]
+        headers = interaction["response"]["headers"]
+        against = headers[RECORDED_AGAINST_HEADER]
         assert against[0].startswith(("konbini-sdk emulator ", "stripe test mode"))
+        # ... and at which API version: the SDK's, in the header and in Stripe's own answer.
+        assert against[0].endswith(f", Stripe API {konbini_sdk.STRIPE_API_VERSION}")
+        version = {name.lower(): value for name, value in headers.items()}["stripe-version"]
+        assert version == [konbini_sdk.STRIPE_API_VERSION]
+        request_version = {k.lower(): v for k, v in interaction["request"]["headers"].items()}
+        assert request_version["stripe-version"] == [konbini_sdk.STRIPE_API_VERSION]

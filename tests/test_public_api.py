@@ -11,6 +11,7 @@ import konbini_sdk
 EXPECTED = [
     "DEFAULT_EXPIRES_AFTER_DAYS",
     "JST",
+    "STRIPE_API_VERSION",
     "AsyncCardPayments",
     "AsyncCheckoutSessions",
     "AsyncInvoices",
@@ -43,6 +44,7 @@ EXPECTED = [
     "KonbiniClient",
     "KonbiniError",
     "KonbiniInvoiceRequest",
+    "KonbiniNotAllowedError",
     "KonbiniSubscriptionRequest",
     "KonbiniValidationError",
     "Language",
@@ -71,6 +73,7 @@ EXPECTED = [
     "SQLiteEventStore",
     "StoreCode",
     "StripeAPIError",
+    "StripeVersionMismatchWarning",
     "SubscriptionItem",
     "Voucher",
     "VoucherIssued",

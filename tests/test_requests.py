@@ -314,15 +314,23 @@ def test_confirmation_number_masked_in_repr() -> None:
 # --------------------------------------------------------------------------- other fields
 
 
-def test_payment_method_types() -> None:
-    assert PaymentIntentRequest(amount=500).payment_method_types == ("konbini",)
-    both = PaymentIntentRequest(amount=500, payment_method_types=["card", "konbini"])
-    assert both.to_stripe_params()["payment_method_types"] == ["card", "konbini"]
-    assert (
-        "konbini" in rejects("payment_method_types", amount=500, payment_method_types=["card"]).rule
-    )
-    rejects("payment_method_types", amount=500, payment_method_types="konbini")
-    rejects("payment_method_types", amount=500, payment_method_types=["konbini", "konbini"])
+def test_allowed_payment_method_types() -> None:
+    field = "allowed_payment_method_types"
+    assert PaymentIntentRequest(amount=500).allowed_payment_method_types == ("konbini",)
+    both = PaymentIntentRequest(amount=500, allowed_payment_method_types=["card", "konbini"])
+    params = both.to_stripe_params()
+    assert params["allowed_payment_method_types"] == ["card", "konbini"]
+    assert "payment_method_types" not in params
+    assert "konbini" in rejects(field, amount=500, allowed_payment_method_types=["card"]).rule
+    rejects(field, amount=500, allowed_payment_method_types="konbini")
+    rejects(field, amount=500, allowed_payment_method_types=["konbini", "konbini"])
+
+
+def test_payment_method_types_is_refused_with_the_endive_name() -> None:
+    """Stripe refuses payment_method_types since 2026-09-30.endive: the rule names the new field."""
+    error = rejects("payment_method_types", amount=500, payment_method_types=["konbini"])
+    assert "allowed_payment_method_types" in error.rule
+    assert "endive" in error.rule
 
 
 def test_metadata_limits() -> None:
@@ -363,7 +371,7 @@ def full_request() -> PaymentIntentRequest:
         product_description="Tシャツ",
         expires_at=NOW + timedelta(days=2),
         confirmation_number="090-1234-5678",
-        payment_method_types=["card", "konbini"],
+        allowed_payment_method_types=["card", "konbini"],
         metadata={"order_id": "A-1001"},
         description="Order A-1001",
         customer="cus_NffrFeUfNV2Hib",
@@ -375,7 +383,7 @@ def test_to_stripe_params_exact() -> None:
     assert full_request().to_stripe_params() == {
         "amount": 1980,
         "currency": "jpy",
-        "payment_method_types": ["card", "konbini"],
+        "allowed_payment_method_types": ["card", "konbini"],
         "payment_method_options": {
             "konbini": {
                 "expires_at": int((NOW + timedelta(days=2)).timestamp()),

@@ -9,7 +9,7 @@ mode does for Konbini, so tests, demos and CI run without a network::
     with Emulator() as emu:
         client = stripe.StripeClient("sk_test_x", base_addresses={"api": emu.api_base})
         intent = client.v1.payment_intents.create({
-            "amount": 2000, "currency": "jpy", "payment_method_types": ["konbini"],
+            "amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"],
             "confirm": True,
             "payment_method_data": {"type": "konbini", "billing_details": {
                 "name": "Yamada Taro", "email": Scenario.SUCCEED_AFTER_3_MINUTES.email()}},

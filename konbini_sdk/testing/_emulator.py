@@ -18,6 +18,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from konbini_sdk import __version__
+from konbini_sdk.testing import _versions
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
@@ -59,6 +60,9 @@ class Exchange:
     request_id: str
     idempotent_replayed: bool
     dropped: bool
+    #: The Stripe API version the request was answered in (``None``: refused before that,
+    #: e.g. an unknown version, or not an API request).
+    api_version: str | None = None
 
     @property
     def url(self) -> str:
@@ -102,6 +106,11 @@ class Emulator:
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
+        if api_version not in _versions.VERSIONS:
+            raise ValueError(
+                f"api_version {api_version!r} is not emulated; choose one of "
+                + ", ".join(_versions.VERSIONS)
+            )
         self._host = host
         self._port = port
         self._record = record
@@ -360,12 +369,20 @@ class Emulator:
         )
 
     def add_webhook_endpoint(
-        self, url: str, secret: str | None = None, events: Sequence[str] | None = None
+        self,
+        url: str,
+        secret: str | None = None,
+        events: Sequence[str] | None = None,
+        *,
+        api_version: str | None = None,
     ) -> str:
-        """Register a webhook endpoint (all events unless ``events``); returns its secret."""
+        """Register a webhook endpoint (all events unless ``events``); returns its secret.
+
+        Its events are rendered in ``api_version`` (default: the emulator's default version).
+        """
         with self._state.lock:
             _, signing_secret = webhook_endpoints.create_endpoint(
-                self._state, url, list(events or ["*"]), secret=secret
+                self._state, url, list(events or ["*"]), secret=secret, api_version=api_version
             )
         return signing_secret
 
@@ -430,23 +447,28 @@ class Emulator:
         with self._state.lock:
             request_id = self._next_request_id()
         version = incoming.headers.get("stripe-version") or self._state.api_version
+        served = version if version in _versions.VERSIONS else self._state.api_version
         headers = [
             ("Request-Id", request_id),
-            ("Stripe-Version", version),
+            ("Stripe-Version", served),
             ("Konbini-Emulator", EMULATOR_HEADER),
             ("Cache-Control", "no-cache, no-store"),
         ]
         replayed = False
+        answered_in: str | None = None
         try:
             if incoming.path.startswith("/konbini/voucher/"):
                 return self._voucher_page(incoming, request_id, headers)
             if incoming.path.startswith("/_emulator/"):
                 status, payload = self._control(incoming)
             else:
-                status, payload, extra, replayed, drop = self._api(incoming, request_id)
+                status, payload, extra, replayed, drop = self._api(incoming, request_id, version)
                 headers += extra
+                answered_in = version
                 if drop:
-                    self._remember(incoming, None, None, request_id, replayed, dropped=True)
+                    self._remember(
+                        incoming, None, None, request_id, replayed, dropped=True, version=version
+                    )
                     return Answer(drop=True)
         except ApiError as error:
             status, payload = error.status, error.body(self._log_url(request_id))
@@ -461,7 +483,9 @@ class Emulator:
             ).body(self._log_url(request_id))
         body = json.dumps(payload, ensure_ascii=False, indent=2).encode()
         headers.append(("Content-Type", "application/json"))
-        self._remember(incoming, status, payload, request_id, replayed, dropped=False)
+        self._remember(
+            incoming, status, payload, request_id, replayed, dropped=False, version=answered_in
+        )
         return Answer(status, body, headers)
 
     def _remember(
@@ -473,6 +497,7 @@ class Emulator:
         replayed: bool,
         *,
         dropped: bool,
+        version: str | None = None,
     ) -> None:
         if not self._record:
             return
@@ -486,6 +511,7 @@ class Emulator:
             request_id,
             replayed,
             dropped,
+            version,
         )
         with self._log_lock:
             self._log.append(exchange)
@@ -525,10 +551,11 @@ class Emulator:
             )
 
     def _api(
-        self, incoming: Incoming, request_id: str
+        self, incoming: Incoming, request_id: str, version: str
     ) -> tuple[int, Any, list[tuple[str, str]], bool, bool]:
         """(status, JSON, extra headers, replayed, drop) of one Stripe API request."""
         self._authenticate(incoming.headers)
+        _versions.check(version)
         method = incoming.method.upper()
         source = incoming.body if method == "POST" and incoming.body else incoming.query
         with self._state.lock:
@@ -558,7 +585,7 @@ class Emulator:
                 else:
                     raise fault.error()
             status, payload, error_headers, keep = self._execute(
-                route.handler, method, incoming.path, path_params, source, request_id, key
+                route.handler, method, incoming.path, path_params, source, request_id, key, version
             )
             extra += error_headers
             if key is not None and keep:
@@ -586,13 +613,19 @@ class Emulator:
         source: str,
         request_id: str,
         key: str | None,
+        version: str,
     ) -> tuple[int, Any, list[tuple[str, str]], bool]:
-        """Run a handler under the lock: (status, JSON, headers, store-for-idempotency)."""
+        """Run a handler under the lock: (status, JSON, headers, store-for-idempotency).
+
+        The answer is rendered in the request's API version.
+        """
         with self._state.lock:
             self._state.request = RequestInfo(request_id, key)
             try:
                 raw = parse_form(source)
-                call = Call(self._state, method, path, path_params, raw, request_id, key)
+                call = Call(
+                    self._state, method, path, path_params, raw, request_id, key, version=version
+                )
                 payload = handler(call)
                 status, headers, keep = 200, [], True
             except ApiError as error:
@@ -600,7 +633,7 @@ class Emulator:
                 status, headers, keep = error.status, list(error.headers.items()), error.stored
             finally:
                 self._run_due()
-        return status, payload, headers, keep
+        return status, _versions.render(payload, version), headers, keep
 
     def _log_url(self, request_id: str) -> str:
         return f"{self.api_base}/_emulator/requests/{request_id}"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from konbini_sdk.testing._state import State
+from konbini_sdk.testing._versions import LATEST
 from konbini_sdk.testing._wire import ApiError, Arr, Node, Obj, Str, coerce, invalid
 
 __all__ = ["Call", "Handler", "Route", "Router", "expand", "retrieve_handler"]
@@ -31,6 +32,9 @@ class Call:
     request_id: str
     idempotency_key: str | None
     context: dict[str, Any] = field(default_factory=dict)
+    #: The API version of the request (``Stripe-Version``); calls the emulator makes to
+    #: itself (Checkout creating its PaymentIntent...) use the newest.
+    version: str = LATEST
 
     def params(self, shape: Mapping[str, Node], *, expandable: bool = True) -> dict[str, Any]:
         """Return the parameters checked against ``shape`` (plus ``expand``) and converted.

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources.webhook_endpoints import SECRETS
 from konbini_sdk.testing._state import State
 
@@ -82,17 +83,20 @@ class Dispatcher:
     # ---- producer side (called by State.emit with the state lock held) ------------------
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """Queue the event for every endpoint that wants it."""
+        """Queue the event for every endpoint that wants it, in the endpoint's API version."""
         targets = [
-            endpoint["id"]
+            (endpoint["id"], endpoint["api_version"] or self._state.api_version)
             for endpoint in self._state.all("webhook_endpoint")
             if endpoint["status"] == "enabled"
             and ("*" in endpoint["enabled_events"] or event["type"] in endpoint["enabled_events"])
         ]
         event["pending_webhooks"] += len(targets)
-        payload = json.dumps(event, ensure_ascii=False, indent=2)
-        for endpoint_id in targets:
-            self._push(0.0, _Job(event["id"], endpoint_id, payload, 1))
+        payloads: dict[str, str] = {}
+        for endpoint_id, version in targets:
+            if version not in payloads:
+                rendered = _versions.render(event, version)
+                payloads[version] = json.dumps(rendered, ensure_ascii=False, indent=2)
+            self._push(0.0, _Job(event["id"], endpoint_id, payloads[version], 1))
 
     def _push(self, delay: float, job: _Job) -> None:
         with self._cond:

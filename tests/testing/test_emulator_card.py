@@ -15,7 +15,7 @@ def card_params(payment_method: str, **extra: object) -> dict[str, object]:
     return {
         "amount": 3000,
         "currency": "jpy",
-        "payment_method_types": ["card"],
+        "allowed_payment_method_types": ["card"],
         "payment_method": payment_method,
         "confirm": True,
         **extra,

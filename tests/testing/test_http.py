@@ -51,9 +51,9 @@ def test_headers_on_every_answer(emu: Emulator) -> None:
     assert headers["Konbini-Emulator"].startswith("konbini-sdk/")
     assert headers["Stripe-Version"] == "2026-10-28.endive"
     _, echoed, _ = _raw(
-        emu, "GET", "/v1/events", headers={**AUTH, "Stripe-Version": "2025-01-27.acacia"}
+        emu, "GET", "/v1/events", headers={**AUTH, "Stripe-Version": "2026-05-27.dahlia"}
     )
-    assert echoed["Stripe-Version"] == "2025-01-27.acacia"
+    assert echoed["Stripe-Version"] == "2026-05-27.dahlia"
 
 
 def test_missing_key_is_401(emu: Emulator) -> None:
@@ -86,7 +86,7 @@ def test_unknown_parameter_is_named(client: stripe.StripeClient) -> None:
             {
                 "amount": 2000,
                 "currency": "jpy",
-                "payment_method_types": ["konbini"],
+                "allowed_payment_method_types": ["konbini"],
                 "payment_method_options": {"konbini": {"expires_after_dayz": 3}},
             }
         )
@@ -101,7 +101,7 @@ def test_unknown_url_is_404(emu: Emulator) -> None:
 
 
 INVALID = [
-    ({"currency": "usd"}, "payment_intent_invalid_currency", "currency"),
+    ({"currency": "usd"}, "payment_intent_invalid_parameter", "allowed_payment_method_types"),
     ({"capture_method": "manual"}, "parameter_invalid_string", "capture_method"),
     ({"amount": 119}, "amount_too_small", "amount"),
     ({"amount": 300_001}, "amount_too_large", "amount"),

@@ -22,7 +22,7 @@ def test_create_without_confirm_then_retrieve(client: stripe.StripeClient) -> No
         {
             "amount": 1500,
             "currency": "jpy",
-            "payment_method_types": ["konbini"],
+            "allowed_payment_method_types": ["konbini"],
             "metadata": {"order_id": "A-1"},
             "payment_method_options": {"konbini": {"product_description": "テスト商品"}},
         }
@@ -41,7 +41,7 @@ def test_confirm_returns_a_voucher_with_every_store(
     emu: Emulator, client: stripe.StripeClient
 ) -> None:
     intent = client.v1.payment_intents.create(
-        {"amount": 2000, "currency": "jpy", "payment_method_types": ["konbini"]}
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
     )
     confirmed = client.v1.payment_intents.confirm(
         intent.id,
@@ -107,7 +107,7 @@ def test_confirm_with_an_existing_payment_method(client: stripe.StripeClient) ->
         {
             "amount": 500,
             "currency": "jpy",
-            "payment_method_types": ["konbini"],
+            "allowed_payment_method_types": ["konbini"],
             "payment_method": first.payment_method,
         }
     )
@@ -122,10 +122,10 @@ def test_update_changes_fields_and_list_filters_by_customer(
 ) -> None:
     customer = client.v1.customers.create({"name": "Sato Hanako", "email": "h@example.com"})
     intent = client.v1.payment_intents.create(
-        {"amount": 800, "currency": "jpy", "payment_method_types": ["konbini"]}
+        {"amount": 800, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
     )
     other = client.v1.payment_intents.create(
-        {"amount": 900, "currency": "jpy", "payment_method_types": ["konbini"]}
+        {"amount": 900, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
     )
     updated = client.v1.payment_intents.update(
         intent.id, {"amount": 1200, "customer": customer.id, "description": "order 7"}

@@ -118,7 +118,7 @@ def test_rejected_confirmation_number(emu: Emulator, client: stripe.StripeClient
         {
             "amount": 2000,
             "currency": "jpy",
-            "payment_method_types": ["konbini"],
+            "allowed_payment_method_types": ["konbini"],
             "payment_method_options": {
                 "konbini": {"confirmation_number": REJECTED_CONFIRMATION_NUMBER}
             },

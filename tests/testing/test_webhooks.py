@@ -88,7 +88,7 @@ def test_delivery_gives_up_after_the_configured_retries() -> None:
                 "sk_test_x", base_addresses={"api": emu.api_base}, max_network_retries=0
             )
             intent = c.v1.payment_intents.create(
-                {"amount": 500, "currency": "jpy", "payment_method_types": ["konbini"]}
+                {"amount": 500, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
             )
             assert emu.wait_for_deliveries(5.0)
             assert [a.attempt for a in emu.deliveries] == [1, 2, 3]
@@ -132,7 +132,7 @@ def test_events_list_filters(emu: Emulator, client: stripe.StripeClient) -> None
     now = emu.timestamp()
     emu.advance(10)
     client.v1.payment_intents.create(
-        {"amount": 300, "currency": "jpy", "payment_method_types": ["konbini"]}
+        {"amount": 300, "currency": "jpy", "allowed_payment_method_types": ["konbini"]}
     )
     later = client.v1.events.list({"created": {"gt": now}})
     assert [e.type for e in later.data] == ["payment_intent.created"]

@@ -104,7 +104,7 @@ def test_emulator_to_example_fulfils_exactly_once(framework: str, tmp_path: Path
                 {
                     "amount": 2400,
                     "currency": "jpy",
-                    "payment_method_types": ["konbini"],
+                    "allowed_payment_method_types": ["konbini"],
                     "metadata": {"order_id": "order-e2e-1"},
                     "confirm": True,
                     "payment_method_data": {

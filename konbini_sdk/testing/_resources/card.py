@@ -110,6 +110,8 @@ class CardType:
     """The card payment-method type for PaymentIntents."""
 
     name = "card"
+    #: Cards take every currency the emulator serves.
+    currencies: tuple[str, ...] | None = None
     options_shape = Obj(
         {
             "request_three_d_secure": Enum(("any", "automatic", "challenge")),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
+from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import card, prices
 from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
@@ -222,18 +223,60 @@ def _check(state: State, params: dict[str, Any], items: list[dict[str, Any]]) ->
         )
 
 
+def _shape(version: str) -> dict[str, Node]:
+    if _versions.at_least(version, _versions.ALLOWED_TYPES_ON_CHECKOUT):
+        return {**SHAPE, "allowed_payment_method_types": Arr(Str(5000))}
+    return SHAPE
+
+
+def _allowed(params: dict[str, Any], version: str) -> list[str] | None:
+    """``allowed_payment_method_types`` checked against the version's other rules."""
+    if "payment_method_types" in params and _versions.at_least(
+        version, _versions.PAYMENT_METHOD_TYPES_REMOVED
+    ):
+        raise _versions.payment_method_types_refused(version, "Checkout Sessions")
+    if "allowed_payment_method_types" not in params:
+        return None
+    names: list[str] = params["allowed_payment_method_types"]
+    if not names:
+        raise invalid(
+            "allowed_payment_method_types must name at least one type.",
+            code="parameter_invalid_empty",
+            param="allowed_payment_method_types",
+        )
+    return list(dict.fromkeys(names))
+
+
+def _narrow(allowed: list[str], currency: str) -> list[str]:
+    """Return the allowed types a session in ``currency`` can offer (others dropped)."""
+    usable = [
+        name for name in allowed if name == "card" or (name == "konbini" and currency == "jpy")
+    ]
+    if not usable:
+        raise invalid(
+            "No valid payment method types for this Checkout Session: none of "
+            f"allowed_payment_method_types ({', '.join(allowed)}) can be used with currency "
+            f"{currency} on this account. This emulator's Checkout offers card (any currency) "
+            "and konbini (jpy).",
+            code="parameter_invalid_string",
+            param="allowed_payment_method_types",
+        )
+    return usable
+
+
 def _create(call: Call) -> dict[str, Any]:
     state = call.state
-    params = call.params(SHAPE)
+    params = call.params(_shape(call.version))
+    allowed = _allowed(params, call.version)
     mode = _required(params, "mode")
-    params.setdefault("payment_method_types", ["card"])
+    params.setdefault("payment_method_types", allowed or ["card"])
     types = params["payment_method_types"]
     if mode != "payment" and "konbini" in types:
         raise invalid(
             f"The payment method type konbini is not supported in {mode} mode; Konbini "
             "works in payment mode only.",
             code="parameter_invalid_string",
-            param="payment_method_types",
+            param="payment_method_types" if allowed is None else "allowed_payment_method_types",
         )
     if mode != "payment":
         raise invalid(
@@ -252,8 +295,11 @@ def _create(call: Call) -> dict[str, Any]:
             param="expires_at",
         )
     items = _items(state, params)
+    if allowed is not None:
+        params["payment_method_types"] = _narrow(allowed, items[0]["price"]["currency"])
     _check(state, params, items)
     session = _new_session(state, params, items, int(expires_at))
+    session["allowed_payment_method_types"] = allowed
     if params.get("return_url"):
         session["return_url"] = params["return_url"]  # absent (not null) on hosted pages
     _intent_data(state)[session["id"]] = dict(params.get("payment_intent_data") or {})
@@ -298,6 +344,7 @@ def _new_session(
         "adaptive_pricing": None,
         "after_expiration": None,
         "allow_promotion_codes": None,
+        "allowed_payment_method_types": None,
         "amount_subtotal": total,
         "amount_total": total,
         "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
@@ -462,7 +509,14 @@ def create_intent(state: State, raw: dict[str, Any]) -> dict[str, Any]:
     router: Router = state.extra[_ROUTER_KEY]
     route, path_params = router.match("POST", "/v1/payment_intents")
     call = Call(
-        state, "POST", "/v1/payment_intents", path_params, raw, state.new_id("req", 14), None
+        state,
+        "POST",
+        "/v1/payment_intents",
+        path_params,
+        raw,
+        state.new_id("req", 14),
+        None,
+        version=_versions.INTERNAL,
     )
     intent_json = route.handler(call)
     return state.get("payment_intent", str(intent_json["id"]))

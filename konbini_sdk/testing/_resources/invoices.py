@@ -195,6 +195,7 @@ def _create(call: Call) -> dict[str, Any]:
         "starting_balance": 0,
         "statement_descriptor": None,
         "status": "draft",
+        "status_details": None,
         "status_transitions": {
             "finalized_at": None,
             "marked_uncollectible_at": None,
@@ -255,7 +256,9 @@ def _create_item(call: Call) -> dict[str, Any]:
         "description": params.get("description"),
         "discountable": True,
         "discounts": [],
+        "frozen_fields": None,
         "invoice": invoice["id"] if invoice else None,
+        "invoicing_rules": None,
         "livemode": False,
         "metadata": dict(params.get("metadata") or {}),
         "net_amount": amount,

@@ -141,6 +141,8 @@ class KonbiniType:
     """The Konbini payment-method type for PaymentIntents."""
 
     name = "konbini"
+    #: Konbini takes yen only: ``allowed_payment_method_types`` drops it for other currencies.
+    currencies: tuple[str, ...] | None = ("jpy",)
     options_shape = Obj(
         {
             "confirmation_number": Str(11),

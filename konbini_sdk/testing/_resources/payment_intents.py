@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Final, Protocol
 
+from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import payment_methods
 from konbini_sdk.testing._router import Call, Router
 from konbini_sdk.testing._state import LIST_PARAMS, State
@@ -43,6 +44,9 @@ class PaymentMethodType(Protocol):
 
     #: Stripe's name, e.g. ``"konbini"``.
     name: str
+    #: The currencies it takes (``None``: any); ``allowed_payment_method_types`` drops the
+    #: type for an intent in another currency.
+    currencies: tuple[str, ...] | None
     #: Shape of ``payment_method_options[<name>]``.
     options_shape: Obj
     #: Shape of ``payment_method_data[<name>]``.
@@ -91,15 +95,21 @@ SHIPPING: Final = Obj(
 )
 
 
-def _common_shape(state: State) -> dict[str, Node]:
+def _common_shape(state: State, version: str) -> dict[str, Node]:
     kinds = types(state)
+    by_version: dict[str, Node] = {}
+    if _versions.at_least(version, _versions.ALLOWED_TYPES_ON_PAYMENT_INTENTS):
+        by_version["allowed_payment_method_types"] = Arr(Str(5000))
     return {
+        **by_version,
         "amount": Int(),
         "currency": Str(5000),
         "customer": Str(5000),
         "description": Str(1000),
+        "excluded_payment_method_types": Arr(Str(5000)),
         "metadata": Map(),
         "payment_method": Str(5000),
+        "payment_method_configuration": Str(100),
         "payment_method_data": payment_methods.data_shape(
             {name: kind.data_shape for name, kind in kinds.items()}
         ),
@@ -113,9 +123,9 @@ def _common_shape(state: State) -> dict[str, Node]:
     }
 
 
-def _create_shape(state: State) -> dict[str, Node]:
+def _create_shape(state: State, version: str) -> dict[str, Node]:
     return {
-        **_common_shape(state),
+        **_common_shape(state, version),
         "confirm": Bool(),
         "capture_method": Enum(("automatic", "automatic_async", "manual")),
         "confirmation_method": Enum(("automatic", "manual")),
@@ -127,9 +137,11 @@ def _create_shape(state: State) -> dict[str, Node]:
     }
 
 
-def _confirm_shape(state: State) -> dict[str, Node]:
-    common = _common_shape(state)
+def _confirm_shape(state: State, version: str) -> dict[str, Node]:
+    common = _common_shape(state, version)
     keep = (
+        "allowed_payment_method_types",
+        "excluded_payment_method_types",
         "payment_method",
         "payment_method_data",
         "payment_method_options",
@@ -138,7 +150,7 @@ def _confirm_shape(state: State) -> dict[str, Node]:
         "shipping",
     )
     return {
-        **{key: common[key] for key in keep},
+        **{key: common[key] for key in keep if key in common},
         "capture_method": Enum(("automatic", "automatic_async", "manual")),
         "return_url": Str(5000),
         "client_secret": Str(5000),
@@ -225,10 +237,118 @@ def _apply_fields(state: State, intent: dict[str, Any], params: dict[str, Any]) 
                 param="payment_method_types",
             )
         intent["payment_method_types"] = list(dict.fromkeys(names))
+        intent["allowed_payment_method_types"] = None
+    if "allowed_payment_method_types" in params:
+        names = params["allowed_payment_method_types"]
+        if not names:
+            raise invalid(
+                "allowed_payment_method_types must name at least one type.",
+                code="parameter_invalid_empty",
+                param="allowed_payment_method_types",
+            )
+        intent["allowed_payment_method_types"] = list(dict.fromkeys(names))
+        intent["automatic_payment_methods"] = None
     if "payment_method_options" in params:
         _apply_options(state, intent, params["payment_method_options"])
+    if "excluded_payment_method_types" in params:
+        _exclude(state, intent, params["excluded_payment_method_types"])
+    if params.get("payment_method_configuration"):
+        # The emulator has no payment method configurations: any id is unknown, as at Stripe.
+        state.get(
+            "payment_method_configuration",
+            params["payment_method_configuration"],
+            param="payment_method_configuration",
+        )
+    if intent["allowed_payment_method_types"] and {
+        "allowed_payment_method_types",
+        "currency",
+        "payment_method_options",
+    } & set(params):
+        _narrow(state, intent)
     if params.get("payment_method"):
         state.get("payment_method", params["payment_method"], param="payment_method")
+
+
+def _exclude(state: State, intent: dict[str, Any], given: list[str]) -> None:
+    """Keep ``excluded_payment_method_types``; with dynamic payment methods, drop those types."""
+    excluded = list(dict.fromkeys(given))
+    intent["excluded_payment_method_types"] = excluded or None
+    if intent["automatic_payment_methods"] is None:
+        return
+    remaining = [name for name in sorted(types(state)) if name not in excluded]
+    if not remaining:
+        raise invalid(
+            "No valid payment method types for this PaymentIntent: "
+            "excluded_payment_method_types excludes every type this emulator offers ("
+            + ", ".join(sorted(types(state)))
+            + ").",
+            code="payment_intent_invalid_parameter",
+            param="excluded_payment_method_types",
+        )
+    intent["payment_method_types"] = remaining
+    for name in list(intent["payment_method_options"]):
+        if name in excluded:
+            del intent["payment_method_options"][name]
+
+
+def _takes(kind: PaymentMethodType, intent: dict[str, Any]) -> bool:
+    currencies = kind.currencies
+    return currencies is None or intent["currency"] in currencies
+
+
+def _narrow(state: State, intent: dict[str, Any]) -> None:
+    """Set ``payment_method_types`` from ``allowed_payment_method_types``, as Stripe does.
+
+    A type that cannot be used is dropped without an error: one the emulator does not offer
+    (as a type not enabled on the account) or one that does not take the intent's currency
+    (Konbini outside ``jpy``); its ``payment_method_options`` go with it. When nothing is
+    left, the request is refused (400 ``payment_intent_invalid_parameter``).
+    """
+    allowed: list[str] = intent["allowed_payment_method_types"]
+    kinds = types(state)
+    usable = [name for name in allowed if name in kinds and _takes(kinds[name], intent)]
+    if not usable:
+        raise invalid(
+            "No valid payment method types for this PaymentIntent: none of "
+            f"allowed_payment_method_types ({', '.join(allowed)}) can be used with currency "
+            f"{intent['currency']} on this account. This emulator offers "
+            + ", ".join(
+                f"{name} ({'/'.join(kind.currencies) if kind.currencies else 'any currency'})"
+                for name, kind in sorted(kinds.items())
+            )
+            + ".",
+            code="payment_intent_invalid_parameter",
+            param="allowed_payment_method_types",
+        )
+    intent["payment_method_types"] = usable
+    for name in list(intent["payment_method_options"]):
+        if name in allowed and name not in usable:
+            del intent["payment_method_options"][name]
+
+
+def _version_rules(call: Call, params: dict[str, Any]) -> None:
+    """Refuse what the request's API version does not take, before anything changes."""
+    if "payment_method_types" in params and _versions.at_least(
+        call.version, _versions.PAYMENT_METHOD_TYPES_REMOVED
+    ):
+        raise _versions.payment_method_types_refused(call.version, "PaymentIntents")
+    exclusive = {
+        "allowed_payment_method_types": (
+            "payment_method_types",
+            "automatic_payment_methods",
+            "excluded_payment_method_types",
+            "payment_method_configuration",
+        ),
+        "payment_method_types": ("excluded_payment_method_types",),
+    }
+    for first, others in exclusive.items():
+        for other in others:
+            if first in params and other in params:
+                raise invalid(
+                    f"You may only specify one of these parameters: {first}, {other}.",
+                    code="parameters_exclusive",
+                    param=other,
+                )
 
 
 def _shipping(given: Any) -> dict[str, Any] | None:
@@ -252,6 +372,7 @@ def new_intent(state: State) -> dict[str, Any]:
         "amount": 0,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
+        "allowed_payment_method_types": None,
         "amount_received": 0,
         "application": None,
         "application_fee_amount": None,
@@ -276,6 +397,7 @@ def new_intent(state: State) -> dict[str, Any]:
         "payment_method_configuration_details": None,
         "payment_method_options": {},
         "payment_method_types": [],
+        "payment_record": None,
         "processing": None,
         "receipt_email": None,
         "review": None,
@@ -291,12 +413,13 @@ def new_intent(state: State) -> dict[str, Any]:
 
 def _create(call: Call) -> dict[str, Any]:
     state = call.state
-    params = call.params(_create_shape(state))
+    params = call.params(_create_shape(state, call.version))
+    _version_rules(call, params)
     kinds = types(state)
     intent = new_intent(state)
     _require(params, "amount")
     _require(params, "currency")
-    if "payment_method_types" not in params:
+    if "payment_method_types" not in params and "allowed_payment_method_types" not in params:
         # Stripe uses the dashboard's dynamic payment methods; here: every emulated type.
         params["payment_method_types"] = sorted(kinds)
         intent["automatic_payment_methods"] = {"allow_redirects": "always", "enabled": True}
@@ -434,7 +557,8 @@ def _pending_kind(intent: dict[str, Any], state: State) -> PaymentMethodType | N
 
 def _update(call: Call) -> dict[str, Any]:
     state = call.state
-    params = call.params(_common_shape(state))
+    params = call.params(_common_shape(state, call.version))
+    _version_rules(call, params)
     intent = _get(call)
     if intent["status"] in ("succeeded", "canceled"):
         touched = set(params) - HARMLESS_UPDATES
@@ -462,7 +586,8 @@ def _update(call: Call) -> dict[str, Any]:
 
 def _confirm(call: Call) -> dict[str, Any]:
     state = call.state
-    params = call.params(_confirm_shape(state))
+    params = call.params(_confirm_shape(state, call.version))
+    _version_rules(call, params)
     intent = _get(call)
     if intent["status"] not in CONFIRMABLE:
         raise _unexpected_state(intent, "confirm", CONFIRMABLE)

@@ -350,8 +350,11 @@ def _create(call: Call) -> dict[str, Any]:
         "charge": charge["id"],
         "created": state.now(),
         "currency": charge["currency"],
+        "customer": _from_intent(state, charge, "customer"),
+        "customer_account": None,
         "metadata": dict(params.get("metadata") or {}),
         "payment_intent": charge.get("payment_intent"),
+        "payment_method": _from_intent(state, charge, "payment_method"),
         "reason": params.get("reason"),
         "receipt_number": None,
         "source_transfer_reversal": None,
@@ -374,6 +377,15 @@ def _create(call: Call) -> dict[str, Any]:
     state.emit("refund.created", refund)
     state.emit("charge.refunded", charge)
     return call.respond(refund, params)
+
+
+def _from_intent(state: State, charge: dict[str, Any], name: str) -> str | None:
+    """Return the charge's ``name`` field, else its PaymentIntent's (or ``None``)."""
+    value = charge.get(name)
+    if value is None and charge.get("payment_intent"):
+        intent = state.find(str(charge["payment_intent"]))
+        value = intent.get(name) if intent else None
+    return str(value) if value is not None else None
 
 
 _retrieve = retrieve_handler("refund", "refund")

@@ -10,6 +10,7 @@ import secrets
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+from konbini_sdk.testing import _versions
 from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Arr, Bool, Map, Node, Str, invalid
@@ -39,7 +40,11 @@ def create_endpoint(
     metadata: dict[str, str] | None = None,
     api_version: str | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """Store an endpoint; return it (without its secret) and its signing secret."""
+    """Store an endpoint; return it (without its secret) and its signing secret.
+
+    ``api_version`` (an emulated version) is the version its events are rendered in; ``None``
+    (shown as ``null``, as Stripe does) means the emulator's default version.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise invalid("Invalid URL: must be an http(s) URL", code="url_invalid", param="url")
@@ -48,6 +53,14 @@ def create_endpoint(
             "Missing required param: enabled_events.",
             code="parameter_missing",
             param="enabled_events",
+        )
+    if api_version is not None and api_version not in _versions.VERSIONS:
+        raise invalid(
+            f"Invalid api_version: {api_version}. This emulator renders events in "
+            + ", ".join(_versions.VERSIONS)
+            + " (leave it out for the emulator's default).",
+            code="parameter_invalid_string",
+            param="api_version",
         )
     signing_secret = secret or "whsec_" + secrets.token_hex(24)
     endpoint: dict[str, Any] = {
@@ -89,7 +102,7 @@ def _create(call: Call) -> dict[str, Any]:
         params.get("enabled_events") or [],
         description=params.get("description") or None,
         metadata={k: v for k, v in metadata.items() if v != ""},
-        api_version=params.get("api_version"),
+        api_version=params.get("api_version") or None,
     )
     answer = call.respond(endpoint, params)
     answer["secret"] = secret
