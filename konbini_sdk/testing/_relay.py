@@ -76,7 +76,9 @@ class WebhookRelay:
     """Catch the emulator's signed webhook deliveries and hand them to your endpoint in-process.
 
     ``WebhookRelay(emulator)`` registers an endpoint on ``emulator`` (every event type unless
-    ``events`` names some) and catches each event created from then on. Configure your
+    ``events`` names some; events rendered in the endpoint's ``api_version``, by default the
+    emulator's, as Stripe renders them in your endpoint's version) and catches each event
+    created from then on. Configure your
     webhook code with :attr:`secret` (the endpoint's signing secret, as Stripe's dashboard
     shows it), make things happen (``emulator.complete_store_payment(...)``,
     ``emulator.advance(...)``), then call :meth:`deliver_to`. Use it as a context manager, or
@@ -90,6 +92,7 @@ class WebhookRelay:
         *,
         secret: str | None = None,
         events: Sequence[str] | None = None,
+        api_version: str | None = None,
         timeout: float = 5.0,
     ) -> None:
         self._emulator = emulator
@@ -113,7 +116,9 @@ class WebhookRelay:
         self._url = f"http://{host!s}:{port}{_RELAY_PATH}"
         self._events = None if events is None else frozenset(events)
         try:
-            self._secret = emulator.add_webhook_endpoint(self._url, secret=secret, events=events)
+            self._secret = emulator.add_webhook_endpoint(
+                self._url, secret=secret, events=events, api_version=api_version
+            )
         except BaseException:
             self._stop_server()
             raise

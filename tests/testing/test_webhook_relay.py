@@ -19,7 +19,13 @@ import pytest
 import stripe
 
 from konbini_sdk import KonbiniClient
-from konbini_sdk.testing import Emulator, RelayedDelivery, Scenario, WebhookRelay
+from konbini_sdk.testing import (
+    DEFAULT_API_VERSION,
+    Emulator,
+    RelayedDelivery,
+    Scenario,
+    WebhookRelay,
+)
 from konbini_sdk.webhooks import (
     MemoryEventStore,
     PaymentSucceeded,
@@ -328,6 +334,25 @@ def test_only_events_created_after_the_relay_started_are_caught(
     assert before != after
     assert [d.event_type for d in delivered] == ["payment_intent.succeeded"]
     assert merchant.paid == [after]
+
+
+def test_events_are_rendered_in_the_relay_endpoint_api_version(
+    konbini_emulator: Emulator, konbini_client: KonbiniClient
+) -> None:
+    with (
+        WebhookRelay(konbini_emulator, api_version="2026-05-27.dahlia") as old,
+        WebhookRelay(konbini_emulator) as current,
+    ):
+        pay(konbini_client, konbini_emulator)
+        old_intent = old.events()[-1]
+        current_intent = current.events()[-1]
+
+    assert old_intent["id"] == current_intent["id"]
+    assert old_intent["api_version"] == "2026-05-27.dahlia"
+    assert current_intent["api_version"] == DEFAULT_API_VERSION
+    # A field Stripe added at endive is not in the older rendering.
+    assert "payment_record" in current_intent["data"]["object"]
+    assert "payment_record" not in old_intent["data"]["object"]
 
 
 def test_closing_removes_the_endpoint_from_the_emulator(
