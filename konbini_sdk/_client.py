@@ -24,12 +24,15 @@ One order, one PaymentIntent, one live voucher:
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import random
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 from urllib.parse import quote_plus
 
 import stripe
@@ -40,12 +43,13 @@ from konbini_sdk._exceptions import (
     IdempotencyError,
     KonbiniValidationError,
     Operation,
+    OrderChangedError,
     StripeAPIError,
     VoucherUnavailableError,
     require_konbini,
     translate_stripe_error,
 )
-from konbini_sdk._logging import get_logger
+from konbini_sdk._logging import IN_PUBLIC_OPERATION, get_logger
 from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
@@ -173,6 +177,68 @@ def create_params(request: PaymentIntentRequest, order_id: str) -> dict[str, Any
     return params
 
 
+#: What ``pay_order`` does when the order's intent has other parameters than the request:
+#: ``"raise"`` :class:`~konbini_sdk.OrderChangedError`, or ``"update"`` the intent and pay it.
+OnChange = Literal["raise", "update"]
+
+#: The fields of a ``create_params`` that say what the order is (compared with its intent).
+_ORDER_FIELDS: Final = ("amount", "currency", "description", "customer", "receipt_email")
+_ORDER_KONBINI_FIELDS: Final = ("product_description", "expires_after_days", "expires_at")
+
+
+def order_changes(intent: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """Name the fields where ``intent`` differs from the order's ``create_params``.
+
+    Compared: ``amount``, ``currency``, ``description``, ``customer``, ``receipt_email``,
+    ``allowed_payment_method_types`` (as a set), Konbini's ``product_description``,
+    ``expires_after_days`` and ``expires_at``, and each ``metadata`` key the request sets;
+    each only when the request sets it. Names only: the values can be personal data.
+    """
+    changed = [
+        name for name in _ORDER_FIELDS if name in params and params[name] != intent.get(name)
+    ]
+    types = params.get("allowed_payment_method_types")
+    allowed = intent.get("allowed_payment_method_types") or intent.get("payment_method_types")
+    if types is not None and set(types) != set(allowed or ()):
+        changed.append("allowed_payment_method_types")
+    wanted = ((params.get("payment_method_options") or {}).get("konbini")) or {}
+    current = ((intent.get("payment_method_options") or {}).get("konbini")) or {}
+    changed += [
+        f"payment_method_options.konbini.{name}"
+        for name in _ORDER_KONBINI_FIELDS
+        if name in wanted and wanted[name] != current.get(name)
+    ]
+    metadata = intent.get("metadata") or {}
+    changed += [
+        f"metadata.{key}"
+        for key, value in (params.get("metadata") or {}).items()
+        if metadata.get(key) != value
+    ]
+    return changed
+
+
+def order_search_query(order_id: str) -> str:
+    """Return the Search API query for the intents whose ``metadata.order_id`` is ``order_id``."""
+    escaped = order_id.replace("\\", "\\\\").replace("'", "\\'")
+    return f"metadata['{ORDER_ID_METADATA_KEY}']:'{escaped}'"
+
+
+def _update_discriminator(intent: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """Hash what makes an order-change update unique: the change and the state it replaces.
+
+    Two callers applying the same change to the same state send the same key (one update);
+    a later change back and forth differs by the voucher it voids or the values it replaces.
+    """
+    replaced = {
+        "amount": intent.get("amount"),
+        "options": (intent.get("payment_method_options") or {}).get("konbini"),
+        "voucher": voucher_url(intent),
+        "status": intent.get("status"),
+    }
+    text = json.dumps([params, replaced], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _confirm_params(billing: BillingDetails, confirmation_number: str | None) -> dict[str, Any]:
     return cast("dict[str, Any]", confirm_params(billing, confirmation_number))
 
@@ -238,8 +304,8 @@ class _KonbiniClientBase:
         replayed: bool,
         request_id: str | None,
     ) -> None:
-        if intent is not None and not _log.is_enabled("debug"):
-            return  # a successful attempt's line is DEBUG: not assembled when filtered out
+        if not _log.is_enabled("debug"):
+            return  # an attempt's line is DEBUG: not assembled when filtered out
         fields: dict[str, Any] = {
             "operation": operation,
             "key_generation": chain.generation if chain is not None else None,
@@ -256,7 +322,9 @@ class _KonbiniClientBase:
             fields["error_type"] = type(error).__name__
             fields["error_code"] = error.code
             fields["http_status"] = error.http_status
-            _log.warning("konbini.attempt", outcome="error", **fields)
+            # DEBUG: a retry is its konbini.retry line and a failure the operation's one
+            # WARNING line (failed operations are logged once, not at each layer).
+            _log.debug("konbini.attempt", outcome="error", **fields)
 
     def _log_operation(
         self,
@@ -269,12 +337,14 @@ class _KonbiniClientBase:
         error: BaseException | None = None,
         **extra: Any,
     ) -> None:
-        """Log an operation's outcome: one INFO line per public operation.
+        """Log an operation's outcome: one INFO (or, failed, WARNING) line per operation.
 
-        A request made inside a larger public operation (``pay_order``'s create and
-        confirm) logs its success at DEBUG; failures are WARNING either way.
+        A request made inside a larger operation (``pay_order``'s create and confirm, or
+        the retrieve inside a refund) logs its outcome at DEBUG, its failure included: the
+        public operation logs the failure once, at WARNING.
         """
-        if error is None and not public and not _log.is_enabled("debug"):
+        inner = not public and (error is None or IN_PUBLIC_OPERATION.get())
+        if inner and not _log.is_enabled("debug"):
             return
         fields: dict[str, Any] = {
             "operation": operation,
@@ -293,7 +363,12 @@ class _KonbiniClientBase:
         else:
             fields["error_type"] = type(error).__name__
             fields["error_code"] = getattr(error, "code", None)
-            _log.warning("konbini.operation", outcome="error", **fields)
+            fields["http_status"] = getattr(error, "http_status", None)
+            fields["request_id"] = getattr(error, "request_id", None)
+            if inner:
+                _log.debug("konbini.operation", outcome="error", **fields)
+            else:
+                _log.warning("konbini.operation", outcome="error", **fields)
 
     # Decisions about one request and its answer; the transport calls these.
 
@@ -479,11 +554,14 @@ class _KonbiniFlows(_KonbiniClientBase):
         The result (a :class:`Voucher` or a :class:`ReissuedVoucher`) names the intent.
         """
         started = self._clock()
+        token = IN_PUBLIC_OPERATION.set(True)
         try:
             result = yield from flow
         except Exception as error:
             self._log_operation(operation, context, started, public=True, error=error)
             raise
+        finally:
+            IN_PUBLIC_OPERATION.reset(token)
         voucher = result.voucher if isinstance(result, ReissuedVoucher) else result
         self._log_operation(
             operation,
@@ -566,14 +644,23 @@ class _KonbiniFlows(_KonbiniClientBase):
         billing: BillingDetails,
         confirmation_number: str | None,
         payment_intent_id: str | None,
+        on_change: OnChange = "raise",
     ) -> _Flow[Voucher]:
+        if on_change not in ("raise", "update"):
+            raise KonbiniValidationError("on_change", "must be 'raise' or 'update'")
         context = {"order_id": order_id}
         return (
             yield from self._public(
                 "pay_order",
                 context,
                 self._pay_order_steps(
-                    order_id, request, billing, confirmation_number, payment_intent_id, context
+                    order_id,
+                    request,
+                    billing,
+                    confirmation_number,
+                    payment_intent_id,
+                    context,
+                    on_change,
                 ),
             )
         )
@@ -586,8 +673,10 @@ class _KonbiniFlows(_KonbiniClientBase):
         confirmation_number: str | None,
         payment_intent_id: str | None,
         context: Mapping[str, Any],
+        on_change: OnChange,
     ) -> _Flow[Voucher]:
         params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
+        order = create_params(request, order_id)
         if payment_intent_id is not None:
             intent = (yield from self._retrieve_flow(payment_intent_id, context)).data
             if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
@@ -595,13 +684,131 @@ class _KonbiniFlows(_KonbiniClientBase):
                     "payment_intent_id", "must be the intent of this order (metadata.order_id)"
                 )
         else:
-            created = yield from self._create_flow(request, order_id)
-            intent = created.data
-            if created.replayed:
-                # A stored create answer shows the intent as it was then: read it as it is.
-                intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
+            try:
+                created = yield from self._create_flow(request, order_id)
+            except IdempotencyError as error:
+                if error.http_status != 400:
+                    raise
+                # The order's creation key holds other parameters: the order changed.
+                if on_change == "raise":
+                    raise self._order_changed(order_id, None, error) from error.__cause__
+                intent = yield from self._find_order_intent(order_id, context, error)
+            else:
+                intent = created.data
+                if created.replayed:
+                    # A stored create answer shows the intent as it was then: read it now.
+                    intent = (yield from self._retrieve_flow(str(intent["id"]), context)).data
         require_konbini(intent)
+        # A paid, processing or canceled intent cannot change: _ensure_voucher says which.
+        open_intent = voucher_url(intent) is not None or is_confirmable(intent)
+        changed = order_changes(intent, order) if open_intent else []
+        if changed:
+            if on_change == "raise":
+                raise self._order_changed(order_id, str(intent["id"]), None, changed)
+            intent = yield from self._apply_order_change(intent, order, context)
         return (yield from self._ensure_voucher(intent, params, context=context))
+
+    @staticmethod
+    def _order_changed(
+        order_id: str,
+        payment_intent_id: str | None,
+        error: IdempotencyError | None,
+        changed: list[str] | None = None,
+        detail: str | None = None,
+    ) -> OrderChangedError:
+        return OrderChangedError(
+            order_id,
+            payment_intent_id,
+            changed=changed or (),
+            detail=detail,
+            code=error.code if error is not None else None,
+            http_status=error.http_status if error is not None else None,
+            request_id=error.request_id if error is not None else None,
+            stripe_message=error.stripe_message if error is not None else None,
+        )
+
+    def _find_order_intent(
+        self, order_id: str, context: Mapping[str, Any], error: IdempotencyError
+    ) -> _Flow[dict[str, Any]]:
+        """Find the order's intent with the Search API (``metadata.order_id``).
+
+        Stripe's search index can lag behind by up to a minute: when it finds nothing, or
+        several live intents, ``OrderChangedError`` asks for ``payment_intent_id``.
+        """
+        answer = yield from self._op(
+            "retrieve",
+            "get",
+            f"{_INTENTS_PATH}/search",
+            {"query": order_search_query(order_id), "limit": 10},
+            chain=None,
+            context=context,
+        )
+        found = [
+            intent
+            for intent in answer.data.get("data") or ()
+            if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) == order_id
+        ]
+        live = [intent for intent in found if intent.get("status") != "canceled"]
+        if len(live) == 1:
+            return cast("dict[str, Any]", live[0])
+        if not found:
+            detail = (
+                "Stripe's search did not find it yet (its index can lag by a minute): pass "
+                "payment_intent_id (the voucher's payment_intent_id you stored) with "
+                "on_change='update'"
+            )
+            raise self._order_changed(order_id, None, error, detail=detail) from error.__cause__
+        if not live:  # only canceled ones: the newest says why no voucher can be issued
+            return cast("dict[str, Any]", max(found, key=lambda intent: intent.get("created", 0)))
+        detail = (
+            "several live PaymentIntents carry this order_id: pass payment_intent_id to "
+            "say which one to update"
+        )
+        raise self._order_changed(order_id, None, error, detail=detail) from error.__cause__
+
+    def _apply_order_change(
+        self, intent: Mapping[str, Any], order: dict[str, Any], context: Mapping[str, Any]
+    ) -> _Flow[dict[str, Any]]:
+        """Update the order's intent to the changed order (voiding its live voucher, if any).
+
+        A paid, processing or canceled intent cannot change: ``VoucherUnavailableError``
+        names its status. The update's key derives from the change and the state it
+        replaces, so concurrent callers applying the same change update once.
+        """
+        old_url = voucher_url(intent)
+        if old_url is None and not is_confirmable(intent):
+            raise _no_voucher_error(intent)
+        intent_id = str(intent["id"])
+        ctx = {"payment_intent_id": intent_id, **context}
+        chain = KeyChain(
+            intent_key(intent_id, "order_change", _update_discriminator(intent, order))
+        )
+        answer = yield from self._op(
+            "update",
+            "post",
+            _intent_path(intent_id),
+            order,
+            chain=chain,
+            context=ctx,
+            voids_voucher=old_url is not None,
+        )
+        if not answer.replayed:
+            return answer.data
+        # A stored answer: the change was made before, and may have been undone since.
+        current = (yield from self._retrieve_flow(intent_id, context)).data
+        if not order_changes(current, order):
+            return current
+        chain = KeyChain(intent_key(intent_id, "order_change", uuid.uuid4().hex))
+        answer = yield from self._op(
+            "update",
+            "post",
+            _intent_path(intent_id),
+            order,
+            chain=chain,
+            context=ctx,
+            voids_voucher=voucher_url(current) is not None,
+        )
+        return answer.data
 
     def _ensure_voucher(
         self,
@@ -783,13 +990,48 @@ class _KonbiniFlows(_KonbiniClientBase):
             return self._answer(call.operation, response, call.chain, context, started)
 
 
+#: What an API key the SDK accepts looks like: a secret or a restricted key, test or live.
+_API_KEY: Final = re.compile(r"(?:sk|rk)_(?:test|live)_[0-9A-Za-z_]+")
+_KEYS_ACCEPTED: Final = (
+    "pass a secret key (sk_test_.../sk_live_...), a restricted key (rk_test_.../rk_live_...) "
+    "or a stripe.StripeClient"
+)
+
+
+def check_credentials(stripe_client: object) -> None:
+    """Refuse, before anything is built, what cannot authenticate to Stripe's API.
+
+    Accepted: a ``stripe.StripeClient``, or a secret or restricted key (``sk_test_``,
+    ``sk_live_``, ``rk_test_``, ``rk_live_`` followed by letters, digits or ``_``). Anything else
+    raises :class:`~konbini_sdk.KonbiniValidationError` on ``stripe_client`` naming the
+    problem; the message never repeats the value.
+    """
+    if isinstance(stripe_client, stripe.StripeClient):
+        return
+    if stripe_client is None:
+        rule = "no API key was given (None): is STRIPE_API_KEY set?"
+    elif not isinstance(stripe_client, str):
+        rule = f"must be an API key or a stripe.StripeClient, not {type(stripe_client).__name__}"
+    elif not stripe_client.strip():
+        rule = "the API key is empty: is STRIPE_API_KEY set?"
+    elif _API_KEY.fullmatch(stripe_client):
+        return
+    elif _API_KEY.fullmatch(stripe_client.strip()):
+        rule = "the API key has leading or trailing whitespace: strip it where it is read"
+    elif stripe_client.startswith(("pk_test_", "pk_live_")):
+        rule = "a publishable key (pk_...) cannot create or confirm payments on the server"
+    elif stripe_client.startswith("whsec_"):
+        rule = "that is a webhook signing secret (whsec_...), not an API key"
+    else:
+        rule = "not a Stripe API key (malformed)"
+    raise KonbiniValidationError("stripe_client", f"{rule}; {_KEYS_ACCEPTED}")
+
+
 def _stripe_client(
     stripe_client: stripe.StripeClient | str, api_base: str | None
 ) -> stripe.StripeClient:
     """Return the given ``StripeClient``, or one built from a key with network retries off."""
     if isinstance(stripe_client, str):
-        if not stripe_client.strip():
-            raise KonbiniValidationError("stripe_client", "the API key must not be empty")
         return stripe.StripeClient(
             stripe_client,
             base_addresses={"api": api_base} if api_base else None,
@@ -829,9 +1071,14 @@ def _async_stripe_client(
 
     Also returns the HTTP client built here (``None`` for a given ``StripeClient``).
     """
-    if not isinstance(stripe_client, str) or not stripe_client.strip():
+    if not isinstance(stripe_client, str):
         return _stripe_client(stripe_client, api_base), None
-    async_http = _HTTPXClient()
+    try:
+        async_http = _HTTPXClient()
+    except ImportError as error:  # httpx (and anyio) come with the extra
+        raise ImportError(
+            "AsyncKonbiniClient needs httpx for its requests: pip install 'konbini-sdk[async]'"
+        ) from error
     built = stripe.StripeClient(
         stripe_client,
         base_addresses={"api": api_base} if api_base else None,
@@ -845,8 +1092,11 @@ class KonbiniClient(_KonbiniFlows):
     """Konbini payments on a ``stripe.StripeClient``, with safe retries and one voucher per order.
 
     Args:
-        stripe_client: a configured ``stripe.StripeClient``, or a secret key from which one is
-            built with stripe's own network retries off (the SDK retries instead).
+        stripe_client: a configured ``stripe.StripeClient``, or a secret or restricted key
+            (``sk_test_``/``sk_live_``/``rk_test_``/``rk_live_``) from which one is built
+            with stripe's own network retries off (the SDK retries instead). ``None``, an
+            empty, publishable (``pk_``) or malformed key raises ``KonbiniValidationError``
+            at once (the message says which; it never repeats the key).
         api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
         retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
         sleep: waits between attempts; injectable for tests (``sleep=lambda s: None``).
@@ -868,6 +1118,7 @@ class KonbiniClient(_KonbiniFlows):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        check_credentials(stripe_client)
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         warn_on_stripe_pin_mismatch()
@@ -976,6 +1227,7 @@ class KonbiniClient(_KonbiniFlows):
         *,
         confirmation_number: str | None = None,
         payment_intent_id: str | None = None,
+        on_change: OnChange = "raise",
     ) -> Voucher:
         """Create and confirm the Konbini payment of order ``order_id``; its voucher.
 
@@ -989,9 +1241,22 @@ class KonbiniClient(_KonbiniFlows):
         Stripe forgets idempotency keys after 24 hours: store ``voucher.payment_intent_id``
         with the order and pass it as ``payment_intent_id`` on later calls, so that no new
         intent is created for the order then (its ``metadata.order_id`` must match).
+
+        When the order changed since its intent was created (another amount, description,
+        expiry...: see :func:`order_changes`), ``on_change`` decides:
+
+        - ``"raise"`` (default): ``OrderChangedError`` names the order, its intent when
+          known, and the changed fields; nothing is sent that would change anything.
+        - ``"update"``: the order's intent (``payment_intent_id``, else found by
+          ``metadata.order_id`` with Stripe's Search API) is updated to the new parameters,
+          which voids its live voucher, and confirmed: the returned voucher replaces the
+          old one (tell the customer). One PaymentIntent per order still. While the
+          customer is paying at the store Stripe refuses: ``CancellationRefusedError``.
         """
         return self._run(
-            self._pay_order_flow(order_id, request, billing, confirmation_number, payment_intent_id)
+            self._pay_order_flow(
+                order_id, request, billing, confirmation_number, payment_intent_id, on_change
+            )
         )
 
     def reissue_voucher(
@@ -1073,6 +1338,8 @@ class AsyncKonbiniClient(_KonbiniFlows):
             stripe's network retries off and httpx for async requests; or a configured
             ``StripeClient``, whose async HTTP client is used as it is (stripe's stock
             ``HTTPXClient`` makes httpx >= 0.28 warn ``DeprecationWarning`` per request).
+            Keys are checked as for :class:`KonbiniClient`; without httpx installed a key
+            raises ``ImportError`` naming the ``async`` extra.
         api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
         retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
         sleep: an async sleep (tests: ``async def no_wait(s): pass``); clock, rng as in
@@ -1094,6 +1361,7 @@ class AsyncKonbiniClient(_KonbiniFlows):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
+        check_credentials(stripe_client)
         super().__init__(retry_policy=retry_policy, clock=clock, rng=rng)
         self._sleep = sleep
         warn_on_stripe_pin_mismatch()
@@ -1221,14 +1489,16 @@ class AsyncKonbiniClient(_KonbiniFlows):
         *,
         confirmation_number: str | None = None,
         payment_intent_id: str | None = None,
+        on_change: OnChange = "raise",
     ) -> Voucher:
         """Create and confirm the order's payment; its one voucher.
 
-        See :meth:`KonbiniClient.pay_order`. Safe to await again, or concurrently
-        (``asyncio.gather``), for the same order: one PaymentIntent, one voucher.
+        See :meth:`KonbiniClient.pay_order` (``on_change`` included). Safe to await again,
+        or concurrently (``asyncio.gather``), for the same order: one PaymentIntent, one
+        voucher.
         """
         flow = self._pay_order_flow(
-            order_id, request, billing, confirmation_number, payment_intent_id
+            order_id, request, billing, confirmation_number, payment_intent_id, on_change
         )
         return await self._run(flow)
 

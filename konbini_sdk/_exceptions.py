@@ -16,22 +16,30 @@
         ├── CardError                         card declined or failed; message is safe to show
         ├── AuthenticationError               bad, revoked or live key where a test key is needed
         ├── InvalidRequestError               Stripe rejected the parameters or the state
-        │   └── IdempotencyError              same Idempotency-Key, different parameters
-        └── OutcomeUnknownError               timeout, dropped connection or 5xx: the request
-                                              may or may not have been applied
+        │   ├── IdempotencyError              same Idempotency-Key, different parameters
+        │   │   └── OrderChangedError         pay_order: the order's intent has other parameters
+        │   └── PaymentIntentStateError       the intent is already paid, canceled or
+        │                                     processing: cancel/update is refused (.status)
+        ├── OutcomeUnknownError               timeout, dropped connection or 5xx: the request
+        │                                     may or may not have been applied
+        └── ConnectionFailedError             no connection to the API host (refused, name not
+                                              resolved): the request was never sent
 
 Every ``StripeAPIError`` keeps ``code``, ``http_status``, ``request_id`` and ``param`` from
 Stripe's answer, and the original ``stripe.StripeError`` as ``__cause__``.
 :func:`translate_stripe_error` is the one place that maps a ``stripe`` error to this tree.
 
 Messages never contain personal data or secrets: Stripe's own message is kept only on
-``stripe_message`` (it can echo parameter values), never in ``str(error)``.
+``stripe_message`` (it can echo parameter values), never in ``str(error)``. What is safe to
+show is in ``str(error)``: the code, HTTP status, parameter, request id, and the Stripe object
+ids the answer names (``object_ids``: ``No such payment_intent: 'pi_123'`` gives ``pi_123``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import stripe
 
@@ -40,12 +48,15 @@ __all__ = [
     "CancellationRefusedError",
     "CardError",
     "ConfirmationNumberRejectedError",
+    "ConnectionFailedError",
     "IdempotencyError",
     "InvalidRequestError",
     "KonbiniError",
     "KonbiniNotAllowedError",
     "KonbiniValidationError",
+    "OrderChangedError",
     "OutcomeUnknownError",
+    "PaymentIntentStateError",
     "PaymentMethodUnavailableError",
     "RateLimitedError",
     "StripeAPIError",
@@ -61,6 +72,7 @@ RATE_LIMIT_CODES: Final = frozenset(
 )
 PAYMENT_METHOD_NOT_AVAILABLE: Final = "payment_method_not_available"
 REJECTED_CONFIRMATION_NUMBER: Final = "payment_intent_konbini_rejected_confirmation_number"
+UNEXPECTED_STATE: Final = "payment_intent_unexpected_state"
 
 
 class KonbiniError(Exception):
@@ -165,6 +177,7 @@ class StripeAPIError(KonbiniError):
         http_status: the HTTP status, if a response arrived.
         request_id: Stripe's ``Request-Id`` for support tickets, if any.
         param: the parameter Stripe blamed, if any.
+        object_ids: ids of Stripe objects the answer names (``pi_...``), safe to show.
         stripe_message: Stripe's own message. It may echo submitted values, so it is kept
             apart and never included in ``str(error)`` or log lines.
 
@@ -181,12 +194,14 @@ class StripeAPIError(KonbiniError):
         request_id: str | None = None,
         param: str | None = None,
         stripe_message: str | None = None,
+        object_ids: Sequence[str] = (),
     ) -> None:
         self.code = code
         self.http_status = http_status
         self.request_id = request_id
         self.param = param
         self.stripe_message = stripe_message
+        self.object_ids: tuple[str, ...] = tuple(object_ids)
         text = message or self.default_message
         details = [
             f"{name}={value}"
@@ -194,11 +209,21 @@ class StripeAPIError(KonbiniError):
                 ("code", code),
                 ("http_status", http_status),
                 ("param", param),
+                ("object", ", ".join(self.object_ids) or None),
                 ("request_id", request_id),
             )
             if value is not None
         ]
         super().__init__(f"{text} ({', '.join(details)})" if details else text)
+
+
+#: What some codes mean, said without Stripe's message (which may echo values).
+_CODE_MESSAGES: Final[dict[str, str]] = {
+    "resource_missing": "Stripe has no such object",
+    "parameter_missing": "a required parameter is missing",
+    "parameter_unknown": "Stripe does not know a parameter",
+    "payment_intent_unexpected_state": "the PaymentIntent's status does not allow this",
+}
 
 
 class RateLimitedError(StripeAPIError):
@@ -240,9 +265,10 @@ class ConfirmationNumberRejectedError(StripeAPIError):
 
 
 class CancellationRefusedError(StripeAPIError):
-    """Cancellation was refused, typically because the customer is paying in the store.
+    """Cancellation was refused while the customer is paying in the store.
 
-    Retry after the customer abandons the attempt and the payment slip expires.
+    Retry after the customer abandons the attempt and the payment slip expires. (An intent
+    that is already paid, canceled or processing raises :class:`PaymentIntentStateError`.)
     """
 
     default_message = (
@@ -294,6 +320,114 @@ class IdempotencyError(InvalidRequestError):
     default_message = "the idempotency key was already used with different parameters"
 
 
+class OrderChangedError(IdempotencyError):
+    """``pay_order`` again for an order whose intent was created with other parameters.
+
+    The order already has a PaymentIntent, created (or since updated) with another amount or
+    other options, so its creation key cannot create the changed one. To pay the changed
+    order on the same intent (one PaymentIntent per order), call ``pay_order`` again with
+    ``on_change="update"`` (and ``payment_intent_id`` if you stored it); or, if it really is
+    another order, give it a new ``order_id``. ``order_id`` and, when known,
+    ``payment_intent_id`` name the order and its intent; ``changed`` the fields that differ
+    (names only), when the intent was read.
+    """
+
+    default_message = "this order already has a PaymentIntent with other parameters"
+
+    def __init__(
+        self,
+        order_id: str,
+        payment_intent_id: str | None = None,
+        *,
+        changed: Sequence[str] = (),
+        detail: str | None = None,
+        code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        stripe_message: str | None = None,
+    ) -> None:
+        self.order_id = order_id
+        self.payment_intent_id = payment_intent_id
+        self.changed: tuple[str, ...] = tuple(changed)
+        intent = f" ({payment_intent_id})" if payment_intent_id else ""
+        what = f"changed: {', '.join(self.changed)}" if self.changed else "amount or options"
+        advice = detail or (
+            "to pay the changed order on that intent call pay_order(..., on_change='update'), "
+            "or use a new order_id for another order"
+        )
+        super().__init__(
+            f"order {order_id!r} already has a PaymentIntent{intent} with other parameters "
+            f"({what}); {advice}",
+            code=code,
+            http_status=http_status,
+            request_id=request_id,
+            stripe_message=stripe_message,
+            object_ids=[payment_intent_id] if payment_intent_id else (),
+        )
+
+
+class PaymentIntentStateError(InvalidRequestError):
+    """Stripe refused the operation because of the intent's status (``status``).
+
+    ``succeeded``: the customer has paid, nothing can be canceled or changed; refund it
+    instead (``client.refunds.create``). ``canceled``: it is already canceled; nothing
+    to do. ``processing``: a payment is under way; wait for its outcome. While the customer
+    is paying at the store, a refused cancellation is :class:`CancellationRefusedError`.
+    """
+
+    default_message = "the PaymentIntent's status does not allow this operation"
+
+    def __init__(
+        self,
+        status: str,
+        operation: str,
+        payment_intent_id: str | None = None,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+        param: str | None = None,
+        stripe_message: str | None = None,
+    ) -> None:
+        self.status = status
+        self.operation = operation
+        self.payment_intent_id = payment_intent_id
+        super().__init__(
+            _state_message(status, operation, payment_intent_id),
+            code=code,
+            http_status=http_status,
+            request_id=request_id,
+            param=param,
+            stripe_message=stripe_message,
+            object_ids=[payment_intent_id] if payment_intent_id else (),
+        )
+
+
+def _state_message(status: str, operation: str, payment_intent_id: str | None) -> str:
+    intent = f"PaymentIntent {payment_intent_id}" if payment_intent_id else "the PaymentIntent"
+    verb = {"cancel": "canceled", "update": "updated", "confirm": "confirmed"}.get(
+        operation, "changed"
+    )
+    if status == "succeeded":
+        return (
+            f"{intent} is already paid (status 'succeeded') and cannot be {verb}; "
+            "to give the money back, refund it (client.refunds.create)"
+        )
+    if status == "canceled":
+        return f"{intent} is already canceled (status 'canceled'); nothing to do"
+    if status == "processing":
+        return (
+            f"{intent} is processing a payment (status 'processing') and cannot be {verb} "
+            "now; wait for its outcome (refund it if it succeeds)"
+        )
+    return f"{intent} has status {status!r}, which does not allow it to be {verb}"
+
+
+#: Statuses whose refusal is told as :class:`PaymentIntentStateError` (not the in-store case).
+_SETTLED_STATUSES: Final = frozenset({"succeeded", "canceled", "processing"})
+_STATUS_IN_MESSAGE: Final = re.compile(r"\bstatus of (\w+)")
+
+
 class OutcomeUnknownError(StripeAPIError):
     """No definitive answer: timeout, dropped connection, or a 5xx from Stripe.
 
@@ -302,6 +436,32 @@ class OutcomeUnknownError(StripeAPIError):
     """
 
     default_message = "the request's outcome is unknown (network failure or Stripe 5xx)"
+
+
+class ConnectionFailedError(StripeAPIError):
+    """No connection could be made to the API host, so the request was never sent.
+
+    The connection was refused, the host name could not be resolved, or connecting timed
+    out: nothing reached Stripe, so nothing was created or changed. Unlike
+    :class:`OutcomeUnknownError` it is retried once at most, after a short wait. Check
+    ``api_base`` (or the ``StripeClient``'s address) and the network.
+
+    Attributes:
+        host: ``host:port`` the SDK tried to reach.
+        reason: what went wrong (``connection refused``, ``host name not resolved``...).
+
+    """
+
+    default_message = "could not connect to the Stripe API; the request was not sent"
+
+    def __init__(self, host: str | None, reason: str) -> None:
+        self.host = host
+        self.reason = reason
+        where = f" at {host}" if host else ""
+        super().__init__(
+            f"could not connect to the Stripe API{where}: {reason}; the request was not "
+            "sent (check api_base and the network)"
+        )
 
 
 Operation = Literal["create", "confirm", "update", "cancel", "retrieve", "refund", "other"]
@@ -315,20 +475,77 @@ def translate_stripe_error(
     ``operation`` says what was being attempted: a state error (``payment_intent_unexpected_state``)
     during ``cancel`` means the cancellation was refused.
     """
+    if isinstance(error, stripe.APIConnectionError):
+        failed = _connection_failure(error)
+        if failed is not None:
+            return ConnectionFailedError(*failed)
     code = error.code
     status = error.http_status
     error_object = error.error
     error_type = error_object.type if error_object is not None else None
+    message = _stripe_message(error)
+    param = error_object.param if error_object is not None else None
+    if code == UNEXPECTED_STATE:
+        intent_id, intent_status = _intent_in_error(error, message)
+        if intent_status in _SETTLED_STATUSES:
+            return PaymentIntentStateError(
+                intent_status,
+                operation,
+                intent_id,
+                code=code,
+                http_status=status,
+                request_id=error.request_id,
+                param=param,
+                stripe_message=message,
+            )
     cls = _error_class(error, code, status, error_type, operation)
     if cls is CardError and error_object is not None and error_object.decline_code:
         code = error_object.decline_code
+    generic = cls in (InvalidRequestError, StripeAPIError)
     return cls(
+        _CODE_MESSAGES.get(code or "") if generic else None,
         code=code,
         http_status=status,
         request_id=error.request_id,
-        param=error_object.param if error_object is not None else None,
-        stripe_message=_stripe_message(error),
+        param=param,
+        stripe_message=message,
+        object_ids=_object_ids(error, message),
     )
+
+
+def _intent_in_error(
+    error: stripe.StripeError, message: str | None
+) -> tuple[str | None, str | None]:
+    """Return the id and status of the intent in Stripe's error (else what its message says)."""
+    intent = error.error.payment_intent if error.error is not None else None
+    intent_id = getattr(intent, "id", None)
+    intent_status = getattr(intent, "status", None)
+    if intent_status is None and message:
+        found = _STATUS_IN_MESSAGE.search(message)
+        intent_status = found.group(1) if found else None
+    return (
+        str(intent_id) if intent_id else None,
+        str(intent_status) if intent_status else None,
+    )
+
+
+#: A Stripe object id (``pi_3Mtw...``): a known prefix, ``_``, letters and digits. A client
+#: secret (``pi_..._secret_...``) is not one.
+_OBJECT_ID: Final = re.compile(
+    r"\b(?:pi|pm|ch|py|re|cs|in|ii|cus|evt|src|seti|txn|price|prod|sub|po|tr|pyr)"
+    r"_[0-9A-Za-z]+\b(?!_secret)"
+)
+
+
+def _object_ids(error: stripe.StripeError, message: str | None) -> list[str]:
+    """Ids of Stripe objects named by the error: its intent, and ids in Stripe's message."""
+    ids: list[str] = []
+    intent = error.error.payment_intent if error.error is not None else None
+    if getattr(intent, "id", None):
+        ids.append(str(intent.id))  # type: ignore[union-attr]
+    if message:
+        ids += _OBJECT_ID.findall(message)
+    return list(dict.fromkeys(ids))
 
 
 def _error_class(
@@ -353,7 +570,7 @@ def _error_class(
         return AuthenticationError
     if isinstance(error, stripe.IdempotencyError) or error_type == "idempotency_error":
         return IdempotencyError
-    if operation == "cancel" and code == "payment_intent_unexpected_state":
+    if operation == "cancel" and code == UNEXPECTED_STATE:
         return CancellationRefusedError
     if isinstance(error, stripe.APIConnectionError) or (status is not None and status >= 500):
         return OutcomeUnknownError
@@ -366,3 +583,72 @@ def _stripe_message(error: stripe.StripeError) -> str | None:
     if error.error is not None and error.error.message:
         return str(error.error.message)
     return None
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and what it wraps: causes, contexts, urllib3's ``reason``, wrapped args."""
+    found: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo and len(found) < 20:
+        item = todo.pop(0)
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
+        todo += [arg for arg in item.args if isinstance(arg, BaseException)]
+    return found
+
+
+def _connection_failure(error: stripe.APIConnectionError) -> tuple[str | None, str] | None:
+    """``(host:port, reason)`` when the request provably never left, else ``None``.
+
+    Provably: the HTTP library failed to *establish* the connection (urllib3's
+    ``NewConnectionError``/``ConnectTimeoutError`` under requests, httpx's ``ConnectError``
+    or ``ConnectTimeout``), so no byte of the request was written. A timeout or a dropped
+    connection after connecting stays an unknown outcome.
+    """
+    import sys
+
+    import urllib3.exceptions  # requests' own dependency, as stripe's default client
+
+    httpx = sys.modules.get("httpx")  # an httpx error exists only if httpx was imported
+    connect_errors: tuple[type[BaseException], ...] = (urllib3.exceptions.ConnectTimeoutError,)
+    if httpx is not None:
+        connect_errors += (httpx.ConnectError, httpx.ConnectTimeout)
+    chain = _chain(error)
+    if not any(isinstance(item, connect_errors) for item in chain):
+        return None
+    return _connection_host(chain, httpx), _connection_reason(chain)
+
+
+def _connection_host(chain: list[BaseException], httpx: Any) -> str | None:
+    for item in chain:
+        pool = getattr(item, "pool", None)  # urllib3's MaxRetryError
+        if pool is not None and getattr(pool, "host", None):
+            return f"{pool.host}:{pool.port}" if pool.port else str(pool.host)
+        if httpx is not None and isinstance(item, httpx.RequestError):
+            try:
+                url = item.request.url
+            except RuntimeError:  # httpx raises when the error carries no request
+                continue
+            port = url.port or {"https": 443, "http": 80}.get(url.scheme)
+            return f"{url.host}:{port}" if port else str(url.host)
+    return None
+
+
+def _connection_reason(chain: list[BaseException]) -> str:
+    import socket
+
+    for item in chain:
+        if isinstance(item, socket.gaierror):
+            return "the host name could not be resolved (DNS)"
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused (nothing is listening at that address)"
+    for item in chain:
+        name = type(item).__name__
+        if isinstance(item, TimeoutError) or name in ("ConnectTimeout", "ConnectTimeoutError"):
+            return "connecting timed out"
+    for item in chain:
+        if isinstance(item, OSError) and item.strerror:
+            return f"connection failed ({item.strerror})"
+    return "the connection could not be established"

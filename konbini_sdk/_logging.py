@@ -1,5 +1,12 @@
 """The SDK's structlog logger, and the processor that redacts secrets and personal data.
 
+Quiet by default: a library prints nothing unless the application asks. While structlog is
+unconfigured (``structlog.is_configured()`` is false, as in most applications), the SDK's
+lines go to the standard library's ``logging`` under the ``konbini_sdk`` logger, which has a
+``NullHandler`` and no level of its own: nothing is written unless the application configures
+``logging`` (``logging.basicConfig(level=logging.INFO)`` shows the INFO lines on stderr).
+Once the application configures structlog, the lines go through structlog as below.
+
 A library must not call ``structlog.configure()``: the merchant owns the processor chain (and
 ``structlog.testing.capture_logs()`` swaps it out entirely). So the SDK cannot rely on a
 processor of its own sitting in that chain. Instead, :func:`get_logger` returns a
@@ -34,7 +41,8 @@ import logging
 import re
 import sys
 import traceback
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextvars import ContextVar
 from typing import Any, Final
 
 # structlog is imported by the first line logged (RedactingLogger._refresh), not here: its
@@ -42,6 +50,7 @@ from typing import Any, Final
 # process that logs, and not at all by one that imported structlog already.
 
 __all__ = [
+    "IN_PUBLIC_OPERATION",
     "LOGGER_NAME",
     "REDACTED",
     "SENSITIVE_KEYS",
@@ -53,6 +62,10 @@ __all__ = [
 
 #: The name every SDK log line is emitted under (passed to the logger factory).
 LOGGER_NAME: Final = "konbini_sdk"
+#: True while a public operation (``pay_order``, ``refunds.create``...) runs in this thread or
+#: task: it logs the operation's one line (INFO, or WARNING when it failed), so the requests
+#: inside it log their own outcome at DEBUG only. A failed operation is one WARNING line.
+IN_PUBLIC_OPERATION: ContextVar[bool] = ContextVar("konbini_public_operation", default=False)
 #: What a redacted value is replaced with.
 REDACTED: Final = "[REDACTED]"
 
@@ -258,11 +271,17 @@ class RedactingLogger:
         child._kept = self._kept
         return child
 
-    def _target(self) -> tuple[Any, dict[str, bool] | None]:
-        """Return the structlog bound logger to write to, and which methods it lets through.
+    def _target(self) -> tuple[Any, Mapping[str, bool] | None]:
+        """Return the logger to write to, and which methods it lets through.
 
-        ``None`` for the levels: the logger cannot tell (it gets every line).
+        While structlog is unconfigured that is the standard library's ``konbini_sdk``
+        logger (silent unless the application configured ``logging``); else structlog's
+        bound logger. ``None`` for the levels: the logger cannot tell (it gets every line).
         """
+        structlog = sys.modules.get("structlog")
+        if structlog is None or not structlog.is_configured():
+            # Nobody configured structlog (an application that did has imported it).
+            return _STDLIB_TARGET, _STDLIB_LEVELS
         kept = self._kept
         if (
             kept is not None
@@ -276,7 +295,7 @@ class RedactingLogger:
             return kept[4], kept[5]
         return self._refresh()
 
-    def _refresh(self) -> tuple[Any, dict[str, bool] | None]:
+    def _refresh(self) -> tuple[Any, Mapping[str, bool] | None]:
         """:meth:`_target` from ``structlog.get_config()``: keep (or build) the bound logger."""
         import structlog  # here, not at import: see the note at the imports
 
@@ -356,6 +375,72 @@ class RedactingLogger:
         if sys.exc_info()[0] is not None:
             kw["exception"] = "".join(traceback.format_exc())
         return self._emit("error", event, kw)
+
+
+#: The standard library logger the SDK writes to while structlog is unconfigured. Its
+#: ``NullHandler`` keeps Python's last-resort handler (WARNING and above to stderr) from
+#: printing the SDK's lines when the application configured no logging at all; records
+#: still propagate to the application's handlers when it has some.
+_STDLIB_LOGGER: Final = logging.getLogger(LOGGER_NAME)
+if not any(isinstance(h, logging.NullHandler) for h in _STDLIB_LOGGER.handlers):
+    _STDLIB_LOGGER.addHandler(logging.NullHandler())
+
+
+class _StdlibLevels(Mapping[str, bool]):
+    """Which logger methods the ``konbini_sdk`` logging logger lets through, asked live."""
+
+    def __getitem__(self, method: str) -> bool:
+        return _STDLIB_LOGGER.isEnabledFor(_LEVELS[method])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_LEVELS)
+
+    def __len__(self) -> int:
+        return len(_LEVELS)
+
+
+def _render(event: str, fields: Mapping[str, Any]) -> str:
+    """``event key=value ...`` (values as ``repr``), the traceback, if any, on its own lines."""
+    parts = [event, *(f"{key}={value!r}" for key, value in fields.items() if key != "exception")]
+    text = " ".join(parts)
+    exception = fields.get("exception")
+    return f"{text}\n{exception}" if isinstance(exception, str) else text
+
+
+class _StdlibTarget:
+    """Writes the SDK's (already redacted) lines to the ``konbini_sdk`` logging logger.
+
+    The message is :func:`_render`'s ``event key=value ...``; the record also carries the
+    event as ``konbini_event`` and the fields as ``konbini_fields`` for structured handlers.
+    """
+
+    def _log(self, level: int, event: str, fields: dict[str, Any]) -> None:
+        if _STDLIB_LOGGER.isEnabledFor(level):
+            _STDLIB_LOGGER.log(
+                level,
+                "%s",
+                _render(event, fields),
+                extra={"konbini_event": event, "konbini_fields": fields},
+            )
+
+    def debug(self, event: str, **fields: Any) -> None:
+        self._log(logging.DEBUG, event, fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._log(logging.INFO, event, fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._log(logging.WARNING, event, fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._log(logging.ERROR, event, fields)
+
+    def critical(self, event: str, **fields: Any) -> None:
+        self._log(logging.CRITICAL, event, fields)
+
+
+_STDLIB_TARGET: Final = _StdlibTarget()
+_STDLIB_LEVELS: Final = _StdlibLevels()
 
 
 def get_logger(**initial_values: Any) -> RedactingLogger:

@@ -10,7 +10,9 @@ poller has to be patient and sparing. :class:`PaymentStatusPoller` therefore:
 - treats rate limits (:class:`~konbini_sdk.RateLimitedError`, after the client's own
   retries) as a signal to wait longer (``rate_limited_wait``, or Stripe's ``Retry-After`` if
   longer) and to poll less often from then on; a lost connection or a 5xx
-  (:class:`~konbini_sdk.OutcomeUnknownError`) just waits for the next poll;
+  (:class:`~konbini_sdk.OutcomeUnknownError`) just waits for the next poll, and so does a
+  connection that could not be made (:class:`~konbini_sdk.ConnectionFailedError`) once a
+  poll has succeeded (on the first poll it is raised: the address is probably wrong);
 - stops at an outcome (paid, failed or expired, canceled) or at the voucher's deadline plus
   a buffer (``deadline_buffer``: Stripe fails an unpaid Konbini intent about an hour after
   the deadline, and a customer with a printed slip may still finish at the counter); with no
@@ -39,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import stripe
 
 from konbini_sdk._exceptions import (
+    ConnectionFailedError,
     KonbiniValidationError,
     OutcomeUnknownError,
     RateLimitedError,
@@ -171,14 +174,17 @@ class _PollerFlows:
                 asked = retry_after_seconds(error) or 0.0
                 wait = max(policy.rate_limited_wait, asked)
                 interval = min(interval * 2, policy.max_interval)
-                _log.warning(
+                # INFO: the failed retrieve is its own WARNING line; this says polling goes on.
+                _log.info(
                     "konbini.poll_rate_limited",
                     payment_intent_id=payment_intent_id,
                     wait_s=wait,
                     error_code=error.code,
                 )
-            except OutcomeUnknownError as error:
-                _log.warning(
+            except (OutcomeUnknownError, ConnectionFailedError) as error:
+                if isinstance(error, ConnectionFailedError) and polls == 0:
+                    raise  # never reached: a wrong address fails fast, not after hours
+                _log.info(
                     "konbini.poll_unknown",
                     payment_intent_id=payment_intent_id,
                     error_code=error.code,

@@ -13,6 +13,10 @@ a budget of attempts and of total time (:class:`RetryPolicy`):
   answers with the stored result if it was.
 - HTTP 409 ``idempotency_error``: another request with the same key is still running; retry
   the same key and receive its result.
+- :class:`~konbini_sdk.ConnectionFailedError` (connection refused, host name not resolved):
+  the request never left. Retried once at most (:data:`CONNECTION_ATTEMPTS`), after at most
+  :data:`CONNECTION_RETRY_MAX_WAIT` seconds, so a wrong address or a dead network fails
+  fast, naming the host, instead of being waited out as an unknown outcome.
 
 Everything else is definitive and raised at once, notably
 :class:`~konbini_sdk.PaymentMethodUnavailableError` (an outage: offer another method).
@@ -50,6 +54,7 @@ import stripe
 from requests.structures import CaseInsensitiveDict
 
 from konbini_sdk._exceptions import (
+    ConnectionFailedError,
     IdempotencyError,
     KonbiniValidationError,
     OutcomeUnknownError,
@@ -78,6 +83,11 @@ __all__ = [
 
 #: Every idempotency key the SDK derives starts with this; ``v1`` versions the scheme.
 KEY_PREFIX: Final = "konbini-sdk:v1"
+
+#: Attempts per operation when no connection can be made (the request never left).
+CONNECTION_ATTEMPTS: Final = 2
+#: The longest wait before retrying a connection that could not be made.
+CONNECTION_RETRY_MAX_WAIT: Final = 0.25
 
 #: Stripe accepts idempotency keys of at most 255 characters; order ids are kept well below.
 MAX_ORDER_ID_LENGTH: Final = 100
@@ -198,7 +208,7 @@ def retry_after_seconds(error: BaseException) -> float | None:
 
 def is_retryable(error: BaseException) -> bool:
     """Tell whether ``error`` is temporary and the same request may be sent again."""
-    if isinstance(error, RateLimitedError):
+    if isinstance(error, RateLimitedError | ConnectionFailedError):
         return True
     if isinstance(error, IdempotencyError):
         return error.http_status == 409  # the same key is still being processed
@@ -300,6 +310,7 @@ class RetryPolicy:
 
         from konbini_sdk._retry_strategies import (
             _wait_full_jitter,
+            stop_after_connection_failures,
             stop_when_budget_spent,
             wait_retry_after,
         )
@@ -313,6 +324,7 @@ class RetryPolicy:
             "retry": tenacity.retry_if_exception(is_retryable),
             "stop": (
                 tenacity.stop_after_attempt(self.max_attempts)
+                | stop_after_connection_failures(CONNECTION_ATTEMPTS)
                 | stop_when_budget_spent(
                     self.max_elapsed_seconds, clock, clock() if started_at is None else started_at
                 )

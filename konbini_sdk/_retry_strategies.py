@@ -14,9 +14,24 @@ import tenacity
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
-from konbini_sdk._retry import retry_after_seconds
+from konbini_sdk._exceptions import ConnectionFailedError
+from konbini_sdk._retry import CONNECTION_RETRY_MAX_WAIT, retry_after_seconds
 
-__all__ = ["stop_when_budget_spent", "wait_retry_after"]
+__all__ = ["stop_after_connection_failures", "stop_when_budget_spent", "wait_retry_after"]
+
+
+class stop_after_connection_failures(stop_base):  # noqa: N801 (tenacity's naming)
+    """Stop after ``attempts`` attempts when the last one could not connect at all."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = attempts
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        outcome = retry_state.outcome
+        if outcome is None or not outcome.failed:
+            return False
+        unreachable = isinstance(outcome.exception(), ConnectionFailedError)
+        return unreachable and retry_state.attempt_number >= self.attempts
 
 
 class stop_when_budget_spent(stop_base):  # noqa: N801 (tenacity's naming)
@@ -42,6 +57,8 @@ class wait_retry_after(wait_base):  # noqa: N801 (tenacity's naming)
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None and outcome.failed else None
+        if isinstance(error, ConnectionFailedError):
+            return min(self.fallback(retry_state), CONNECTION_RETRY_MAX_WAIT)
         asked = retry_after_seconds(error) if error is not None else None
         if asked is not None:
             return min(asked, self.cap)

@@ -10,7 +10,6 @@ errors translated to the SDK's tree, and log lines without personal data.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -18,7 +17,7 @@ import stripe
 
 from konbini_sdk._api_version import STRIPE_API_VERSION
 from konbini_sdk._exceptions import Operation, StripeAPIError, translate_stripe_error
-from konbini_sdk._logging import get_logger
+from konbini_sdk._logging import IN_PUBLIC_OPERATION, get_logger
 from konbini_sdk._retry import (
     KeyChain,
     RetryPolicy,
@@ -46,9 +45,10 @@ __all__ = [
 
 _log = get_logger()
 
-#: True while a :func:`public_operation` runs in this thread or task: its calls are inner
-#: steps (no operation line of their own), and the public operation logs the one line.
-_IN_PUBLIC_OPERATION: ContextVar[bool] = ContextVar("konbini_public_operation", default=False)
+#: True while a public operation runs (this module's :func:`public_operation`, or one of the
+#: client's): its calls are inner steps (no operation line of their own), and the public
+#: operation logs the one line.
+_IN_PUBLIC_OPERATION = IN_PUBLIC_OPERATION
 
 T = TypeVar("T", bound=stripe.StripeObject)
 R = TypeVar("R")
@@ -81,10 +81,11 @@ def call_stripe(
     added to the log lines. ``walk=False`` raises a replayed definitive error instead of
     moving the chain on (the caller derives a fresh key when a new attempt is wanted).
 
-    Logging: each attempt's success is a DEBUG ``konbini.attempt`` line (a refusal is a
-    WARNING). Inside a :func:`public_operation`, which logs the operation's line, that is
-    all; a call made outside one is the service's whole operation and logs its own
-    ``konbini.operation`` line: INFO when it succeeded, WARNING when it failed.
+    Logging: each attempt is a DEBUG ``konbini.attempt`` line (success or refusal), each
+    retry an INFO ``konbini.retry`` line. Inside a public operation, which logs the
+    operation's line, that is all; a call made outside one is the service's whole
+    operation and logs its own ``konbini.operation`` line: INFO when it succeeded, WARNING
+    when it failed.
     """
     ctx = dict(context or {})
 
@@ -151,6 +152,8 @@ def _log_outcome(
             duration_ms=duration_ms,
             error_type=type(error).__name__,
             error_code=getattr(error, "code", None),
+            http_status=getattr(error, "http_status", None),
+            request_id=getattr(error, "request_id", None),
             **context,
         )
         return
@@ -188,7 +191,9 @@ def _attempt(
         except stripe.StripeError as original:
             error: StripeAPIError = translate_stripe_error(original, operation=operation)
             replayed = response_replayed(original.headers)
-            _log.warning(
+            # DEBUG: a retry is its konbini.retry line, and a failure the operation's one
+            # WARNING line; the attempt's details are there for whoever turns DEBUG on.
+            _log.debug(
                 "konbini.attempt",
                 outcome="error",
                 operation=operation,

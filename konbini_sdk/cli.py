@@ -30,6 +30,7 @@ import structlog
 from konbini_sdk._client import KonbiniClient
 from konbini_sdk._exceptions import (
     AuthenticationError,
+    ConnectionFailedError,
     KonbiniError,
     KonbiniValidationError,
     OutcomeUnknownError,
@@ -719,6 +720,8 @@ def _error_code(error: BaseException) -> tuple[int, str]:
         return EXIT_USAGE, f"invalid input: {error}"
     if isinstance(error, AuthenticationError):
         return EXIT_USAGE, f"the API key was refused: {error}"
+    if isinstance(error, ConnectionFailedError):
+        return EXIT_UNREACHABLE, str(error)
     if isinstance(error, OutcomeUnknownError):
         return EXIT_UNREACHABLE, f"no answer from the API: {error}"
     if isinstance(error, StripeAPIError):

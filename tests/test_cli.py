@@ -286,6 +286,7 @@ def test_unreachable_target_exit_4() -> None:
     run = konbini("status", "pi_1", "--api-base", "http://127.0.0.1:9")
     assert run.code == 4
     assert len(run.err.splitlines()) == 1
+    assert "127.0.0.1:9" in run.err
 
 
 def test_pay_offline_runs_an_in_process_emulator() -> None:

@@ -561,9 +561,10 @@ class TestLogging:
         with capture_logs() as logs:
             voucher = client.pay_order(ORDER, request_, billing, confirmation_number=PHONE_NUMBER)
         levels = [(e["event"], e.get("outcome"), e["log_level"]) for e in logs]
-        # The refused attempt is a warning; successful attempts and the create/confirm
-        # steps inside pay_order are debug; pay_order itself is the one info line.
-        assert levels[0] == ("konbini.attempt", "error", "warning")
+        # The refused attempt is debug (its retry is an info line); successful attempts and
+        # the create/confirm steps inside pay_order are debug; pay_order is the one info line.
+        assert levels[0] == ("konbini.attempt", "error", "debug")
+        assert [e for e in logs if e["log_level"] == "warning"] == []
         assert {lvl for event, outcome, lvl in levels if outcome == "ok"} >= {"debug", "info"}
         infos = [e for e in logs if e["log_level"] == "info" and e["event"] != "konbini.retry"]
         assert len(infos) == 1

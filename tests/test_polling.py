@@ -3,14 +3,18 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import stripe
 from structlog.testing import capture_logs
 
 from konbini_sdk import (
     BillingDetails,
     CardPayments,
+    ConnectionFailedError,
     InvalidRequestError,
     KonbiniClient,
     KonbiniValidationError,
@@ -119,6 +123,9 @@ def test_rate_limits_make_it_wait_longer(
     assert status.state is PaymentState.SUCCEEDED
     assert waits.waits[0] == 60.0
     assert any(line["event"] == "konbini.poll_rate_limited" for line in logs)
+    # Each failed poll is one WARNING line (its retrieve), not one more from the poller.
+    warnings = [line for line in logs if line["log_level"] == "warning"]
+    assert {(w["event"], w["operation"]) for w in warnings} == {("konbini.operation", "retrieve")}
 
 
 def test_no_deadline_waits_max_wait(emu: Emulator, konbini: KonbiniClient, waits: Waits) -> None:
@@ -160,3 +167,64 @@ def test_policy_rules() -> None:
         PollingPolicy(multiplier=0.5)
     with pytest.raises(KonbiniValidationError):
         PollingPolicy(initial_interval=100, max_interval=10)
+
+
+def _refused_connection() -> stripe.APIConnectionError:
+    """A real ``APIConnectionError`` of a refused connection (a closed local port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    closed = stripe.StripeClient(
+        "sk_test_x", base_addresses={"api": f"http://127.0.0.1:{port}"}, max_network_retries=0
+    )
+    try:
+        closed.raw_request("get", "/v1/payment_intents/pi_x")
+    except stripe.APIConnectionError as error:
+        return error
+    raise AssertionError("a closed port answered")
+
+
+def test_a_failed_poll_is_one_warning_and_polling_goes_on(
+    emu: Emulator,
+    konbini: KonbiniClient,
+    poller: PaymentStatusPoller,
+    waits: Waits,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    voucher = konbini.pay_order("order-9", REQUEST, billing("taro@example.com"))
+    refused = _refused_connection()
+    real = konbini.stripe_client.raw_request
+    failures = {"left": 0}
+
+    def raw_request(*args: Any, **kwargs: Any) -> Any:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise refused
+        return real(*args, **kwargs)
+
+    def wait(seconds: float) -> None:
+        if not waits.waits:
+            failures["left"] = 2  # the second poll: no connection, twice (the client retries once)
+        waits(seconds)
+
+    monkeypatch.setattr(konbini.stripe_client, "raw_request", raw_request)
+    tolerant = PaymentStatusPoller(konbini, sleep=wait, now=emu.now)
+    with capture_logs() as logs:
+        status = tolerant.wait(voucher.payment_intent_id)
+    assert status.state is PaymentState.SUCCEEDED
+    assert failures["left"] == 0
+    warnings = [line for line in logs if line["log_level"] == "warning"]
+    assert [(w["event"], w["error_type"]) for w in warnings] == [
+        ("konbini.operation", "ConnectionFailedError")
+    ]
+    assert any(line["event"] == "konbini.poll_unknown" for line in logs)
+
+
+def test_no_connection_on_the_first_poll_is_raised(emu: Emulator) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = KonbiniClient("sk_test_x", api_base=f"http://127.0.0.1:{port}", sleep=lambda _: None)
+    poller = PaymentStatusPoller(client, sleep=lambda _: None, now=emu.now)
+    with pytest.raises(ConnectionFailedError):
+        poller.wait("pi_123")

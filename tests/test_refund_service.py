@@ -8,10 +8,10 @@ import stripe
 from structlog.testing import capture_logs
 
 from konbini_sdk import (
+    ConnectionFailedError,
     InvalidRequestError,
     KonbiniClient,
     KonbiniValidationError,
-    OutcomeUnknownError,
     RateLimitedError,
     RetryPolicy,
 )
@@ -263,14 +263,14 @@ def test_persistent_rate_limit_raises_typed_error(emu: Emulator, konbini: Konbin
     assert emu.events("refund.created") == []
 
 
-def test_unreachable_api_is_outcome_unknown() -> None:
+def test_unreachable_api_is_a_connection_failure_naming_the_host() -> None:
     konbini = KonbiniClient(
         "sk_test_x",
         api_base="http://127.0.0.1:9",
         retry_policy=RetryPolicy(max_attempts=2),
         sleep=lambda _s: None,
     )
-    with pytest.raises(OutcomeUnknownError):
+    with pytest.raises(ConnectionFailedError, match=r"127\.0\.0\.1:9\b"):
         konbini.refunds.retrieve("re_123")
 
 

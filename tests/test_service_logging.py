@@ -56,7 +56,7 @@ def test_a_call_logs_a_debug_attempt_and_one_info_line(konbini: KonbiniClient) -
     assert EMAIL not in repr(logs)
 
 
-def test_retries_and_failures_are_warnings(
+def test_retries_are_info_and_a_failure_is_one_warning(
     emu: Emulator, konbini: KonbiniClient, sleeps: list[float]
 ) -> None:
     intent_id = _intent(konbini)
@@ -64,7 +64,7 @@ def test_retries_and_failures_are_warnings(
     with capture_logs() as logs:
         _retrieve(konbini, intent_id)
     assert [(e["event"], e["log_level"]) for e in logs] == [
-        ("konbini.attempt", "warning"),
+        ("konbini.attempt", "debug"),
         ("konbini.retry", "info"),
         ("konbini.attempt", "debug"),
         ("konbini.operation", "info"),
@@ -73,8 +73,10 @@ def test_retries_and_failures_are_warnings(
     with capture_logs() as logs, pytest.raises(InvalidRequestError):
         _retrieve(konbini, "pi_missing")
     assert [(e["event"], e["log_level"], e["outcome"]) for e in logs] == [
-        ("konbini.attempt", "warning", "error"),
+        ("konbini.attempt", "debug", "error"),
         ("konbini.operation", "warning", "error"),
     ]
+    assert logs[-1]["http_status"] == 404
+    assert logs[-1]["request_id"] == logs[0]["request_id"]
     assert logs[-1]["error_type"] == "InvalidRequestError"
     assert logs[-1]["error_code"] == "resource_missing"

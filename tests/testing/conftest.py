@@ -14,7 +14,9 @@ from konbini_sdk.testing._versions import DAHLIA
 from tests import conformance
 from tests.spec_check import dahlia_request_errors, dahlia_response_errors, in_dahlia_spec
 
-EXEMPT_PREFIXES = ("/_emulator/", "/konbini/voucher/")
+#: Not checked: the emulator's own pages, and operations the spec subset lacks whose path its
+#: matcher would take for another (``/v1/payment_intents/search`` looks like ``{intent}``).
+EXEMPT_PREFIXES = ("/_emulator/", "/konbini/voucher/", "/v1/payment_intents/search")
 
 
 def spec_problems(exchanges: list[Exchange]) -> list[str]:

@@ -1,4 +1,4 @@
-"""PaymentIntents: create, retrieve, update, confirm, cancel, list.
+"""PaymentIntents: create, retrieve, update, confirm, cancel, list, search.
 
 The lifecycle is generic; what a payment-method type does (its options, its validation, what
 confirming it means, how a pending attempt is voided) lives in a :class:`PaymentMethodType`
@@ -8,6 +8,7 @@ added by another module without editing this one.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final, Protocol
 
 from konbini_sdk.testing import _versions
@@ -665,11 +666,65 @@ def _list(call: Call) -> dict[str, Any]:
     return call.respond(page, params)
 
 
+#: One clause of the search query the emulator understands: ``metadata['key']:'value'``
+#: (``\\'`` and ``\\\\`` escape a quote and a backslash inside the quotes).
+_SEARCH_CLAUSE: Final = re.compile(r"""metadata\['([^'\]]+)'\]:'((?:[^'\\]|\\.)*)'""")
+_SEARCH_AND: Final = re.compile(r"\s+AND\s+")
+
+
+def _search_terms(query: str) -> list[tuple[str, str]]:
+    """``[(metadata key, value)]`` of a query of ``metadata['k']:'v'`` clauses joined by AND."""
+    terms: list[tuple[str, str]] = []
+    for clause in _SEARCH_AND.split(query.strip()):
+        found = _SEARCH_CLAUSE.fullmatch(clause)
+        if found is None:
+            raise invalid(
+                "The emulator's search understands only metadata['key']:'value' clauses "
+                "joined by AND.",
+                code="parameter_invalid_string",
+                param="query",
+            )
+        terms.append((found.group(1), re.sub(r"\\(.)", r"\1", found.group(2))))
+    return terms
+
+
+def _search(call: Call) -> dict[str, Any]:
+    params = call.params(
+        {"query": Str(5000), "limit": Int(), "page": Str(5000), "expand": Arr(Str(5000))}
+    )
+    query = params.get("query")
+    if not query:
+        raise invalid("Missing required param: query.", code="parameter_missing", param="query")
+    terms = _search_terms(str(query))
+    limit = params.get("limit", 10)
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise invalid(
+            "Invalid limit: must be between 1 and 100",
+            code="parameter_invalid_integer",
+            param="limit",
+        )
+
+    def keep(intent: dict[str, Any]) -> bool:
+        metadata = intent.get("metadata") or {}
+        return all(metadata.get(key) == value for key, value in terms)
+
+    found = [intent for intent in reversed(call.state.all("payment_intent")) if keep(intent)]
+    page = {
+        "object": "search_result",
+        "data": found[:limit],
+        "has_more": len(found) > limit,
+        "next_page": None,
+        "url": "/v1/payment_intents/search",
+    }
+    return call.respond(page, params)
+
+
 def register(router: Router, state: State) -> None:
     """Register the PaymentIntent routes."""
     state.register_kind("pi", "payment_intent")
     router.add("POST", "/v1/payment_intents", _create)
     router.add("GET", "/v1/payment_intents", _list)
+    router.add("GET", "/v1/payment_intents/search", _search)
     router.add("GET", "/v1/payment_intents/{intent}", _retrieve)
     router.add("POST", "/v1/payment_intents/{intent}", _update)
     router.add("POST", "/v1/payment_intents/{intent}/confirm", _confirm)

@@ -1,0 +1,85 @@
+"""KonbiniClient and AsyncKonbiniClient refuse what cannot authenticate, at construction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+import pytest
+import stripe
+
+from konbini_sdk import AsyncKonbiniClient, KonbiniClient, KonbiniValidationError
+
+CLIENTS = [KonbiniClient, AsyncKonbiniClient]
+
+#: (value, a phrase of the rule the message must state)
+REFUSED: list[tuple[Any, str]] = [
+    (None, "no API key was given (None)"),
+    ("", "the API key is empty"),
+    ("   ", "the API key is empty"),
+    ("pk_test_51HxYzPublishable", "publishable key"),
+    ("pk_live_51HxYzPublishable", "publishable key"),
+    ("whsec_abcdef123456", "webhook signing secret"),
+    (" sk_test_51HxYzSecret\n", "whitespace"),
+    ("sk_51HxYzSecret", "malformed"),
+    ("sk_prod_51HxYzSecret", "malformed"),
+    ("sk_test_", "malformed"),
+    ("sk_test_abc-def", "malformed"),
+    ("sk_test_abc def", "malformed"),
+    ("my-api-key", "malformed"),
+    (12345, "not int"),
+]
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize(("value", "problem"), REFUSED)
+def test_refused_at_construction_naming_the_problem(cls: Any, value: Any, problem: str) -> None:
+    with pytest.raises(KonbiniValidationError) as caught:
+        cls(value)
+    error = caught.value
+    assert error.field == "stripe_client"
+    assert problem in str(error)
+    assert "sk_test_..." in str(error)  # and what is accepted
+    if isinstance(value, str) and len(value.strip()) > len("sk_test_"):
+        assert value.strip() not in str(error)  # never the key itself
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize(
+    "key", ["sk_test_51HxYz", "sk_live_51HxYz", "rk_test_51HxYz", "rk_live_51HxYz"]
+)
+def test_secret_and_restricted_keys_accepted(cls: Any, key: str) -> None:
+    client = cls(key, api_base="http://127.0.0.1:9")
+    assert isinstance(client.stripe_client, stripe.StripeClient)
+
+
+@pytest.mark.parametrize("cls", CLIENTS)
+def test_a_stripe_client_is_accepted(cls: Any) -> None:
+    given = stripe.StripeClient("sk_test_51HxYz")
+    assert cls(given).stripe_client is given
+
+
+def test_async_client_without_httpx_names_the_extra() -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["httpx"] = None  # as if the async extra were not installed
+        from konbini_sdk import AsyncKonbiniClient
+        try:
+            AsyncKonbiniClient("sk_test_51HxYz")
+        except ImportError as error:
+            print(type(error).__name__, error)
+        else:
+            print("no error")
+        """
+    )
+    result = subprocess.run(  # noqa: S603 (our own script)
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "ImportError AsyncKonbiniClient needs httpx for its requests: "
+        "pip install 'konbini-sdk[async]'"
+    )
