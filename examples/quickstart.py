@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import unicodedata
 import uuid
 
 import structlog
@@ -38,12 +39,38 @@ def pay_and_show(client: KonbiniClient, order_id: str) -> Voucher:
     print(f"pay by (JST):     {voucher.expires_at:%Y-%m-%d %H:%M:%S %Z}")
     print(f"voucher page:     {voucher.hosted_voucher_url}")
     print("stores:")
-    for chain, code in voucher.stores.items():
-        print(
-            f"  {chain.display_name_en:<10} ({chain.display_name_ja})  "
-            f"payment code {code.payment_code}  confirmation number {code.confirmation_number}"
+    rows = [("store", "payment code", "confirmation number")]
+    rows += [
+        (
+            f"{chain.display_name_en} {chain.display_name_ja}",
+            code.payment_code,
+            code.confirmation_number or "-",
         )
+        for chain, code in voucher.stores.items()
+    ]
+    for line in table(rows):
+        print(f"  {line}")
     return voucher
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes in a terminal: full-width and wide characters (カナ, 漢字) take 2."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "FW" else 1
+        for char in text
+    )
+
+
+def table(rows: list[tuple[str, ...]]) -> list[str]:
+    """Lay rows out in columns padded by display width, so Japanese names keep them aligned."""
+    widths = [max(display_width(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell + " " * (width - display_width(cell))
+            for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in rows
+    ]
 
 
 def main() -> int:

@@ -346,6 +346,12 @@ class CheckoutState(BaseModel):
     submitted the form leaves the session ``complete`` but ``unpaid`` until they pay at the
     store: :attr:`awaiting_store_payment`. Fulfil only when :attr:`should_fulfil`.
     ``client_secret`` (embedded page) and ``url`` are kept out of ``repr``.
+
+    A session stays ``complete``/``unpaid`` for good when the voucher expires (Stripe sends
+    ``checkout.session.async_payment_failed`` and moves the PaymentIntent back to
+    ``requires_payment_method``), so the session alone cannot tell waiting from failed:
+    ``payment_intent_status`` (read with the session by :meth:`CheckoutSessions.state`)
+    does. It is ``None`` when the session was read without its PaymentIntent expanded.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -354,6 +360,7 @@ class CheckoutState(BaseModel):
     status: str | None
     payment_status: str
     payment_intent_id: str | None = None
+    payment_intent_status: str | None = None
     client_reference_id: str | None = None
     amount_total: int | None = None
     url: str | None = Field(default=None, repr=False)
@@ -366,21 +373,46 @@ class CheckoutState(BaseModel):
 
     @property
     def awaiting_store_payment(self) -> bool:
-        """True when the form was submitted but the money has not arrived (Konbini voucher)."""
-        return self.status == "complete" and self.payment_status == "unpaid"
+        """True when the form was submitted and the voucher is live, the money not arrived yet.
+
+        False once the PaymentIntent left ``requires_action`` (voucher expired, canceled,
+        paid). Without the PaymentIntent's status (a session read without ``expand``), a
+        ``complete``/``unpaid`` session counts as awaiting.
+        """
+        return (
+            self.status == "complete"
+            and self.payment_status == "unpaid"
+            and self.payment_intent_status in (None, "requires_action")
+        )
+
+    @property
+    def payment_failed(self) -> bool:
+        """True when the submitted session's payment failed or its voucher expired.
+
+        The session is ``complete``/``unpaid`` and its PaymentIntent is back to
+        ``requires_payment_method`` (or canceled): contact the customer for a new order.
+        """
+        return (
+            self.status == "complete"
+            and self.payment_status == "unpaid"
+            and self.payment_intent_status in ("requires_payment_method", "canceled")
+        )
 
     @classmethod
     def from_session(cls, session: object) -> CheckoutState:
         """Read a ``stripe.checkout.Session`` (or its JSON mapping)."""
         data = stripe_mapping(session, "session")
         intent = data.get("payment_intent")
+        intent_status = None
         if isinstance(intent, Mapping):
+            intent_status = intent.get("status")
             intent = intent.get("id")
         return cls(
             session_id=str(data.get("id")),
             status=data.get("status"),
             payment_status=str(data.get("payment_status")),
             payment_intent_id=str(intent) if intent else None,
+            payment_intent_status=str(intent_status) if intent_status else None,
             client_reference_id=data.get("client_reference_id"),
             amount_total=data.get("amount_total"),
             url=data.get("url"),
@@ -472,7 +504,15 @@ class _CheckoutFlows:
         return cast("stripe.checkout.Session", answer.value)
 
     def _state_flow(self, session_id: str) -> Flow[CheckoutState]:
-        return CheckoutState.from_session((yield from self._retrieve_flow(session_id)))
+        # The session and its PaymentIntent in one read: after the voucher expired only
+        # the intent's status tells the session is no longer awaiting payment.
+        answer = yield ServiceCall(
+            "retrieve",
+            "checkout.sessions.retrieve",
+            (session_id, {"expand": ["payment_intent"]}),
+            context={"session_id": session_id},
+        )
+        return CheckoutState.from_session(answer.value)
 
     def _expire_flow(self, session_id: str) -> Flow[stripe.checkout.Session]:
         answer = yield ServiceCall(
@@ -487,7 +527,7 @@ class _CheckoutFlows:
     def _voucher_flow(
         self, client: KonbiniClient | AsyncKonbiniClient, session_id: str
     ) -> Flow[Voucher]:
-        state = yield from self._state_flow(session_id)
+        state = CheckoutState.from_session((yield from self._retrieve_flow(session_id)))
         if state.payment_intent_id is None:
             raise VoucherUnavailableError(f"(none yet, session {session_id})", state.status, None)
         return (yield from client._get_voucher_flow(state.payment_intent_id))

@@ -40,12 +40,17 @@ from stripe import StripeResponse
 
 from konbini_sdk._api_version import STRIPE_API_VERSION, warn_on_stripe_pin_mismatch
 from konbini_sdk._exceptions import (
+    SETTLED_STATUSES,
+    CancellationRefusedError,
     IdempotencyError,
+    InvalidRequestError,
     KonbiniValidationError,
     Operation,
     OrderChangedError,
+    PaymentIntentStateError,
     StripeAPIError,
     VoucherUnavailableError,
+    error_intent_status,
     require_konbini,
     translate_stripe_error,
 )
@@ -146,16 +151,52 @@ def _intent_path(payment_intent_id: str, action: str | None = None) -> str:
 # Pure decisions: no I/O below until KonbiniClient.
 
 
-def voucher_url(intent: Mapping[str, Any]) -> str | None:
-    """Return the intent's live ``hosted_voucher_url``, or ``None`` if it has no voucher."""
+def _live_details(intent: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Return the live voucher's ``konbini_display_details``, or ``None`` (no voucher)."""
     next_action = intent.get("next_action") or {}
     if intent.get("status") != "requires_action":
         return None
     if next_action.get("type") != "konbini_display_details":
         return None
-    details = next_action.get("konbini_display_details") or {}
+    details: Mapping[str, Any] | None = next_action.get("konbini_display_details")
+    return details if details else None
+
+
+def has_voucher(intent: Mapping[str, Any]) -> bool:
+    """Tell whether the intent awaits store payment with a live voucher (URL or not)."""
+    return _live_details(intent) is not None
+
+
+def voucher_url(intent: Mapping[str, Any]) -> str | None:
+    """Return the intent's live ``hosted_voucher_url``, or ``None`` (no voucher, or a null URL).
+
+    Stripe may answer a voucher with ``hosted_voucher_url: null``: use :func:`has_voucher`
+    to tell whether there is a voucher at all.
+    """
+    details = _live_details(intent) or {}
     url = details.get("hosted_voucher_url")
     return str(url) if url else None
+
+
+def voucher_identity(intent: Mapping[str, Any]) -> str | None:
+    """Return a name of the live voucher that changes when it is reissued, or ``None``.
+
+    The ``hosted_voucher_url`` when Stripe gives one; else a digest of the deadline and the
+    payment codes (a reissued voucher has new codes). Not personal data: no confirmation
+    number goes in.
+    """
+    details = _live_details(intent)
+    if details is None:
+        return None
+    url = details.get("hosted_voucher_url")
+    if url:
+        return str(url)
+    stores = details.get("stores") or {}
+    codes = sorted(
+        f"{chain}={entry.get('payment_code')}" for chain, entry in stores.items() if entry
+    )
+    text = "|".join([str(details.get("expires_at")), *codes])
+    return "codes:" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def is_confirmable(intent: Mapping[str, Any]) -> bool:
@@ -824,7 +865,7 @@ class _KonbiniFlows(_KonbiniClientBase):
                 params,
                 chain,
                 context,
-                accept=lambda current: voucher_url(current) is not None,
+                accept=has_voucher,
                 proceed=is_confirmable,
             )
         )
@@ -861,7 +902,7 @@ class _KonbiniFlows(_KonbiniClientBase):
                     params,
                     chain=chain,
                     context=ctx,
-                    voids_voucher=voucher_url(intent) is not None,
+                    voids_voucher=has_voucher(intent),
                 )
             except IdempotencyError as error:
                 if error.http_status != 400:
@@ -890,14 +931,15 @@ class _KonbiniFlows(_KonbiniClientBase):
         params = _confirm_params(billing, confirmation_number)
         intent = (yield from self._retrieve_flow(payment_intent_id, {})).data
         old_url = voucher_url(intent)
-        chain = KeyChain(intent_key(payment_intent_id, "reissue", old_url or payment_intent_id))
+        old = voucher_identity(intent)
+        chain = KeyChain(intent_key(payment_intent_id, "reissue", old or payment_intent_id))
         voucher = yield from self._confirm_until(
             intent,
             params,
             chain,
             {},
-            accept=lambda current: voucher_url(current) not in (None, old_url),
-            proceed=lambda current: is_confirmable(current) or voucher_url(current) is not None,
+            accept=lambda current: voucher_identity(current) not in (None, old),
+            proceed=lambda current: is_confirmable(current) or has_voucher(current),
         )
         return ReissuedVoucher(voucher=voucher, voided_voucher_url=old_url)
 
@@ -906,7 +948,8 @@ class _KonbiniFlows(_KonbiniClientBase):
     ) -> _Flow[PaymentIntentChange]:
         current = (yield from self._retrieve_flow(payment_intent_id, {})).data
         old_url = voucher_url(current)
-        if old_url is not None and not void_voucher:
+        awaiting = has_voucher(current)
+        if awaiting and not void_voucher:
             raise KonbiniValidationError(
                 "void_voucher",
                 "the intent is awaiting store payment; updating it voids the customer's "
@@ -914,19 +957,66 @@ class _KonbiniFlows(_KonbiniClientBase):
             )
         # Updates may repeat on purpose, so the key is per call: retries reuse it.
         chain = KeyChain(intent_key(payment_intent_id, "update", uuid.uuid4().hex))
-        answer = yield from self._op(
-            "update",
-            "post",
-            _intent_path(payment_intent_id),
-            params,
-            chain=chain,
-            context={"payment_intent_id": payment_intent_id},
-            voids_voucher=old_url is not None,
-            public=True,
-        )
+        try:
+            answer = yield from self._op(
+                "update",
+                "post",
+                _intent_path(payment_intent_id),
+                params,
+                chain=chain,
+                context={"payment_intent_id": payment_intent_id},
+                voids_voucher=awaiting,
+                public=True,
+            )
+        except InvalidRequestError as error:
+            if not awaiting:
+                raise
+            decided = yield from self._decide_state_refusal(error, payment_intent_id)
+            raise decided from error.__cause__
         if "allowed_payment_method_types" in params:
             require_konbini(answer.data)
         return PaymentIntentChange(self._payment_intent(answer), old_url)
+
+    def _decide_state_refusal(
+        self, error: InvalidRequestError, payment_intent_id: str
+    ) -> _Flow[StripeAPIError]:
+        """Decide what a ``payment_intent_unexpected_state`` refusal of a cancel means.
+
+        The code alone proves nothing (Stripe does not document it for "the customer is
+        paying in the store", and uses it for paid and canceled intents too). When Stripe's
+        error carried the intent, the translation already decided from its status; else the
+        intent is read: only one that still has a live voucher was refused because the
+        customer is paying at the store (:class:`CancellationRefusedError`).
+        """
+        cause = error.__cause__
+        if (
+            error.code != "payment_intent_unexpected_state"
+            or not isinstance(cause, stripe.StripeError)
+            or error_intent_status(cause) is not None
+        ):
+            return error
+        intent = (yield from self._retrieve_flow(payment_intent_id, {})).data
+        if not has_voucher(intent):
+            status = intent.get("status")
+            if isinstance(error, PaymentIntentStateError) or status not in SETTLED_STATUSES:
+                return error
+            return PaymentIntentStateError(
+                str(status),
+                "cancel",
+                payment_intent_id,
+                code=error.code,
+                http_status=error.http_status,
+                request_id=error.request_id,
+                param=error.param,
+                stripe_message=error.stripe_message,
+            )
+        return CancellationRefusedError(
+            code=error.code,
+            http_status=error.http_status,
+            request_id=error.request_id,
+            param=error.param,
+            stripe_message=error.stripe_message,
+        )
 
     @staticmethod
     def _update_params(request: PaymentIntentRequest) -> dict[str, Any]:
@@ -946,15 +1036,19 @@ class _KonbiniFlows(_KonbiniClientBase):
         if reason is not None:
             params["cancellation_reason"] = reason
         chain = KeyChain(intent_key(payment_intent_id, "cancel"))
-        answer = yield from self._op(
-            "cancel",
-            "post",
-            _intent_path(payment_intent_id, "cancel"),
-            params,
-            chain=chain,
-            context={"payment_intent_id": payment_intent_id},
-            public=True,
-        )
+        try:
+            answer = yield from self._op(
+                "cancel",
+                "post",
+                _intent_path(payment_intent_id, "cancel"),
+                params,
+                chain=chain,
+                context={"payment_intent_id": payment_intent_id},
+                public=True,
+            )
+        except InvalidRequestError as error:
+            decided = yield from self._decide_state_refusal(error, payment_intent_id)
+            raise decided from error.__cause__
         return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     def _attempt_steps(

@@ -424,7 +424,7 @@ def _state_message(status: str, operation: str, payment_intent_id: str | None) -
 
 
 #: Statuses whose refusal is told as :class:`PaymentIntentStateError` (not the in-store case).
-_SETTLED_STATUSES: Final = frozenset({"succeeded", "canceled", "processing"})
+SETTLED_STATUSES: Final = frozenset({"succeeded", "canceled", "processing"})
 _STATUS_IN_MESSAGE: Final = re.compile(r"\bstatus of (\w+)")
 
 
@@ -472,8 +472,13 @@ def translate_stripe_error(
 ) -> StripeAPIError:
     """Map a ``stripe.StripeError`` to the SDK's typed error; the caller raises it ``from`` it.
 
-    ``operation`` says what was being attempted: a state error (``payment_intent_unexpected_state``)
-    during ``cancel`` means the cancellation was refused.
+    ``operation`` says what was being attempted. A state error
+    (``payment_intent_unexpected_state``) during ``cancel`` is a refusal because the customer
+    is paying in the store only when the intent Stripe returns with the error still awaits
+    store payment (``requires_action``); the code alone proves nothing (Stripe does not
+    document it for that refusal, and uses it for paid and canceled intents too). Without the
+    intent in the error, it stays an ``InvalidRequestError`` and the caller decides from a
+    fresh read (:func:`error_intent_status`).
     """
     if isinstance(error, stripe.APIConnectionError):
         failed = _connection_failure(error)
@@ -487,7 +492,7 @@ def translate_stripe_error(
     param = error_object.param if error_object is not None else None
     if code == UNEXPECTED_STATE:
         intent_id, intent_status = _intent_in_error(error, message)
-        if intent_status in _SETTLED_STATUSES:
+        if intent_status in SETTLED_STATUSES:
             return PaymentIntentStateError(
                 intent_status,
                 operation,
@@ -570,13 +575,27 @@ def _error_class(
         return AuthenticationError
     if isinstance(error, stripe.IdempotencyError) or error_type == "idempotency_error":
         return IdempotencyError
-    if operation == "cancel" and code == UNEXPECTED_STATE:
+    if (
+        operation == "cancel"
+        and code == UNEXPECTED_STATE
+        and error_intent_status(error) == "requires_action"
+    ):
         return CancellationRefusedError
     if isinstance(error, stripe.APIConnectionError) or (status is not None and status >= 500):
         return OutcomeUnknownError
     if isinstance(error, stripe.InvalidRequestError) or status in (400, 402, 404):
         return InvalidRequestError
     return StripeAPIError
+
+
+def error_intent_status(error: stripe.StripeError) -> str | None:
+    """Return the status of the PaymentIntent Stripe sent with ``error``, if it sent one."""
+    error_object = error.error
+    intent = getattr(error_object, "payment_intent", None) if error_object is not None else None
+    if intent is None:
+        return None
+    status = intent.get("status") if isinstance(intent, dict) else getattr(intent, "status", None)
+    return str(status) if status else None
 
 
 def _stripe_message(error: stripe.StripeError) -> str | None:

@@ -96,7 +96,8 @@ class _Content:
     steps: tuple[str, ...]
     deadline_note: str
     link_label: str
-    link_url: str
+    #: ``None`` when Stripe gave no ``hosted_voucher_url``: the link is left out.
+    link_url: str | None
 
 
 def render_text(
@@ -187,7 +188,7 @@ def _build(
     if not voucher.stores:
         raise KonbiniValidationError("stores", "at least one chain's payment code is needed")
     url = voucher.hosted_voucher_url
-    if not is_http_url(url):
+    if url is not None and not is_http_url(url):
         raise KonbiniValidationError("hosted_voucher_url", "must be an http(s) URL")
 
     description = (voucher.product_description or "").strip() or PLACEHOLDER_DESCRIPTION[lang]
@@ -299,13 +300,9 @@ def _to_text(content: _Content) -> str:
         ]
     lines += ["", f"■ {content.steps_heading}" if ja else f"{content.steps_heading}:"]
     lines += [f"{index}. {step}" for index, step in enumerate(content.steps, start=1)]
-    lines += [
-        "",
-        content.deadline_note,
-        "",
-        f"{content.link_label}{sep.rstrip()}",
-        content.link_url,
-    ]
+    lines += ["", content.deadline_note]
+    if content.link_url is not None:
+        lines += ["", f"{content.link_label}{sep.rstrip()}", content.link_url]
     return "\n".join(lines) + "\n"
 
 
@@ -403,7 +400,12 @@ def _to_html(content: _Content) -> str:
         *(f"<li>{e(step)}</li>" for step in content.steps),
         "</ol>",
         f"<p>{e(content.deadline_note)}</p>",
-        f'<p class="link"><a href="{e(content.link_url)}">{e(content.link_label)}</a></p>',
+    ]
+    if content.link_url is not None:
+        parts.append(
+            f'<p class="link"><a href="{e(content.link_url)}">{e(content.link_label)}</a></p>'
+        )
+    parts += [
         "</main>",
         "</body>",
         "</html>",

@@ -207,7 +207,9 @@ def konbini_deadline(
 
     The last day is the JST calendar date of confirmation plus ``expires_after_days``
     (confirmed on Monday with 2 days → Wednesday 23:59:59 JST), whatever the time of day
-    and whatever time zone ``confirmed_at`` is given in.
+    and whatever time zone ``confirmed_at`` is given in. With neither ``expires_after_days``
+    nor ``expires_at`` on the intent, Stripe counts its default 3 days from the intent's
+    *creation*: pass the creation time then (``PaymentIntentRequest.deadline`` does).
 
     Raises ``KonbiniValidationError`` for a naive datetime or days outside 1..60.
     """

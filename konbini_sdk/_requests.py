@@ -414,7 +414,7 @@ class PaymentIntentRequest(KonbiniModel):
       cp932/JIS twins. See :mod:`konbini_sdk._japanese`.
     - ``expires_after_days`` (1..60) or ``expires_at`` (aware ``datetime``, ISO 8601 text
       with an offset, or Unix seconds; from 30 minutes to 60 days after "now"), never
-      both. Neither: Stripe's default of 3 days. ``expires_at`` is kept in JST, whole
+      both. Neither: Stripe's default, 3 days after creation. ``expires_at`` is kept in JST, whole
       seconds. The window is checked against the validation context's ``now`` or the real
       clock; Stripe checks again when it applies the request, so leave a margin.
     - ``confirmation_number``: optional, see :func:`normalize_confirmation_number`.
@@ -495,17 +495,22 @@ class PaymentIntentRequest(KonbiniModel):
             options["confirmation_number"] = self.confirmation_number
         return options
 
-    def deadline(self, confirmed_at: datetime) -> datetime:
+    def deadline(self, confirmed_at: datetime, created_at: datetime | None = None) -> datetime:
         """When the slip expires if the intent is confirmed at ``confirmed_at`` (aware, JST).
 
-        ``expires_at`` when set; otherwise 23:59:59 JST on the last of ``expires_after_days``
-        (default 3) days, see :func:`~konbini_sdk.konbini_deadline`. Stripe's voucher
+        ``expires_at`` when set; with ``expires_after_days``, 23:59:59 JST on the last of those
+        days counted from *confirmation*; with neither, Stripe's default counts 3 days from
+        the PaymentIntent's *creation* (``created_at``; ``None`` means created and confirmed
+        together), see :func:`~konbini_sdk.konbini_deadline`. Stripe's voucher
         (``Voucher.expires_at``) is the authority once the intent is confirmed.
         """
         if self.expires_at is not None:
             return self.expires_at.astimezone(JST)
-        days = self.expires_after_days or DEFAULT_EXPIRES_AFTER_DAYS
-        return konbini_deadline(confirmed_at, days)
+        if self.expires_after_days is not None:
+            return konbini_deadline(confirmed_at, self.expires_after_days)
+        return konbini_deadline(
+            confirmed_at if created_at is None else created_at, DEFAULT_EXPIRES_AFTER_DAYS
+        )
 
     def to_stripe_params(self) -> PaymentIntentCreateParams:
         """Parameters for ``POST /v1/payment_intents`` (``client.v1.payment_intents.create``).

@@ -74,6 +74,12 @@ class Voucher(BaseModel):
 
     ``expires_at`` is the payment deadline as an aware datetime in JST. ``stores`` maps each
     chain present in Stripe's answer to its codes, in Stripe's order.
+
+    Stripe's schema lets parts of the answer be missing, and the voucher keeps them missing
+    rather than inventing them: a chain answered as ``null`` (or without a payment code) is
+    left out of ``stores``; a store entry without ``confirmation_number`` has
+    ``confirmation_number=None``; a ``null`` ``hosted_voucher_url`` stays ``None`` (show the
+    codes yourself, e.g. with :func:`~konbini_sdk.render_html`, which then omits the link).
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
@@ -82,7 +88,7 @@ class Voucher(BaseModel):
     amount: int
     currency: str = "jpy"
     product_description: str | None = None
-    hosted_voucher_url: str
+    hosted_voucher_url: str | None = None
     expires_at: datetime
     stores: dict[Chain, StoreCode]
 
@@ -125,7 +131,7 @@ def voucher_input(payment_intent: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     stores: dict[str, dict[str, Any]] = {}
     for name, codes in (details.get("stores") or {}).items():
-        if not codes or name not in _CHAIN_NAMES:
+        if not codes or name not in _CHAIN_NAMES or not codes.get("payment_code"):
             continue
         stores[name] = {
             "chain": name,
@@ -138,10 +144,15 @@ def voucher_input(payment_intent: Mapping[str, Any]) -> dict[str, Any] | None:
         "amount": int(payment_intent["amount"]),
         "currency": str(payment_intent.get("currency") or "jpy"),
         "product_description": options.get("product_description"),
-        "hosted_voucher_url": str(details["hosted_voucher_url"]),
+        "hosted_voucher_url": _optional_text(details.get("hosted_voucher_url")),
         "expires_at": to_jst(int(details["expires_at"])),
         "stores": stores,
     }
+
+
+def _optional_text(value: Any) -> str | None:
+    """``None`` for a null or empty field (never the text ``'None'``), else the text."""
+    return str(value) if value else None
 
 
 #: Stripe's names of the chains the SDK knows (others are left out of ``stores``).

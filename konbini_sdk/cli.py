@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import os
+import socket
 import sys
 import time
 import urllib.error
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any, Final, NoReturn, TextIO, cast
 
+import stripe
 import structlog
 
 from konbini_sdk._client import KonbiniClient
@@ -61,9 +63,11 @@ EXIT_CODES: Final = {
     EXIT_OK: "success (wait: paid; --follow: refund succeeded)",
     EXIT_API_ERROR: "Stripe (or the emulator) refused the request, or the object is not in a "
     "state for it",
-    EXIT_USAGE: "usage, validation or configuration error (bad option, live key, no target)",
+    EXIT_USAGE: "usage, validation or configuration error (bad option, live key, no target, "
+    "an --api-base that is not Stripe or the emulator)",
     EXIT_NOT_FOUND: "no such PaymentIntent or Refund",
-    EXIT_UNREACHABLE: "the API could not be reached or did not answer (outcome unknown)",
+    EXIT_UNREACHABLE: "the API could not be reached (nothing listens, unknown host) or did not "
+    "answer (outcome unknown)",
     EXIT_NOT_SUCCESSFUL: "wait/--follow ended without success: payment failed, expired or "
     "canceled; refund failed or canceled",
     EXIT_TIMEOUT: "wait/--follow gave up (--timeout, or the deadline passed with no outcome)",
@@ -100,6 +104,8 @@ class Target:
     client: KonbiniClient
     api_base: str | None
     emulator: Any = None  # an in-process Emulator (pay --offline), stopped at exit
+    #: How to wait between polls on the real clock (``main(sleep=...)`` in tests).
+    sleep: Callable[[float], None] = time.sleep
 
     def control(self, method: str, path: str, form: dict[str, str] | None = None) -> Any:
         """Call the emulator's ``/_emulator`` control API (only with ``--api-base``)."""
@@ -150,6 +156,13 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 (each step moves the clock)")
+    return value
+
+
 def _epilog() -> str:
     lines = ["exit codes:"]
     lines += [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items()]
@@ -187,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[common],
     )
+    _version_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -259,9 +273,10 @@ def build_parser() -> argparse.ArgumentParser:
     wait.add_argument("--timeout", type=_seconds, help="give up after this many seconds")
     wait.add_argument(
         "--advance",
-        type=_seconds,
+        type=_positive_seconds,
         metavar="SECONDS",
-        help="emulator only: move its clock this far before each poll",
+        help="emulator only: move its clock this far between polls instead of waiting "
+        "(no real time passes; --timeout then counts emulator seconds)",
     )
     wait.add_argument(
         "--grace",
@@ -278,6 +293,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version_option(parser: argparse.ArgumentParser) -> None:
+    from konbini_sdk import __version__
+
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"konbini {__version__} (konbini-sdk)",
+        help="print the installed konbini-sdk version and exit",
+    )
+
+
 def _follow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow", action="store_true", help="poll until succeeded, failed or canceled"
@@ -286,9 +312,10 @@ def _follow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=_seconds, help="give up after this many seconds")
     parser.add_argument(
         "--advance",
-        type=_seconds,
+        type=_positive_seconds,
         metavar="SECONDS",
-        help="emulator only: move its clock this far before each poll",
+        help="emulator only: move its clock this far between polls instead of waiting "
+        "(no real time passes; --timeout then counts emulator seconds)",
     )
 
 
@@ -309,18 +336,23 @@ def _test_key(environ: dict[str, str]) -> str:
     return key
 
 
-def _target(args: argparse.Namespace, environ: dict[str, str]) -> Target:
+def _target(
+    args: argparse.Namespace,
+    environ: dict[str, str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Target:
     key = _test_key(environ)
     api_base = getattr(args, "api_base", None) or environ.get("KONBINI_API_BASE") or None
     if api_base is not None:
         if not api_base.startswith(("http://", "https://")):
             raise CliError("--api-base must be an http:// or https:// URL", EXIT_USAGE)
         client = KonbiniClient(
-            key or EMULATOR_KEY, api_base=api_base, retry_policy=CLI_RETRY_POLICY
+            key or EMULATOR_KEY, api_base=api_base, retry_policy=CLI_RETRY_POLICY, sleep=sleep
         )
-        return Target(client, api_base)
+        return Target(client, api_base, sleep=sleep)
     if key:
-        return Target(KonbiniClient(key, retry_policy=CLI_RETRY_POLICY), None)
+        client = KonbiniClient(key, retry_policy=CLI_RETRY_POLICY, sleep=sleep)
+        return Target(client, None, sleep=sleep)
     raise CliError(
         "no target: start `konbini emulator` and pass --api-base http://127.0.0.1:12111 "
         "(or set KONBINI_API_BASE), or set STRIPE_API_KEY=sk_test_... for Stripe test mode",
@@ -328,12 +360,14 @@ def _target(args: argparse.Namespace, environ: dict[str, str]) -> Target:
     )
 
 
-def _offline_target() -> Target:
+def _offline_target(sleep: Callable[[float], None] = time.sleep) -> Target:
     from konbini_sdk.testing import Emulator
 
     emulator = Emulator().start()
-    client = KonbiniClient(EMULATOR_KEY, api_base=emulator.api_base, retry_policy=CLI_RETRY_POLICY)
-    return Target(client, emulator.api_base, emulator)
+    client = KonbiniClient(
+        EMULATOR_KEY, api_base=emulator.api_base, retry_policy=CLI_RETRY_POLICY, sleep=sleep
+    )
+    return Target(client, emulator.api_base, emulator, sleep)
 
 
 # ---------------------------------------------------------------------- output
@@ -548,7 +582,12 @@ def _cmd_status(args: argparse.Namespace, target: Target, output: Output) -> int
 
 
 def _cmd_cancel(args: argparse.Namespace, target: Target, output: Output) -> int:
-    change = target.client.cancel(args.payment_intent, reason=args.reason)
+    try:
+        change = target.client.cancel(args.payment_intent, reason=args.reason)
+    except StripeAPIError as error:
+        if not _is_state_refusal(error):
+            raise
+        return _explain_cancel_refusal(args.payment_intent, target, output, error)
     intent = change.payment_intent
     data = {
         "payment_intent_id": intent.id,
@@ -564,6 +603,64 @@ def _cmd_cancel(args: argparse.Namespace, target: Target, output: Output) -> int
         )
     output.result(data, text)
     return EXIT_OK
+
+
+def _is_state_refusal(error: StripeAPIError) -> bool:
+    """Whether Stripe refused because of the object's state (not its parameters or the key).
+
+    Decided from the answer itself (HTTP 400 with ``payment_intent_unexpected_state``), so it
+    holds whichever typed error the library raises for it.
+    """
+    return error.http_status == 400 and error.code == "payment_intent_unexpected_state"
+
+
+def _explain_cancel_refusal(
+    payment_intent_id: str, target: Target, output: Output, refusal: StripeAPIError
+) -> int:
+    """Say why Stripe refused a cancellation, from the intent's status (looked up now).
+
+    Already canceled: the wanted end state holds, so the intent is printed and the exit code
+    is 0 with a note. Anything else is an error naming the status and the next step.
+    """
+    try:
+        intent = target.client.retrieve(payment_intent_id)
+    except KonbiniError:
+        raise refusal from None
+    status = intent.status
+    if status == "canceled":
+        reason = intent.cancellation_reason
+        output.progress(
+            f"note: {intent.id} was already canceled"
+            + (f" (reason: {reason})" if reason else "")
+            + "; nothing to do"
+        )
+        data = {
+            "payment_intent_id": intent.id,
+            "status": status,
+            "cancellation_reason": reason,
+            "voided_voucher_url": None,
+            "already_canceled": True,
+        }
+        output.result(data, f"PaymentIntent  {intent.id}\nStatus         {status} (already)")
+        return EXIT_OK
+    if status == "succeeded":
+        message = (
+            f"{intent.id} is paid (succeeded): a paid PaymentIntent cannot be canceled; "
+            f"refund it instead: konbini refund {intent.id}"
+        )
+    elif status == "processing":
+        message = (
+            f"{intent.id} is processing a payment: it cannot be canceled now; "
+            f"check again with: konbini status {intent.id}"
+        )
+    elif status == "requires_action":
+        message = (
+            f"{intent.id} cannot be canceled right now: the customer is paying at the store; "
+            "retry after the attempt is abandoned and the payment slip expires"
+        )
+    else:
+        message = f"Stripe refused to cancel {intent.id}, whose status is {status}"
+    raise CliError(message, EXIT_API_ERROR) from refusal
 
 
 def _cmd_refund(args: argparse.Namespace, target: Target, output: Output) -> int:
@@ -598,15 +695,16 @@ def _advancer(args: argparse.Namespace, target: Target) -> Callable[[], None] | 
 
 def _follow_refund(args: argparse.Namespace, target: Target, output: Output, refund_id: str) -> int:
     advance = _advancer(args, target)
-    view = target.client.refunds.follow(
-        refund_id,
-        interval=args.interval,
-        timeout=args.timeout,
-        on_update=lambda current: output.progress(
-            f"{datetime.now(UTC):%H:%M:%S} refund {current.id}: {current.state.value}"
-        ),
-        before_poll=advance,
-    )
+
+    def progress(current: RefundView) -> None:
+        output.progress(f"{datetime.now(UTC):%H:%M:%S} refund {current.id}: {current.state.value}")
+
+    if advance is not None:
+        view = _follow_refund_on_emulator(args, target, refund_id, advance, progress)
+    else:
+        view = target.client.refunds.follow(
+            refund_id, interval=args.interval, timeout=args.timeout, on_update=progress
+        )
     output.result(refund_json(view), refund_text(view))
     if view.state is RefundState.SUCCEEDED:
         return EXIT_OK
@@ -614,6 +712,32 @@ def _follow_refund(args: argparse.Namespace, target: Target, output: Output, ref
         return EXIT_NOT_SUCCESSFUL
     output.progress(f"gave up waiting: refund {view.id} is still {view.state.value}")
     return EXIT_TIMEOUT
+
+
+def _follow_refund_on_emulator(
+    args: argparse.Namespace,
+    target: Target,
+    refund_id: str,
+    advance: Callable[[], None],
+    on_update: Callable[[RefundView], None],
+) -> RefundView:
+    """Follow a refund on the emulator: move its clock by --advance, then poll at once.
+
+    No real waiting; --timeout counts emulator seconds (the clock moved so far).
+    """
+    view = target.client.refunds.retrieve(refund_id)
+    on_update(view)
+    moved = 0.0
+    while view.state not in SETTLED_STATES:
+        if args.timeout is not None and moved + args.advance > args.timeout:
+            break
+        advance()
+        moved += args.advance
+        current = target.client.refunds.retrieve(refund_id)
+        if current.state is not view.state:
+            on_update(current)
+        view = current
+    return view
 
 
 def _now(target: Target, emulated: bool) -> datetime:
@@ -626,12 +750,17 @@ def _now(target: Target, emulated: bool) -> datetime:
 def _cmd_wait(args: argparse.Namespace, target: Target, output: Output) -> int:
     advance = _advancer(args, target)
     emulated = advance is not None
-    started = time.monotonic()
+    # With --advance the emulator's clock is the only clock: each step moves it and polls at
+    # once (no real waiting), and --timeout counts emulator seconds.
+    step = args.advance if emulated else args.interval
+    started_real = time.monotonic()
+    started: datetime | None = None
     last: str | None = None
     polls = 0
     while True:
         status = describe_payment(target.client.retrieve(args.payment_intent))
         now = _now(target, emulated)
+        started = started or now
         line = f"{status.stripe_status}"
         if status.deadline is not None:
             left = status.deadline - now
@@ -652,15 +781,22 @@ def _cmd_wait(args: argparse.Namespace, target: Target, output: Output) -> int:
             output.result(status_json(status, []), status_text(status, []))
             output.progress("the deadline passed and Stripe gave no verdict within --grace")
             return EXIT_TIMEOUT
-        if args.timeout is not None and time.monotonic() - started + args.interval > args.timeout:
+        elapsed = (now - started).total_seconds() if emulated else time.monotonic() - started_real
+        if args.timeout is not None and elapsed + step > args.timeout:
             output.result(status_json(status, []), status_text(status, []))
             output.progress(
                 f"gave up after --timeout {args.timeout:g}s: still {status.stripe_status}"
             )
             return EXIT_TIMEOUT
-        time.sleep(args.interval)
-        if advance is not None:
-            advance()
+        _next_poll(target, args.interval, advance)
+
+
+def _next_poll(target: Target, interval: float, advance: Callable[[], None] | None) -> None:
+    """Get ready for the next poll: move the emulator's clock, or wait on the real one."""
+    if advance is not None:
+        advance()
+    else:
+        target.sleep(interval)
 
 
 def _duration(seconds: float) -> str:
@@ -710,6 +846,74 @@ _COMMANDS: Final[dict[str, Callable[[argparse.Namespace, Target, Output], int]]]
 
 
 # ---------------------------------------------------------------------- errors and logging
+
+
+#: Where requests go without ``--api-base`` (``stripe``'s default API address).
+STRIPE_API_BASE: Final = "https://api.stripe.com"
+
+
+def _host_port(api_base: str) -> tuple[str, int]:
+    parts = urllib.parse.urlsplit(api_base)
+    return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _answered_like_stripe(error: StripeAPIError) -> bool:
+    """Whether an error answer came from Stripe (or the emulator), not from another server.
+
+    Stripe puts a ``Request-Id`` header on every answer and a JSON ``{"error": {...}}`` body
+    on every refusal; a web server on the wrong port sends neither.
+    """
+    if error.request_id is not None:
+        return True
+    cause: BaseException | None = error.__cause__
+    while cause is not None and not isinstance(cause, stripe.StripeError):
+        cause = cause.__cause__
+    body = cause.json_body if cause is not None else None
+    return isinstance(body, dict) and isinstance(body.get("error"), dict)
+
+
+def _connect_problem(host: str, port: int) -> str | None:
+    """Try a TCP connection to ``host:port``; return what went wrong, or None if it opened."""
+    try:
+        with socket.create_connection((host, port), timeout=3):
+            return None
+    except socket.gaierror:
+        return f"the host {host} was not found (DNS lookup failed)"
+    except ConnectionRefusedError:
+        return f"nothing listens at {host}:{port} (connection refused)"
+    except TimeoutError:
+        return f"{host}:{port} does not accept connections (timed out)"
+    except OSError as error:
+        return f"cannot connect to {host}:{port}: {error.strerror or type(error).__name__}"
+
+
+def _diagnose_target(error: BaseException, target: Target | None) -> tuple[int, str] | None:
+    """Name the address when the answer was not Stripe's, or when nothing could be reached.
+
+    Returns the exit code and message, or None when the error says enough on its own. A
+    non-Stripe answer is only diagnosed for ``--api-base`` (a proxy in front of Stripe may
+    answer for it too); an unreachable address is checked with one TCP connection.
+    """
+    if target is None or not isinstance(error, StripeAPIError):
+        return None
+    api_base = target.api_base or STRIPE_API_BASE
+    host, port = _host_port(api_base)
+    if error.http_status is not None:
+        if target.api_base is None or _answered_like_stripe(error):
+            return None
+        return (
+            EXIT_USAGE,
+            f"the server at {host}:{port} is not Stripe (or the konbini emulator): it answered "
+            f"HTTP {error.http_status} without a Stripe error; check --api-base (use the "
+            "address `konbini emulator` prints)",
+        )
+    if error.request_id is not None or error.code is not None:
+        return None  # an answer arrived: the error says what it was
+    problem = _connect_problem(host, port)
+    if problem is None:
+        return EXIT_UNREACHABLE, f"no answer from {host}:{port}: {error}"
+    hint = "; is `konbini emulator` running?" if target.api_base is not None else ""
+    return EXIT_UNREACHABLE, f"{problem}{hint}"
 
 
 def _error_code(error: BaseException) -> tuple[int, str]:
@@ -769,8 +973,13 @@ def main(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
     environ: dict[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Run the ``konbini`` command; returns the exit code (see ``konbini --help``)."""
+    """Run the ``konbini`` command; returns the exit code (see ``konbini --help``).
+
+    ``stdout``, ``stderr``, ``environ`` and ``sleep`` (every wait on the real clock: polls and
+    retries) can be replaced, e.g. by tests.
+    """
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     env = dict(os.environ if environ is None else environ)
@@ -788,15 +997,15 @@ def main(
                 return _cmd_emulator(args, output)
             if args.command == "pay" and args.offline:
                 _test_key(env)
-                target = _offline_target()
+                target = _offline_target(sleep)
             else:
-                target = _target(args, env)
+                target = _target(args, env, sleep)
             return _COMMANDS[args.command](args, target, output)
     except KeyboardInterrupt:
         err.write("konbini: interrupted\n")
         return EXIT_INTERRUPTED
     except (CliError, KonbiniError) as error:
-        code, message = _error_code(error)
+        code, message = _diagnose_target(error, target) or _error_code(error)
         err.write(f"konbini: error: {message}\n")
         return code
     finally:

@@ -69,6 +69,10 @@ class FakeStripe(stripe.HTTPClient):
     #: Whether the account may use Konbini: ``allowed_payment_method_types`` drops it if not.
     konbini_enabled: bool = True
 
+    #: Intents whose customer is paying at the store: cancel is refused (no intent in the
+    #: error body, so the SDK must read the intent to know why).
+    paying_in_store: set[str] = field(default_factory=set)
+
     def __post_init__(self) -> None:
         super().__init__()
 
@@ -192,7 +196,10 @@ class FakeStripe(stripe.HTTPClient):
         if action == "confirm":
             return self._confirm(intent, sent.params)
         if action == "cancel":
-            if intent["status"] in ("succeeded", "canceled", "processing"):
+            if (
+                intent["status"] in ("succeeded", "canceled", "processing")
+                or intent["id"] in self.paying_in_store
+            ):
                 return self._respond(
                     400, _error(400, "payment_intent_unexpected_state"), replayed=False
                 )

@@ -118,3 +118,26 @@ def test_logs_carry_ids_not_personal_data(konbini: KonbiniClient) -> None:
         ("konbini.attempt", "debug"),
         ("konbini.operation", "info"),
     ]
+
+
+def test_state_after_the_voucher_expired_is_no_longer_awaiting(
+    emu: Emulator, konbini: KonbiniClient
+) -> None:
+    """Seed 000 (Checkout events) / facts: after ``checkout.session.async_payment_failed``
+    the session stays ``complete``/``unpaid`` but its PaymentIntent is back to
+    ``requires_payment_method``: a merchant polling ``state`` must see the failure (it used
+    to see ``awaiting_store_payment`` forever).
+    """
+    session = konbini.checkout.create(REQUEST, order_id="order-117")
+    emu.submit_checkout_konbini(
+        session.id, name="Yamada Hanako", email="expire_immediately@example.com"
+    )
+    assert konbini.checkout.state(session.id).awaiting_store_payment
+    emu.advance(emu.expiry_buffer_seconds)
+    assert emu.events("checkout.session.async_payment_failed")
+    state = konbini.checkout.state(session.id)
+    assert (state.status, state.payment_status) == ("complete", "unpaid")
+    assert state.payment_intent_status == "requires_payment_method"
+    assert not state.awaiting_store_payment
+    assert state.payment_failed
+    assert not state.should_fulfil

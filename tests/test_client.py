@@ -14,6 +14,7 @@ from konbini_sdk import (
     BillingDetails,
     CancellationRefusedError,
     IdempotencyError,
+    InvalidRequestError,
     KonbiniClient,
     KonbiniValidationError,
     OutcomeUnknownError,
@@ -488,11 +489,35 @@ class TestOtherOperations:
         billing: BillingDetails,
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing)
-        fake.intents[voucher.payment_intent_id]["status"] = "processing"
+        fake.paying_in_store.add(voucher.payment_intent_id)
         with pytest.raises(CancellationRefusedError) as info:
             client.cancel(voucher.payment_intent_id)
         assert info.value.code == "payment_intent_unexpected_state"
         assert isinstance(info.value.__cause__, stripe.InvalidRequestError)
+
+    @pytest.mark.parametrize("status", ["succeeded", "processing", "canceled"])
+    def test_state_refusal_of_an_intent_not_awaiting_payment_is_not_in_store(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+        status: str,
+    ) -> None:
+        """Issue 17 (facts: "Cancellation FAILS while the customer is paying in the store").
+
+        ``payment_intent_unexpected_state`` is not documented for the in-store refusal and
+        Stripe uses it for paid and canceled intents too: the SDK reads the intent (the
+        error carries none here) and does not claim the customer is paying in the store.
+        """
+        voucher = client.pay_order(ORDER, request_, billing)
+        fake.intents[voucher.payment_intent_id].update(status=status, next_action=None)
+        with pytest.raises(InvalidRequestError) as info:
+            client.cancel(voucher.payment_intent_id)
+        assert not isinstance(info.value, CancellationRefusedError)
+        assert info.value.code == "payment_intent_unexpected_state"
+        assert isinstance(info.value.__cause__, stripe.InvalidRequestError)
+        assert fake.requests_to(voucher.payment_intent_id, "GET")  # the intent was read
 
 
 class TestConstruction:

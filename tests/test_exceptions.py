@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 import stripe
 
@@ -10,6 +12,7 @@ from konbini_sdk import (
     InvalidRequestError,
     KonbiniError,
     OutcomeUnknownError,
+    PaymentIntentStateError,
     PaymentMethodUnavailableError,
     RateLimitedError,
 )
@@ -79,12 +82,47 @@ def test_translation_keeps_code_status_and_request_id(
     assert "taro@example.com" not in str(translated)
 
 
-def test_unexpected_state_on_cancel_is_a_refused_cancellation() -> None:
-    original = _stripe_error(stripe.InvalidRequestError, 400, "payment_intent_unexpected_state")
+def _state_error(intent_status: str | None) -> stripe.InvalidRequestError:
+    body: dict[str, Any] = {
+        "type": "invalid_request_error",
+        "code": "payment_intent_unexpected_state",
+        "message": "m",
+    }
+    if intent_status is not None:
+        body["payment_intent"] = {"id": "pi_1", "object": "payment_intent", "status": intent_status}
+    return stripe.InvalidRequestError(
+        "m",
+        None,
+        code="payment_intent_unexpected_state",
+        http_status=400,
+        json_body={"error": body},
+    )
+
+
+def test_unexpected_state_on_cancel_of_an_awaiting_intent_is_a_refused_cancellation() -> None:
+    """Facts: cancellation fails while the customer is paying in the store (requires_action)."""
+    original = _state_error("requires_action")
     assert isinstance(
         translate_stripe_error(original, operation="cancel"), CancellationRefusedError
     )
     assert type(translate_stripe_error(original, operation="confirm")) is InvalidRequestError
+
+
+@pytest.mark.parametrize("status", ["succeeded", "canceled", "processing", None])
+def test_unexpected_state_code_alone_is_not_a_refused_cancellation(status: str | None) -> None:
+    """Issue 17: the code is not documented for the in-store refusal; the intent decides.
+
+    A paid or canceled intent (Stripe sends it with the error) is no in-store refusal; with
+    no intent in the error the translation does not guess (the client reads the intent).
+    """
+    translated = translate_stripe_error(_state_error(status), operation="cancel")
+    assert not isinstance(translated, CancellationRefusedError)
+    if status is None:
+        assert type(translated) is InvalidRequestError
+    else:  # the intent came with the error: its status is said (issue 16)
+        assert isinstance(translated, PaymentIntentStateError)
+        assert translated.status == status
+    assert translated.code == "payment_intent_unexpected_state"
 
 
 def test_card_error_uses_decline_code_and_a_safe_message() -> None:

@@ -158,3 +158,22 @@ def test_input_not_modified() -> None:
     before = copy.deepcopy(data)
     Voucher.from_payment_intent(data)
     assert data == before
+
+
+def test_voucher_keeps_the_gaps_stripe_allows() -> None:
+    """Issue 17 / Stripe's schema: a store entry may be ``null``, ``confirmation_number``
+    may be missing, ``hosted_voucher_url`` may be ``null`` (it used to become ``'None'``).
+    """
+    data = intent()
+    details = data["next_action"]["konbini_display_details"]
+    details["hosted_voucher_url"] = None
+    details["stores"]["ministop"] = None
+    del details["stores"]["lawson"]["confirmation_number"]
+    assert not response_errors("POST", "/v1/payment_intents", 200, data)
+    voucher = Voucher.from_payment_intent(data)
+    assert voucher.hosted_voucher_url is None
+    assert Chain.MINISTOP not in voucher.stores
+    assert voucher.stores[Chain.LAWSON].confirmation_number is None
+    assert voucher.stores[Chain.LAWSON].payment_code == "222222"
+    from_stripe = Voucher.from_payment_intent(stripe.PaymentIntent.construct_from(data, "sk_x"))
+    assert from_stripe == voucher

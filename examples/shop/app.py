@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -46,6 +47,19 @@ def run_on_stripe(api_key: str, port: int, data_dir: Path) -> None:
     create_app(config).run(host="127.0.0.1", port=port, threaded=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``, a service manager) stop the shop as Ctrl+C does.
+
+    The default action ends the process at once, skipping the cleanup of the offline
+    shop's temporary folder and the emulator's shutdown.
+    """
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
@@ -60,15 +74,16 @@ def main() -> None:
     if api_key:
         run_on_stripe(api_key, args.port, args.data_dir or Path("shop-data"))
         return
-    with run_offline(args.port, args.data_dir) as shop:
-        print(f"Konbini demo shop (offline, test mode): {shop.url}")
-        if shop.emulator is not None:
-            print(f"Emulator (Stripe test-mode API): {shop.emulator.api_base}")
-        print("Press Ctrl+C to stop.")
-        try:
+    stop_on_sigterm()
+    try:  # Ctrl+C or SIGTERM at any moment: the with-block cleans up as it unwinds
+        with run_offline(args.port, args.data_dir) as shop:
+            print(f"Konbini demo shop (offline, test mode): {shop.url}")
+            if shop.emulator is not None:
+                print(f"Emulator (Stripe test-mode API): {shop.emulator.api_base}")
+            print("Press Ctrl+C to stop.")
             threading.Event().wait()
-        except KeyboardInterrupt:
-            print("Stopped.")
+    except KeyboardInterrupt:
+        print("Stopped.")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ from typing import Any
 from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchange
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._relay import RelayedDelivery, WebhookRelay
-from konbini_sdk.testing._webhooks import DeliveryAttempt
+from konbini_sdk.testing._state import VoucherQuirks
+from konbini_sdk.testing._webhooks import DeliveryAttempt, WebhookDelivery
 from konbini_sdk.testing.scenarios import (
     INVALID_CONFIRMATION_NUMBER,
     REJECTED_CONFIRMATION_NUMBER,
@@ -51,6 +52,8 @@ __all__ = [
     "RefundBankAccount",
     "RelayedDelivery",
     "Scenario",
+    "VoucherQuirks",
+    "WebhookDelivery",
     "WebhookRelay",
     "scenario_for",
     "serve",

@@ -33,9 +33,9 @@ from konbini_sdk.testing._resources import (
 )
 from konbini_sdk.testing._router import Call, Router
 from konbini_sdk.testing._server import Answer, Incoming, make_server
-from konbini_sdk.testing._state import RequestInfo, Settings, State
+from konbini_sdk.testing._state import RequestInfo, Settings, State, VoucherQuirks
 from konbini_sdk.testing._voucher_page import render_voucher
-from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher
+from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher, WebhookDelivery
 from konbini_sdk.testing._wire import ApiError, fingerprint, parse_form
 
 __all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
@@ -88,6 +88,12 @@ class Emulator:
 
     Time stands still unless :meth:`advance` moves it (or ``realtime=True``, where real time
     counts too); every timed transition (payments, expiries) runs in order, with its events.
+
+    ``voucher_quirks`` (:class:`~konbini_sdk.testing.VoucherQuirks`) answers vouchers with the
+    gaps Stripe's schema allows (null store entries, no confirmation number, null
+    ``hosted_voucher_url``); ``webhook_delivery``
+    (:class:`~konbini_sdk.testing.WebhookDelivery`) delivers webhooks duplicated, split,
+    delayed and reordered, deterministically by its seed. Both are off by default.
     """
 
     def __init__(
@@ -103,6 +109,8 @@ class Emulator:
         api_version: str = DEFAULT_API_VERSION,
         record: bool = True,
         log_limit: int | None = None,
+        voucher_quirks: VoucherQuirks | None = None,
+        webhook_delivery: WebhookDelivery | None = None,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
@@ -120,13 +128,19 @@ class Emulator:
             seed=seed,
             api_version=api_version,
             api_base=lambda: self.api_base,
-            settings=Settings(expiry_buffer_seconds=expiry_buffer_seconds),
+            settings=Settings(
+                expiry_buffer_seconds=expiry_buffer_seconds,
+                voucher_quirks=voucher_quirks or VoucherQuirks(),
+            ),
         )
         self._router = Router()
         register_all(self._router, self._state)
         self._konbini = konbini.KonbiniType()
         self._dispatcher = Dispatcher(
-            self._state, retry_delays=webhook_retry_delays, timeout=webhook_timeout
+            self._state,
+            retry_delays=webhook_retry_delays,
+            timeout=webhook_timeout,
+            delivery=webhook_delivery,
         )
         self._state.event_listeners.append(self._dispatcher.on_event)
         self._idempotency = IdempotencyStore()
@@ -227,6 +241,17 @@ class Emulator:
     def expiry_buffer_seconds(self, value: float) -> None:
         """Change the buffer for vouchers confirmed from now on."""
         self._state.settings.expiry_buffer_seconds = value
+
+    @property
+    def voucher_quirks(self) -> VoucherQuirks:
+        """Gaps Stripe's schema allows in vouchers, used for confirmations from now on."""
+        return self._state.settings.voucher_quirks
+
+    @voucher_quirks.setter
+    def voucher_quirks(self, value: VoucherQuirks) -> None:
+        """Change the quirks for vouchers issued from now on."""
+        with self._state.lock:
+            self._state.settings.voucher_quirks = value
 
     # ---- store controls -----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._wire import ApiError, Arr, Int, IntRange, Str, invalid
 
-__all__ = ["LIST_PARAMS", "RequestInfo", "Settings", "State"]
+__all__ = ["LIST_PARAMS", "RequestInfo", "Settings", "State", "VoucherQuirks"]
 
 _ALPHABET: Final = string.ascii_letters + string.digits
 
@@ -27,6 +27,24 @@ LIST_PARAMS: Final[dict[str, Any]] = {
 }
 
 
+@dataclass(frozen=True)
+class VoucherQuirks:
+    """Answer vouchers with the gaps Stripe's schema allows (all off by default).
+
+    Stripe's ``konbini_display_details`` may carry a ``null`` store entry, a store entry
+    without ``confirmation_number``, or ``hosted_voucher_url: null``; turn these on to test
+    that an integration copes. They change only what the API answers (and the events carry):
+    the emulator still tracks the voucher, so payments, expiry and cancel work as usual.
+    """
+
+    #: Chains answered as ``null`` (e.g. ``("ministop",)``).
+    null_stores: tuple[str, ...] = ()
+    #: Leave ``confirmation_number`` out of every store entry.
+    omit_confirmation_number: bool = False
+    #: Answer ``hosted_voucher_url: null``.
+    null_hosted_voucher_url: bool = False
+
+
 @dataclass
 class Settings:
     """Behaviour knobs that resource modules read at the time they act."""
@@ -34,6 +52,11 @@ class Settings:
     #: Seconds between a Konbini voucher's ``expires_at`` and the intent's failure
     #: (Stripe: "about an hour", so a customer who printed a slip can still pay).
     expiry_buffer_seconds: float = 3600.0
+    #: Seconds a slip printed at a store kiosk stays valid at the counter (the emulator's
+    #: choice; Stripe only says a cancel can be retried once the slip expired).
+    slip_lifetime_seconds: float = 1800.0
+    #: Gaps in the vouchers the API answers; see :class:`VoucherQuirks`.
+    voucher_quirks: VoucherQuirks = VoucherQuirks()
 
 
 @dataclass(frozen=True)

@@ -215,3 +215,35 @@ def test_submit_over_the_control_api(emu: Emulator, client: stripe.StripeClient)
         "checkout.session.completed",
         "checkout.session.async_payment_succeeded",
     ]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        # At endive konbini is dropped outside jpy, leaving no usable type (emulator's code).
+        ({"currency": "usd"}, "parameter_invalid_string"),
+        ({"unit_amount": 100}, "amount_too_small"),
+    ],
+)
+def test_refused_create_leaves_no_product_or_price_and_emits_nothing(
+    emu: Emulator, client: stripe.StripeClient, change: dict[str, Any], code: str
+) -> None:
+    """Issue 17 / seed 000 (Checkout: prices in jpy, Konbini 120..300,000 yen): a refused
+    create used to leave the inline Product and Price behind, with their events.
+    """
+    price_data = {"currency": "jpy", "unit_amount": 2000, "product_data": {"name": "Tシャツ"}}
+    price_data.update(change)
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.checkout.sessions.create(
+            {
+                "mode": "payment",
+                "allowed_payment_method_types": ["konbini"],
+                "line_items": [{"price_data": price_data, "quantity": 1}],
+                "success_url": "https://shop.example/thanks",
+            }
+        )
+    assert raised.value.code == code
+    assert emu.events() == []
+    stored = emu._state.objects  # what the emulator holds, not only what it announced
+    assert not stored.get("product")
+    assert not stored.get("price")

@@ -217,6 +217,7 @@ def test_state_errors_are_stored(emu: Emulator, client: stripe.StripeClient) -> 
     emu.abandon_store_payment(intent.id)
     with pytest.raises(stripe.InvalidRequestError):  # still the stored answer
         client.v1.payment_intents.cancel(intent.id, options={"idempotency_key": "cancel-1"})
+    emu.advance(1800)  # the printed slip expires
     assert client.v1.payment_intents.cancel(intent.id).status == "canceled"
 
 

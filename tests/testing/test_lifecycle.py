@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import stripe
 
@@ -76,6 +78,30 @@ def test_cancel_refused_while_paying_then_retried_after_abandon_and_expiry(
     assert client.v1.payment_intents.cancel(intent.id).status == "canceled"
 
 
+def test_cancel_after_abandoning_waits_for_the_printed_slip_to_expire(
+    emu: Emulator, client: stripe.StripeClient
+) -> None:
+    """Seed 000/004 and facts, "Expiration and cancellation": cancellation fails while the
+    customer is paying in the store and "can be retried after the customer abandons AND the
+    slip expires" (the emulator used to allow it right after abandoning). The slip lives
+    ``slip_lifetime_seconds`` (1800 s, the emulator's choice, docs/emulator.md).
+    """
+    intent = client.v1.payment_intents.create(konbini_params(NEVER))
+    emu.begin_store_payment(intent.id)
+    emu.advance(60)
+    emu.abandon_store_payment(intent.id)
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.cancel(intent.id)
+    assert raised.value.code == "payment_intent_unexpected_state"
+    assert raised.value.error.payment_intent.status == "requires_action"
+    emu.advance(1800 - 60 - 1)  # one second before the slip expires
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.cancel(intent.id)
+    emu.advance(1)
+    canceled = client.v1.payment_intents.cancel(intent.id)
+    assert canceled.status == "canceled"
+
+
 def test_payment_started_before_expiry_can_finish_in_the_buffer(
     emu: Emulator, client: stripe.StripeClient
 ) -> None:
@@ -113,8 +139,6 @@ def test_update_of_a_pending_payment_cancels_it_implicitly(
 ) -> None:
     intent = client.v1.payment_intents.create(konbini_params(NEVER))
     url = intent.next_action.konbini_display_details.hosted_voucher_url
-    kept = client.v1.payment_intents.update(intent.id, {"metadata": {"note": "x"}})
-    assert kept.status == "requires_action"
     updated = client.v1.payment_intents.update(intent.id, {"amount": 2500})
     assert updated.status == "requires_payment_method"
     assert updated.next_action is None
@@ -130,6 +154,43 @@ def test_update_of_a_pending_payment_cancels_it_implicitly(
     )
     assert again.status == "requires_action"
     assert again.amount == 2500
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"metadata": {"note": "x"}},
+        {"description": "order 42"},
+        {"receipt_email": "taro@example.com"},
+    ],
+)
+def test_any_update_of_a_pending_payment_cancels_it(
+    emu: Emulator, client: stripe.StripeClient, change: dict[str, Any]
+) -> None:
+    """Seed 000/004, "Expiration and cancellation": updating the PaymentIntent cancels the
+    pending Konbini payment implicitly; the emulator used to keep the voucher when only
+    metadata, description or receipt_email changed.
+    """
+    intent = client.v1.payment_intents.create(konbini_params(NEVER))
+    url = intent.next_action.konbini_display_details.hosted_voucher_url
+    updated = client.v1.payment_intents.update(intent.id, change)
+    assert updated.status == "requires_payment_method"
+    assert updated.next_action is None
+    assert "void" in _page(emu, url)
+    emu.advance(4 * 86_400)
+    assert not emu.events("payment_intent.payment_failed")  # the void voucher never fails
+
+
+def test_update_while_paying_at_the_store_is_refused_even_for_metadata(
+    emu: Emulator, client: stripe.StripeClient
+) -> None:
+    """Facts: the implicit cancel of an update fails while the customer pays at the store."""
+    intent = client.v1.payment_intents.create(konbini_params(NEVER))
+    emu.begin_store_payment(intent.id)
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.update(intent.id, {"metadata": {"note": "x"}})
+    assert raised.value.code == "payment_intent_unexpected_state"
+    assert client.v1.payment_intents.retrieve(intent.id).status == "requires_action"
 
 
 def test_expiry_buffer_is_configurable(client: stripe.StripeClient, emu: Emulator) -> None:

@@ -110,7 +110,11 @@ def _required(params: dict[str, Any], name: str) -> Any:
 
 
 def _items(state: State, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Resolve every line item to a stored price; refuse recurring prices in payment mode."""
+    """Check every line item; refuse recurring prices in payment mode. Creates nothing.
+
+    Each item's ``price`` is the stored Price, or for ``price_data`` a preview (currency,
+    amount, type) until :func:`_store_prices` creates it once every check has passed.
+    """
     items: list[dict[str, Any]] = []
     for index, given in enumerate(_required(params, "line_items")):
         name = f"line_items[{index}]"
@@ -144,8 +148,8 @@ def _items(state: State, params: dict[str, Any]) -> list[dict[str, Any]]:
                     param=f"{name}[price]",
                 )
         else:
-            price = prices.create_price(state, given["price_data"], param=f"{name}[price_data]")
-        items.append({"price": price, "quantity": quantity})
+            price = prices.check_price(state, given["price_data"], param=f"{name}[price_data]")
+        items.append({"price": price, "quantity": quantity, "price_data": given.get("price_data")})
     currencies = {item["price"]["currency"] for item in items}
     if len(currencies) > 1:
         raise invalid(
@@ -154,6 +158,16 @@ def _items(state: State, params: dict[str, Any]) -> list[dict[str, Any]]:
             param="line_items",
         )
     return items
+
+
+def _store_prices(state: State, items: list[dict[str, Any]]) -> None:
+    """Create the inline Products and Prices of ``price_data`` items (after every check)."""
+    for index, item in enumerate(items):
+        data = item.pop("price_data", None)
+        if data is not None:
+            item["price"] = prices.create_price(
+                state, data, param=f"line_items[{index}][price_data]"
+            )
 
 
 def _check(state: State, params: dict[str, Any], items: list[dict[str, Any]]) -> None:
@@ -298,6 +312,8 @@ def _create(call: Call) -> dict[str, Any]:
     if allowed is not None:
         params["payment_method_types"] = _narrow(allowed, items[0]["price"]["currency"])
     _check(state, params, items)
+    # Only now, with every check passed: a refused create leaves nothing and emits nothing.
+    _store_prices(state, items)
     session = _new_session(state, params, items, int(expires_at))
     session["allowed_payment_method_types"] = allowed
     if params.get("return_url"):

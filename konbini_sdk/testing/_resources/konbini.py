@@ -9,17 +9,31 @@ rule                                              code (HTTP 400) and ``param``
 currency other than jpy                           ``payment_intent_invalid_currency``, currency
 amount below ¥120 / above ¥300,000                ``amount_too_small`` / ``amount_too_large``
 product_description over 22 characters            ``parameter_invalid_string_too_long``
-product_description outside Shift_JIS             ``parameter_invalid_string``
+product_description outside JIS X 0208 / ASCII    ``parameter_invalid_string``
 expires_after_days outside 1..60                  ``parameter_invalid_integer``
 expires_at < now + 30 min or > now + 60 days      ``parameter_invalid_integer``
 both expires_after_days and expires_at            ``parameters_exclusive``
-confirmation_number not 10-11 digits / all zeros  ``parameter_invalid_string``
+confirmation_number not 10-11 ASCII digits / 0s   ``parameter_invalid_string``
+default expiry (creation + 3 days) < 30 min away  ``parameter_invalid_integer``
 billing name or email missing on confirm          ``parameter_missing``
+billing email not an address (on confirm)         ``email_invalid``
 number ``01234567890`` (on confirm)            ``payment_intent_konbini_rejected_...``
 cancel/update/re-confirm while paying in store    ``payment_intent_unexpected_state``
 ================================================  =========================================
 
-The elided code is ``payment_intent_konbini_rejected_confirmation_number``.
+The elided code is ``payment_intent_konbini_rejected_confirmation_number``. Stripe documents
+that code and ``email_invalid``; every other code here is the emulator's choice (listed in
+``docs/emulator.md``).
+
+Expiry: ``expires_at`` when given; else 23:59:59 JST on the ``expires_after_days``-th day after
+*confirmation*; with neither, 23:59:59 JST on the 3rd day after the PaymentIntent was *created*
+(Stripe: "3 days after the PaymentIntent is created, at 23:59 JST").
+
+A customer who starts paying at a store kiosk prints a slip (:attr:`KonbiniVoucher.slip_expires_at`,
+``Settings.slip_lifetime_seconds`` after printing, 30 minutes by default: the emulator's
+choice). Cancelling, updating or re-confirming is refused while they are at the counter *and*
+while a printed slip is still valid, so it works again only once they abandon and the slip
+expires (Stripe: "retry after the customer abandons the attempt and the slip expires").
 """
 
 from __future__ import annotations
@@ -47,7 +61,10 @@ DEFAULT_DAYS: Final = 3
 MIN_EXPIRES_AT_AHEAD: Final = 30 * 60
 MAX_AHEAD: Final = 60 * 86_400
 OPTION: Final = "payment_method_options[konbini]"
-_NUMBER: Final = re.compile(r"\d{10,11}")
+# ASCII digits only: ``\d`` would also take full-width and Arabic-Indic digits.
+_NUMBER: Final = re.compile(r"[0-9]{10,11}")
+# A syntax check of the billing email (Stripe refuses malformed addresses: ``email_invalid``).
+_EMAIL: Final = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 _KEY: Final = "konbini"
 
 
@@ -66,6 +83,9 @@ class KonbiniVoucher:
     #: active → paid | void | failed.
     status: str = "active"
     in_store: bool = False
+    #: When the slip printed at the kiosk stops being accepted at the counter (``None``: none
+    #: printed). Cancelling is refused until then, even after the customer walked away.
+    slip_expires_at: int | None = None
     #: The Customer's first preferred locale (``""`` without a Customer): the page language.
     locale: str = ""
     timers: list[Timer] = field(default_factory=list)
@@ -105,20 +125,30 @@ def current_voucher(state: State, intent_id: str) -> KonbiniVoucher | None:
     return voucher if voucher is not None and voucher.status == "active" else None
 
 
-def encodable_in_shift_jis(text: str) -> bool:
-    """Whether every character exists in Shift_JIS (JIS X 0208 plus ASCII/JIS X 0201)."""
-    try:
-        text.encode("shift_jis")
-    except UnicodeEncodeError:
-        return False
+def in_jis_x_0208(text: str) -> bool:
+    """Whether every character is printable ASCII or a (two-byte) JIS X 0208 character.
+
+    Half-width katakana (JIS X 0201, one byte in Shift_JIS) are refused: Stripe names
+    JIS X 0208:1997. Python's ``shift_jis`` codec is the strict JIS one (no cp932 rows).
+    """
+    for char in text:
+        if " " <= char <= "~":
+            continue
+        try:
+            encoded = char.encode("shift_jis")
+        except UnicodeEncodeError:
+            return False
+        if len(encoded) != 2:
+            return False
     return True
 
 
 def check_confirmation_number(value: str, param: str) -> None:
-    """10 or 11 digits, digits only, not all zeros (Stripe: a generic validation error)."""
+    """10 or 11 ASCII digits, not all zeros (Stripe: a generic validation error)."""
     if not _NUMBER.fullmatch(value) or set(value) == {"0"}:
         raise invalid(
-            f"Invalid {param}: a confirmation number must be 10 or 11 digits and not all zeros.",
+            f"Invalid {param}: a confirmation number must be 10 or 11 digits (0-9 only) and "
+            "not all zeros.",
             code="parameter_invalid_string",
             param=param,
         )
@@ -129,6 +159,31 @@ def end_of_day_jst(moment: int, days: int) -> int:
     local = datetime.fromtimestamp(moment, tz=UTC).astimezone(JST)
     last = (local + timedelta(days=days)).replace(hour=23, minute=59, second=59, microsecond=0)
     return int(last.timestamp())
+
+
+def _display_details(state: State, voucher: KonbiniVoucher) -> dict[str, Any]:
+    """``konbini_display_details`` as the API answers it, with the configured quirks."""
+    quirks = state.settings.voucher_quirks
+    stores: dict[str, Any] = {}
+    for chain, codes in voucher.stores.items():
+        if chain in quirks.null_stores:
+            stores[chain] = None
+            continue
+        entry = dict(codes)
+        if quirks.omit_confirmation_number:
+            del entry["confirmation_number"]
+        stores[chain] = entry
+    url = f"{state.api_base()}/konbini/voucher/{voucher.token}"
+    return {
+        "expires_at": voucher.expires_at,
+        "hosted_voucher_url": None if quirks.null_hosted_voucher_url else url,
+        "stores": stores,
+    }
+
+
+def default_expiry(intent: dict[str, Any]) -> int:
+    """Return the deadline with neither option: 23:59:59 JST, 3 days after creation."""
+    return end_of_day_jst(int(intent["created"]), DEFAULT_DAYS)
 
 
 def _customer_locale(state: State, customer_id: str | None) -> str:
@@ -213,10 +268,10 @@ class KonbiniType:
 
     def _check_options(self, state: State, options: dict[str, Any]) -> None:
         description = options.get("product_description")
-        if description is not None and not encodable_in_shift_jis(description):
+        if description is not None and not in_jis_x_0208(description):
             raise invalid(
                 f"Invalid {OPTION}[product_description]: only characters in Shift_JIS "
-                "(JIS X 0208) are allowed.",
+                "(JIS X 0208:1997) are allowed; half-width katakana are not.",
                 code="parameter_invalid_string",
                 param=f"{OPTION}[product_description]",
             )
@@ -258,6 +313,13 @@ class KonbiniType:
                     code="parameter_missing",
                     param=f"payment_method_data[billing_details][{key}]",
                 )
+        if not _EMAIL.fullmatch(str(billing["email"])):
+            raise invalid(
+                "Invalid email address: payment_method_data[billing_details][email] must be "
+                "an email address.",
+                code="email_invalid",
+                param="payment_method_data[billing_details][email]",
+            )
         options = intent["payment_method_options"].get("konbini") or {}
         if options.get("confirmation_number") == scenarios.REJECTED_CONFIRMATION_NUMBER:
             raise ApiError(
@@ -269,6 +331,16 @@ class KonbiniType:
             )
         # expires_at is re-checked against the confirmation time.
         self._check_options(state, options)
+        if options.get("expires_at") is None and options.get("expires_after_days") is None:
+            default = default_expiry(intent)
+            if default < state.now() + MIN_EXPIRES_AT_AHEAD:
+                raise invalid(
+                    "The default Konbini expiry (23:59 JST, 3 days after the PaymentIntent was "
+                    f"created) is less than 30 minutes away; set {OPTION}[expires_after_days] "
+                    f"or {OPTION}[expires_at].",
+                    code="parameter_invalid_integer",
+                    param=f"{OPTION}[expires_after_days]",
+                )
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -280,8 +352,10 @@ class KonbiniType:
         scenario = scenarios.scenario_for(method["billing_details"].get("email"), number)
         if options.get("expires_at") is not None:
             expires_at = int(options["expires_at"])
+        elif options.get("expires_after_days") is not None:
+            expires_at = end_of_day_jst(now, int(options["expires_after_days"]))
         else:
-            expires_at = end_of_day_jst(now, options.get("expires_after_days") or DEFAULT_DAYS)
+            expires_at = default_expiry(intent)
         if scenario.expires_after_seconds is not None:
             expires_at = now + scenario.expires_after_seconds
         if number is None:
@@ -307,11 +381,7 @@ class KonbiniType:
         intent["status"] = "requires_action"
         intent["next_action"] = {
             "type": "konbini_display_details",
-            "konbini_display_details": {
-                "expires_at": expires_at,
-                "hosted_voucher_url": f"{state.api_base()}/konbini/voucher/{token}",
-                "stores": {chain: dict(codes) for chain, codes in voucher.stores.items()},
-            },
+            "konbini_display_details": _display_details(state, voucher),
         }
         state.emit("payment_intent.requires_action", intent)
         pay_after = scenario.pay_after_seconds
@@ -339,17 +409,25 @@ class KonbiniType:
                 return number
 
     def void(self, state: State, intent: dict[str, Any], *, why: str) -> None:
-        """Void the live voucher; refused while the customer is paying at the store."""
+        """Void the live voucher; refused while the customer is paying at the store.
+
+        "Paying" lasts while they are at the counter and, after they walk away, until the
+        slip they printed expires (Stripe: retry after they abandon *and* the slip expires).
+        """
         voucher = current_voucher(state, intent["id"])
         if voucher is None:
             return
-        if voucher.in_store:
+        slip_valid = voucher.slip_expires_at is not None and state.now() < voucher.slip_expires_at
+        if voucher.in_store or slip_valid:
             raise ApiError(
                 400,
                 "This PaymentIntent's Konbini payment cannot be canceled right now: the "
                 "customer is paying at the store. Retry after the attempt is abandoned "
                 "and the slip expires.",
+                # The code is the emulator's choice (Stripe documents the refusal, not its
+                # code); the intent rides along, as on Stripe's state errors.
                 code="payment_intent_unexpected_state",
+                extra={"payment_intent": dict(intent)},
             )
         voucher.stop("void")
 
@@ -396,9 +474,10 @@ class KonbiniType:
                 code="payment_intent_payment_attempt_expired",
             )
         voucher.in_store = True
+        voucher.slip_expires_at = int(state.now() + state.settings.slip_lifetime_seconds)
 
     def abandon_store_payment(self, state: State, intent_id: str) -> None:
-        """Walk away from the counter; cancellation works again."""
+        """Walk away from the counter; cancellation works again once the slip expires."""
         self._live(state, intent_id).in_store = False
 
     def complete_store_payment(self, state: State, intent_id: str, chain: str) -> None:
@@ -406,7 +485,9 @@ class KonbiniType:
         if chain not in CHAINS:
             raise ApiError(400, f"Unknown chain {chain!r}; one of {', '.join(CHAINS)}.")
         voucher = self._live(state, intent_id)
-        if state.now() >= voucher.expires_at and not voucher.in_store:
+        now = state.now()
+        slip_valid = voucher.slip_expires_at is not None and now < voucher.slip_expires_at
+        if now >= voucher.expires_at and not (voucher.in_store or slip_valid):
             raise ApiError(
                 400,
                 "The voucher has expired and no store payment was in progress.",

@@ -36,7 +36,7 @@ CANCELABLE: Final = (
     "processing",
 )
 CONFIRMABLE: Final = ("requires_payment_method", "requires_confirmation", "requires_action")
-#: Fields an update may change without touching a pending payment attempt.
+#: Fields an update may still change on a succeeded or canceled intent.
 HARMLESS_UPDATES: Final = frozenset({"metadata", "description", "receipt_email", "expand"})
 
 
@@ -572,8 +572,9 @@ def _update(call: Call) -> dict[str, Any]:
     if method is not None and _method_type(method) not in candidate["payment_method_types"]:
         raise _incompatible(method, candidate)
     pending = _pending_kind(intent, state)
-    if pending is not None and set(params) - HARMLESS_UPDATES:
-        # Updating a pending Konbini payment cancels it implicitly (Stripe's docs).
+    if pending is not None and set(params) - {"expand"}:
+        # Updating a pending Konbini payment cancels it implicitly (Stripe's docs), whatever
+        # the update changes: metadata, description and receipt_email too.
         pending.void(state, intent, why="updated")
         candidate.update(status="requires_payment_method", next_action=None, payment_method=None)
     intent.update(candidate)

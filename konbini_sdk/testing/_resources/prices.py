@@ -13,7 +13,7 @@ from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Bool, Enum, Int, Map, Node, Obj, Str, invalid
 
-__all__ = ["PRICE_DATA", "create_price", "create_product", "register"]
+__all__ = ["PRICE_DATA", "check_price", "create_price", "create_product", "register"]
 
 RECURRING: Final = Obj(
     {
@@ -50,11 +50,16 @@ PRICE_DATA: Final = Obj(
 )
 
 
+def _check_product(params: dict[str, Any], param: str = "") -> None:
+    if not params.get("name"):
+        name = f"{param}[name]" if param else "name"
+        raise invalid(f"Missing required param: {name}.", code="parameter_missing", param=name)
+
+
 def create_product(state: State, params: dict[str, Any]) -> dict[str, Any]:
     """Store a Product from checked parameters (``name`` required)."""
-    name = params.get("name")
-    if not name:
-        raise invalid("Missing required param: name.", code="parameter_missing", param="name")
+    _check_product(params)
+    name = params["name"]
     now = state.now()
     product: dict[str, Any] = {
         "id": params.get("id") or state.new_id("prod", 14),
@@ -81,8 +86,12 @@ def create_product(state: State, params: dict[str, Any]) -> dict[str, Any]:
     return product
 
 
-def create_price(state: State, params: dict[str, Any], *, param: str = "") -> dict[str, Any]:
-    """Store a Price from checked parameters; ``param`` prefixes names in errors."""
+def check_price(state: State, params: dict[str, Any], *, param: str = "") -> dict[str, Any]:
+    """Raise what :func:`create_price` would raise, creating nothing; return a preview.
+
+    The preview has the price's ``currency`` (lower-case), ``unit_amount`` and ``type``, so
+    a caller (Checkout) can finish its own checks before anything is stored or announced.
+    """
     currency = params.get("currency")
     if not currency:
         name = f"{param}[currency]" if param else "currency"
@@ -91,12 +100,27 @@ def create_price(state: State, params: dict[str, Any], *, param: str = "") -> di
         name = f"{param}[unit_amount]" if param else "unit_amount"
         raise invalid(f"Missing required param: {name}.", code="parameter_missing", param=name)
     if params.get("product"):
-        product = state.get("product", params["product"], param="product")
+        state.get("product", params["product"], param="product")
     elif params.get("product_data"):
-        product = create_product(state, params["product_data"])
+        _check_product(params["product_data"], f"{param}[product_data]" if param else "")
     else:
         name = f"{param}[product]" if param else "product"
         raise invalid(f"Missing required param: {name}.", code="parameter_missing", param=name)
+    return {
+        "currency": str(currency).lower(),
+        "unit_amount": params["unit_amount"],
+        "type": "recurring" if params.get("recurring") else "one_time",
+    }
+
+
+def create_price(state: State, params: dict[str, Any], *, param: str = "") -> dict[str, Any]:
+    """Store a Price from checked parameters; ``param`` prefixes names in errors."""
+    check_price(state, params, param=param)
+    currency = params["currency"]
+    if params.get("product"):
+        product = state.get("product", params["product"], param="product")
+    else:
+        product = create_product(state, params["product_data"])
     recurring = params.get("recurring")
     price: dict[str, Any] = {
         "id": state.new_id("price"),
