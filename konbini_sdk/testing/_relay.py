@@ -32,8 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["RelayedDelivery", "WebhookRelay"]
 
 _RELAY_PATH: Final = "/konbini-webhook-relay"
-#: How long to wait for the emulator's own delivery thread before asking it to flush.
-_GRACE_SECONDS: Final = 0.5
 
 #: The signature you would check: ``target(payload, stripe_signature_header)``.
 EndpointFunction = Callable[[bytes, str], Any]
@@ -321,30 +319,19 @@ class WebhookRelay:
         }
 
     def _wait_for_emitted(self) -> None:
-        """Wait until every event created since the relay started has reached it."""
-        expected = self._expected()
-        deadline = time.monotonic() + self._timeout
-        if self._wait_for(expected, min(deadline, time.monotonic() + _GRACE_SECONDS)):
-            return
-        # Still missing: the emulator may hold deliveries back on purpose (a reordering
-        # delivery mode), and waiting for its queue releases them.
-        self._emulator.wait_for_deliveries(max(0.0, deadline - time.monotonic()))
-        if not self._wait_for(expected, deadline):
-            with self._cond:
-                missing = sorted(expected - self._caught_ids)
+        """Wait until every event created so far has reached the relay (or fail, saying so)."""
+        expected = self._expected()  # before waiting: later events need not be waited for
+        if not self._emulator.wait_for_deliveries(self._timeout, url=self._url):
             raise TimeoutError(
-                f"the emulator did not deliver {len(missing)} event(s) to the relay within "
-                f"{self._timeout} s (e.g. {missing[0]})"
+                f"the emulator was still delivering events to the relay after {self._timeout} s"
             )
-
-    def _wait_for(self, expected: set[str], deadline: float) -> bool:
         with self._cond:
-            while expected - self._caught_ids:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._cond.wait(remaining)
-            return True
+            missing = sorted(expected - self._caught_ids)
+        if missing:
+            raise RuntimeError(
+                f"the emulator gave up delivering {len(missing)} event(s) to the relay "
+                f"(e.g. {missing[0]}): see emulator.deliveries"
+            )
 
 
 def _catcher(catch: Callable[[bytes, str], None]) -> ThreadingHTTPServer:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 import warnings
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from konbini_sdk.testing import (
     Emulator,
     RelayedDelivery,
     Scenario,
+    WebhookDelivery,
     WebhookRelay,
 )
 from konbini_sdk.webhooks import (
@@ -353,6 +355,44 @@ def test_events_are_rendered_in_the_relay_endpoint_api_version(
     # A field Stripe added at endive is not in the older rendering.
     assert "payment_record" in current_intent["data"]["object"]
     assert "payment_record" not in old_intent["data"]["object"]
+
+
+def test_duplicated_and_held_back_deliveries_reach_the_merchant_as_sent() -> None:
+    # Every event sent twice, each delivery held back behind later ones for up to 60 s: the
+    # relay asks the emulator to release them instead of timing out (its limit is 5 s).
+    mode = WebhookDelivery(seed=3, duplicate_rate=1.0, split_rate=0.0, max_hold=3, hold_seconds=60)
+    with Emulator(webhook_delivery=mode) as emulator, WebhookRelay(emulator) as relay:
+        client = KonbiniClient("sk_test_relay", api_base=emulator.api_base)
+        merchant = Merchant(relay.secret)
+        intent_id = pay(client, emulator)
+
+        delivered = relay.deliver_to(merchant.endpoint)
+        created = [event["id"] for event in emulator.events()]
+
+    assert sorted(d.event_id for d in delivered) == sorted(created * 2)
+    assert all(d.ok for d in delivered)
+    outcomes = [d.response.outcome for d in delivered if d.event_type == "payment_intent.succeeded"]
+    assert sorted(outcomes) == ["duplicate", "processed"]
+    assert merchant.paid == [intent_id]
+
+
+def test_another_endpoint_still_retrying_does_not_hold_the_relay_up() -> None:
+    with socket.socket() as probe:  # a port nothing listens on: connection refused
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    with Emulator(webhook_retry_delays=(600.0,)) as emulator:
+        emulator.add_webhook_endpoint(f"http://127.0.0.1:{dead_port}/webhooks")
+        with WebhookRelay(emulator) as relay:
+            client = KonbiniClient("sk_test_relay", api_base=emulator.api_base)
+            merchant = Merchant(relay.secret)
+            intent_id = pay(client, emulator)
+
+            assert emulator.wait_for_deliveries(5, url=relay.url)
+            assert not emulator.wait_for_deliveries(0.2)  # the dead endpoint's retry is queued
+            delivered = relay.deliver_to(merchant.endpoint)
+
+    assert len(delivered) == len(emulator.events())
+    assert merchant.paid == [intent_id]
 
 
 def test_closing_removes_the_endpoint_from_the_emulator(
