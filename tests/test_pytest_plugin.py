@@ -141,6 +141,47 @@ def test_the_emulator_scope_comes_from_the_ini_option(
     assert "3 passed" in done.stdout
 
 
+def test_a_project_can_configure_its_own_emulator(tmp_path: Path) -> None:
+    (tmp_path / "conftest.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+            from konbini_sdk.testing import Emulator, WebhookDelivery
+
+            @pytest.fixture
+            def konbini_emulator():
+                every_event_twice = WebhookDelivery(seed=1, duplicate_rate=1.0, split_rate=0.0)
+                with Emulator(seed=5, webhook_delivery=every_event_twice) as emulator:
+                    yield emulator
+            """
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "test_duplicates.py").write_text(
+        textwrap.dedent(
+            """
+            from konbini_sdk import BillingDetails, PaymentIntentRequest
+
+            def test_every_event_arrives_twice(konbini_client, konbini_emulator, konbini_webhooks):
+                konbini_client.pay_order(
+                    "order-1",
+                    PaymentIntentRequest(amount=1000),
+                    BillingDetails(name="Yamada Taro", email="taro@example.com"),
+                )
+                delivered = konbini_webhooks.deliver_to(lambda payload, signature: 200)
+                ids = [d.event_id for d in delivered]
+                assert sorted(ids) == sorted([e["id"] for e in konbini_emulator.events()] * 2)
+            """
+        ),
+        encoding="utf-8",
+    )
+
+    done = run_pytest(tmp_path)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
 class IniOnly:
     """A stand-in for ``pytest.Config`` that answers one ini option."""
 
