@@ -13,8 +13,14 @@ On Stripe test mode, with the secret ``stripe listen`` prints::
 
 The endpoint awaits ``processor.process_async``: the store's database transactions and plain
 ``def`` handlers run in a worker thread, ``async def`` handlers are awaited on the loop, so the
-event loop never blocks on the database or on a slow handler. Read the body with
-``await request.body()``: the signature covers the exact raw bytes, never re-serialised JSON.
+event loop never blocks on the database or on a slow handler. Pass the raw body: the signature
+covers the exact bytes, never re-serialised JSON.
+
+The body is read from ``request.stream()`` chunk by chunk and at most
+``processor.max_body_bytes`` (1 MiB by default; Stripe's events are a few KB) are kept: a
+``Content-Length`` over the limit is answered 413 before anything is read, and a body that
+grows past it (chunked, or a lying header) is answered 413 as soon as it does, without
+reading the rest. ``await request.body()`` would read any size into memory first.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from konbini_sdk.webhooks import (
     PaymentSucceeded,
     VoucherIssued,
     WebhookProcessor,
+    WebhookResult,
 )
 
 
@@ -73,12 +80,22 @@ def make_processor(secrets: list[str], store: EventStore | str, shop: Shop) -> W
 def create_app(processor: WebhookProcessor) -> FastAPI:
     app = FastAPI()
 
+    def answer(result: WebhookResult) -> Response:
+        return Response(result.body, status_code=result.status_code, media_type="text/plain")
+
     @app.post("/webhooks/stripe")
     async def stripe_webhook(request: Request) -> Response:
-        body = await request.body()
+        limit = processor.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return answer(processor.body_too_large())  # nothing read
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return answer(processor.body_too_large())  # the rest is never read
         signature = request.headers.get("stripe-signature")
-        result = await processor.process_async(body, signature)
-        return Response(result.body, status_code=result.status_code, media_type="text/plain")
+        return answer(await processor.process_async(bytes(body), signature))
 
     return app
 

@@ -11,8 +11,13 @@ On Stripe test mode, with the secret ``stripe listen`` prints::
     STRIPE_WEBHOOK_SECRET=whsec_... python examples/webhook_flask.py
     STRIPE_WEBHOOK_SECRET=whsec_... flask --app examples.webhook_flask:app_from_env run --port 8000
 
-Flask views are synchronous, so the processor is called directly. Pass the raw body
-(``request.get_data()``): the signature covers the exact bytes Stripe sent.
+Flask views are synchronous, so the processor is called directly. Pass the raw body: the
+signature covers the exact bytes Stripe sent.
+
+At most ``processor.max_body_bytes`` (1 MiB by default; Stripe's events are a few KB) are
+read: a ``Content-Length`` over the limit is answered 413 before anything is read, and the
+body is read with a cap of one byte more than the limit (a chunked body that goes past it
+is answered 413 without reading the rest). ``request.get_data()`` would read any size.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from konbini_sdk.webhooks import (
     PaymentSucceeded,
     VoucherIssued,
     WebhookProcessor,
+    WebhookResult,
 )
 
 
@@ -71,10 +77,24 @@ def make_processor(secrets: list[str], store: EventStore | str, shop: Shop) -> W
 def create_app(processor: WebhookProcessor) -> Flask:
     app = Flask(__name__)
 
+    def answer(result: WebhookResult) -> Response:
+        return Response(result.body, status=result.status_code, mimetype="text/plain")
+
     @app.post("/webhooks/stripe")
     def stripe_webhook() -> Response:
-        result = processor.process(request.get_data(), request.headers.get("Stripe-Signature"))
-        return Response(result.body, status=result.status_code, mimetype="text/plain")
+        limit = processor.max_body_bytes
+        declared = request.content_length
+        if declared is not None and declared > limit:
+            return answer(processor.body_too_large())  # nothing read
+        body = bytearray()
+        while True:  # read(n) may return less than n: read until the end or one byte too many
+            chunk = request.stream.read(limit + 1 - len(body))
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > limit:
+                return answer(processor.body_too_large())  # the rest is never read
+        return answer(processor.process(bytes(body), request.headers.get("Stripe-Signature")))
 
     return app
 

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
 import stripe
 from pydantic import BeforeValidator, Field, model_validator
 
-from konbini_sdk._requests import MAX_AMOUNT, MIN_AMOUNT, KonbiniModel, _metadata
-from konbini_sdk._retry import KeyChain, order_key
+from konbini_sdk._requests import (
+    MAX_AMOUNT,
+    MIN_AMOUNT,
+    KonbiniModel,
+    _metadata,
+    metadata_with_order_id,
+)
+from konbini_sdk._retry import KeyChain, derived_key, order_key
 from konbini_sdk._rules import PaymentMethodTypes, jpy_only, stripe_id, whole_number
 from konbini_sdk._rules import rule as _rule
 from konbini_sdk._sansio import drive, drive_async
@@ -144,7 +150,7 @@ class KonbiniInvoiceRequest(KonbiniModel):
                 params[name] = value
         metadata = dict(self.metadata or {})
         if order_id is not None:
-            metadata[ORDER_ID_METADATA_KEY] = order_id
+            metadata = metadata_with_order_id(metadata, order_id, ORDER_ID_METADATA_KEY)
         if metadata:
             params["metadata"] = metadata
         return cast("InvoiceCreateParams", params)
@@ -247,7 +253,9 @@ class _InvoiceFlows:
             "update",
             "invoices.finalize_invoice",
             (invoice_id, {"auto_advance": False}),
-            KeyChain(f"konbini-sdk:v1:in:{invoice_id}:finalize"),
+            KeyChain(
+                derived_key("in", invoice_id, "finalize", field_name="invoice_id", max_length=None)
+            ),
             {"invoice_id": invoice_id},
         )
         return cast("stripe.Invoice", answer.value)
@@ -257,7 +265,9 @@ class _InvoiceFlows:
             "other",
             "invoices.send_invoice",
             (invoice_id, None),
-            KeyChain(f"konbini-sdk:v1:in:{invoice_id}:send"),
+            KeyChain(
+                derived_key("in", invoice_id, "send", field_name="invoice_id", max_length=None)
+            ),
             {"invoice_id": invoice_id},
         )
         return cast("stripe.Invoice", answer.value)

@@ -38,7 +38,7 @@ import stripe
 from pydantic import BeforeValidator, Field, model_validator
 
 from konbini_sdk._exceptions import CardError, InvalidRequestError
-from konbini_sdk._requests import KonbiniModel, _metadata
+from konbini_sdk._requests import KonbiniModel, _metadata, metadata_with_order_id
 from konbini_sdk._retry import KeyChain, intent_key, order_key
 from konbini_sdk._rules import rule as _rule
 from konbini_sdk._rules import stripe_id, whole_number
@@ -98,10 +98,7 @@ class CardPaymentRequest(KonbiniModel):
         The PaymentMethod is not part of these parameters, so the order's one intent (and
         its idempotency key) stays the same whatever card the customer tries.
         """
-        metadata = dict(self.metadata or {})
-        if metadata.get(ORDER_ID_METADATA_KEY, order_id) != order_id:
-            raise _rule("metadata.order_id", "must be absent or equal to the order_id argument")
-        metadata[ORDER_ID_METADATA_KEY] = order_id
+        metadata = metadata_with_order_id(self.metadata, order_id, ORDER_ID_METADATA_KEY)
         params: dict[str, Any] = {
             "amount": self.amount,
             "currency": self.currency,

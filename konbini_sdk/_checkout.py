@@ -43,7 +43,7 @@ from konbini_sdk._requests import (
     _expires_after_days,
     _metadata,
 )
-from konbini_sdk._retry import KeyChain, order_key
+from konbini_sdk._retry import KeyChain, derived_key, order_key
 from konbini_sdk._rules import (
     AllowedPaymentMethodTypes,
     is_http_url,
@@ -519,7 +519,9 @@ class _CheckoutFlows:
             "cancel",
             "checkout.sessions.expire",
             (session_id, None),
-            KeyChain(f"konbini-sdk:v1:cs:{session_id}:expire"),
+            KeyChain(
+                derived_key("cs", session_id, "expire", field_name="session_id", max_length=None)
+            ),
             {"session_id": session_id},
         )
         return cast("stripe.checkout.Session", answer.value)

@@ -59,6 +59,7 @@ from konbini_sdk._requests import (
     BillingDetails,
     PaymentIntentRequest,
     confirm_params,
+    metadata_with_order_id,
     normalize_confirmation_number,
 )
 from konbini_sdk._retry import (
@@ -109,6 +110,13 @@ class ReissuedVoucher:
     voucher: Voucher
     voided_voucher_url: str | None
 
+    def __repr__(self) -> str:
+        # The URLs open pages showing the confirmation number (often a phone number).
+        return (
+            f"ReissuedVoucher(voucher={self.voucher!r},"
+            f" voided_voucher_url={_masked(self.voided_voucher_url)})"
+        )
+
 
 @dataclass(frozen=True)
 class PaymentIntentChange:
@@ -121,6 +129,22 @@ class PaymentIntentChange:
 
     payment_intent: stripe.PaymentIntent
     voided_voucher_url: str | None
+
+    def __repr__(self) -> str:
+        # stripe's own repr prints the whole intent: client_secret, receipt_email, the
+        # confirmation number, the billing details. Only what identifies the change is shown.
+        intent = self.payment_intent
+        return (
+            f"PaymentIntentChange(payment_intent=<PaymentIntent"
+            f" id={getattr(intent, 'id', None)!r} status={getattr(intent, 'status', None)!r}"
+            f" amount={getattr(intent, 'amount', None)!r}>,"
+            f" voided_voucher_url={_masked(self.voided_voucher_url)})"
+        )
+
+
+def _masked(value: object) -> str:
+    """Return ``None`` for ``None``, else a marker that a value is present but hidden."""
+    return "None" if value is None else "<redacted>"
 
 
 @dataclass(frozen=True)
@@ -207,14 +231,9 @@ def is_confirmable(intent: Mapping[str, Any]) -> bool:
 def create_params(request: PaymentIntentRequest, order_id: str) -> dict[str, Any]:
     """``POST /v1/payment_intents`` parameters, with the order id in ``metadata``."""
     params = cast("dict[str, Any]", request.to_stripe_params())
-    metadata = dict(params.get("metadata") or {})
-    existing = metadata.get(ORDER_ID_METADATA_KEY)
-    if existing is not None and existing != order_id:
-        raise KonbiniValidationError(
-            "metadata.order_id", "must be absent or equal to the order_id argument"
-        )
-    metadata[ORDER_ID_METADATA_KEY] = order_id
-    params["metadata"] = metadata
+    params["metadata"] = metadata_with_order_id(
+        params.get("metadata"), order_id, ORDER_ID_METADATA_KEY
+    )
     return params
 
 

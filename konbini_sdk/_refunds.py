@@ -28,8 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import to_jst
-from konbini_sdk._retry import KEY_PREFIX, KeyChain, order_key
-from konbini_sdk._retry import _key_part as key_part
+from konbini_sdk._retry import KeyChain, derived_key, order_key
 from konbini_sdk._sansio import drive, drive_async
 from konbini_sdk._service import (
     Flow,
@@ -282,6 +281,13 @@ def refund_amount(amount: object) -> int | None:
     return amount
 
 
+def _object_key(refund_id: str, operation: str) -> str:
+    """Return the base idempotency key of ``operation`` on a Stripe Refund."""
+    return derived_key(
+        "refund-object", refund_id, operation, field_name="refund_id", max_length=None
+    )
+
+
 def refund_idempotency_key(
     *, merchant_refund_id: str | None = None, order_id: str | None = None
 ) -> str:
@@ -292,7 +298,7 @@ def refund_idempotency_key(
     (``konbini-sdk:v1:order:{id}:refund``: the order's one refund). One of the two is needed.
     """
     if merchant_refund_id is not None:
-        return f"{KEY_PREFIX}:refund:{key_part(merchant_refund_id, 'merchant_refund_id')}:create"
+        return derived_key("refund", merchant_refund_id, "create", field_name="merchant_refund_id")
     if order_id is not None:
         return order_key(order_id, "refund")
     raise KonbiniValidationError(
@@ -379,15 +385,21 @@ class _RefundFlows:
         _check_reason(reason)
         # Imported here: the webhook events import this module for RefundView, and the
         # request models are no part of that path.
-        from konbini_sdk._requests import _metadata
+        from konbini_sdk._requests import _metadata, metadata_with_sdk_keys
 
         extra: dict[str, str] = cast("dict[str, str]", _metadata(metadata)) if metadata else {}
-        extra = dict(extra)
         key = refund_idempotency_key(merchant_refund_id=merchant_refund_id, order_id=order_id)
-        if merchant_refund_id is not None:
-            extra[MERCHANT_REFUND_ID_METADATA_KEY] = merchant_refund_id
-        if order_id is not None:
-            extra[ORDER_ID_METADATA_KEY] = order_id
+        own = {
+            name: value
+            for name, value in (
+                (MERCHANT_REFUND_ID_METADATA_KEY, merchant_refund_id),
+                (ORDER_ID_METADATA_KEY, order_id),
+            )
+            if value is not None
+        }
+        # The SDK's keys count among Stripe's 50 (and a merchant's key of the same name
+        # must agree with the argument).
+        extra = metadata_with_sdk_keys(extra, own)
         context = {"payment_intent_id": payment_intent_id, "order_id": order_id}
 
         intent = yield from self._paid_intent(payment_intent_id)
@@ -473,7 +485,7 @@ class _RefundFlows:
             "cancel",
             "refunds.cancel",
             (refund_id, None),
-            KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:cancel"),
+            KeyChain(_object_key(refund_id, "cancel")),
             {"refund_id": refund_id},
         )
         return self._view(answer.value)
@@ -488,7 +500,7 @@ class _RefundFlows:
             "other",
             "test_helpers.refunds.expire",
             (refund_id, None),
-            KeyChain(f"{KEY_PREFIX}:refund-object:{refund_id}:expire"),
+            KeyChain(_object_key(refund_id, "expire")),
             {"refund_id": refund_id},
         )
         return self._view(answer.value)

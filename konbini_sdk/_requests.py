@@ -1,9 +1,11 @@
 """Request models: every Konbini rule checked locally, then turned into Stripe parameters.
 
 Constructing a model with a bad value raises :class:`~konbini_sdk.KonbiniValidationError`
-(a ``ValueError``) naming the field and the rule; pydantic's ``ValidationError`` is kept as
-``__cause__``. The same holds for ``model_validate``, ``model_validate_json`` and
-``model_validate_strings``. (``model_construct`` skips validation, as in pydantic.)
+(a ``ValueError``) naming the field and the rule. Nothing is chained to it: pydantic's
+``ValidationError`` repeats the rejected input (``input_value=...``), which may be an email
+address or a phone number, and a logged traceback would show it. The same holds for
+``model_validate``, ``model_validate_json`` and ``model_validate_strings``.
+(``model_construct`` skips validation, as in pydantic.)
 
 "Now" for the ``expires_at`` window is the real clock unless the validation context gives
 one: ``PaymentIntentRequest.model_validate(data, context={"now": aware_datetime})``.
@@ -59,6 +61,8 @@ __all__ = [
     "PaymentIntentRequest",
     "confirm_params",
     "is_valid_email",
+    "metadata_with_order_id",
+    "metadata_with_sdk_keys",
     "normalize_confirmation_number",
 ]
 
@@ -209,6 +213,43 @@ def _metadata(value: object) -> object:
     return dict(value)
 
 
+def metadata_with_order_id(
+    metadata: Mapping[str, str] | None, order_id: str, key: str = "order_id"
+) -> dict[str, str]:
+    """Return ``metadata`` with the SDK's ``order_id`` key added, within Stripe's limit.
+
+    See :func:`metadata_with_sdk_keys`.
+    """
+    return metadata_with_sdk_keys(metadata, {key: order_id})
+
+
+def metadata_with_sdk_keys(
+    metadata: Mapping[str, str] | None, added: Mapping[str, str]
+) -> dict[str, str]:
+    """Return ``metadata`` with the SDK's own keys (``order_id``, ...) added.
+
+    The SDK's keys count among Stripe's 50: with one of them, at most 49 keys of the
+    merchant's (the merchant may give the key too, with the same value). A merchant's key
+    of the same name must hold the same value as the SDK's argument. Raises
+    ``KonbiniValidationError`` naming ``metadata.<key>`` or ``metadata`` and the rule,
+    before anything is sent.
+    """
+    merged = dict(metadata or {})
+    for key, value in added.items():
+        existing = merged.get(key)
+        if existing is not None and existing != value:
+            raise _rule(f"metadata.{key}", f"must be absent or equal to the {key} argument")
+        merged[key] = value
+    if len(merged) > MAX_METADATA_KEYS:
+        names = " and ".join(repr(key) for key in added)
+        raise _rule(
+            "metadata",
+            f"must have at most {MAX_METADATA_KEYS - len(added)} keys besides {names},"
+            f" which the SDK adds (Stripe allows {MAX_METADATA_KEYS} keys in all)",
+        )
+    return merged
+
+
 def _description(value: object) -> object:
     if value is None:
         return None
@@ -277,7 +318,12 @@ class KonbiniModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _translate(exc, type(self).__name__) from exc
+            error = _translate(exc, type(self).__name__)
+        else:
+            return
+        # Raised outside the ``except`` block: neither ``__cause__`` nor ``__context__`` then
+        # holds pydantic's error, whose text repeats the rejected value.
+        raise error
 
     def __hash__(self) -> int:
         # pydantic's frozen hash fails on dict fields (metadata); the JSON form is hashable
@@ -294,7 +340,8 @@ class KonbiniModel(BaseModel):
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc, cls.__name__) from exc
+            error = _translate(exc, cls.__name__)
+        raise error  # outside the except block: nothing chained (see __init__)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
@@ -302,7 +349,8 @@ class KonbiniModel(BaseModel):
         try:
             return super().model_validate_json(json_data, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc, cls.__name__) from exc
+            error = _translate(exc, cls.__name__)
+        raise error  # outside the except block: nothing chained (see __init__)
 
     @classmethod
     def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
@@ -310,7 +358,8 @@ class KonbiniModel(BaseModel):
         try:
             return super().model_validate_strings(obj, **kwargs)
         except ValidationError as exc:
-            raise _translate(exc, cls.__name__) from exc
+            error = _translate(exc, cls.__name__)
+        raise error  # outside the except block: nothing chained (see __init__)
 
 
 # --------------------------------------------------------------------------- models
@@ -423,7 +472,9 @@ class PaymentIntentRequest(KonbiniModel):
       refuses ``payment_method_types`` since API version 2026-09-30.endive, and so does this
       model, with a rule naming the new field).
     - ``metadata``: at most 50 keys of 1..40 characters (no ``[`` ``]``), string values of
-      at most 500 characters. ``description``: at most 1000 characters. ``customer``: a
+      at most 500 characters; ``pay_order`` adds ``order_id``, which counts among the 50
+      (49 of your own, and an ``order_id`` of yours must equal the order id).
+      ``description``: at most 1000 characters. ``customer``: a
       ``cus_`` id. ``receipt_email``: a valid email.
 
     ``confirmation_number`` and ``receipt_email`` are masked in ``repr``.

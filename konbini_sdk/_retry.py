@@ -73,6 +73,7 @@ __all__ = [
     "RetryPolicy",
     "call_with_retries",
     "call_with_retries_async",
+    "derived_key",
     "intent_key",
     "is_definitive",
     "is_retryable",
@@ -89,8 +90,15 @@ CONNECTION_ATTEMPTS: Final = 2
 #: The longest wait before retrying a connection that could not be made.
 CONNECTION_RETRY_MAX_WAIT: Final = 0.25
 
-#: Stripe accepts idempotency keys of at most 255 characters; order ids are kept well below.
+#: The longest order id (or merchant refund id) accepted, in characters.
 MAX_ORDER_ID_LENGTH: Final = 100
+
+#: Stripe accepts idempotency keys of at most 255 characters. Derived keys are ASCII (the id
+#: is percent-encoded), so they are as many bytes as characters.
+MAX_KEY_LENGTH: Final = 255
+
+#: The longest base key (generation 1): 15 characters stay free for ``:g<generation>``.
+MAX_BASE_KEY_LENGTH: Final = MAX_KEY_LENGTH - 15
 
 #: Characters ``quote(..., safe="-_.~")`` leaves as they are: such a part needs no encoding
 #: (and holds no control character).
@@ -98,11 +106,11 @@ _UNQUOTED: Final = re.compile(r"[A-Za-z0-9_.~-]+")
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _key_part(value: str, field_name: str) -> str:
-    if not value or not value.strip():
+def _key_part(value: str, field_name: str, max_length: int | None = MAX_ORDER_ID_LENGTH) -> str:
+    if not isinstance(value, str) or not value or not value.strip():
         raise KonbiniValidationError(field_name, "must be a non-empty string")
-    if len(value) > MAX_ORDER_ID_LENGTH:
-        raise KonbiniValidationError(field_name, f"at most {MAX_ORDER_ID_LENGTH} characters")
+    if max_length is not None and len(value) > max_length:
+        raise KonbiniValidationError(field_name, f"at most {max_length} characters")
     if _UNQUOTED.fullmatch(value):
         return value  # what quote() would return, without the per-character work
     if _CONTROL.search(value):
@@ -112,9 +120,40 @@ def _key_part(value: str, field_name: str) -> str:
     return quote(value, safe="-_.~")
 
 
+def derived_key(
+    kind: str,
+    value: str,
+    operation: str,
+    *,
+    field_name: str,
+    max_length: int | None = MAX_ORDER_ID_LENGTH,
+) -> str:
+    """Return the base idempotency key ``konbini-sdk:v1:{kind}:{id}:{operation}``.
+
+    The id is percent-encoded (readable for ordinary ids: ``order-1234`` stays as it is).
+    When the readable key would pass :data:`MAX_BASE_KEY_LENGTH` (an order id of 100 kanji is
+    900 characters encoded) the id is replaced by ``%h`` and the SHA-256 of its UTF-8 bytes
+    (64 hex digits): the same id always gives the same key, every key stays within Stripe's
+    255 characters with room for its generation suffix, and no encoded id can look like a
+    digest (percent-encoding never writes ``%h``). Raises ``KonbiniValidationError`` naming
+    ``field_name`` for an empty id, one over ``max_length`` characters (``None``: no limit)
+    or one with control characters.
+    """
+    key = f"{KEY_PREFIX}:{kind}:{_key_part(value, field_name, max_length)}:{operation}"
+    if len(key) > MAX_BASE_KEY_LENGTH:
+        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+        key = f"{KEY_PREFIX}:{kind}:%h{digest}:{operation}"
+        if len(key) > MAX_BASE_KEY_LENGTH:  # only an SDK operation name could do this
+            raise ValueError(f"operation name too long for an idempotency key: {operation!r}")
+    return key
+
+
 def order_key(order_id: str, operation: str) -> str:
-    """Return the base idempotency key of ``operation`` on the merchant's order ``order_id``."""
-    return f"{KEY_PREFIX}:order:{_key_part(order_id, 'order_id')}:{operation}"
+    """Return the base idempotency key of ``operation`` on the merchant's order ``order_id``.
+
+    Within Stripe's 255 characters for every accepted order id (see :func:`derived_key`).
+    """
+    return derived_key("order", order_id, operation, field_name="order_id")
 
 
 def intent_key(payment_intent_id: str, operation: str, discriminator: str | None = None) -> str:
@@ -124,10 +163,9 @@ def intent_key(payment_intent_id: str, operation: str, discriminator: str | None
     it voids, so reissuing the same voucher twice still yields one new voucher); it is hashed
     so that no URL or personal data ends up in a header or a log line.
     """
-    key = f"{KEY_PREFIX}:pi:{_key_part(payment_intent_id, 'payment_intent_id')}:{operation}"
     if discriminator is not None:
-        key += ":" + hashlib.sha256(discriminator.encode()).hexdigest()[:16]
-    return key
+        operation += ":" + hashlib.sha256(discriminator.encode()).hexdigest()[:16]
+    return derived_key("pi", payment_intent_id, operation, field_name="payment_intent_id")
 
 
 @dataclass

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from stripe import StripeObject
 
 from konbini_sdk._exceptions import VoucherUnavailableError
@@ -63,10 +63,15 @@ class StoreCode(BaseModel):
 
     chain: Chain
     payment_code: str
-    confirmation_number: str | None = None
+    # repr=False keeps it out of repr() and str() alike (pydantic builds both from the
+    # fields shown in repr).
+    confirmation_number: str | None = Field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"StoreCode(chain={self.chain.value!r}, payment_code={self.payment_code!r})"
+
+    def __str__(self) -> str:
+        return self.__repr__()
 
 
 class Voucher(BaseModel):
@@ -80,6 +85,9 @@ class Voucher(BaseModel):
     left out of ``stores``; a store entry without ``confirmation_number`` has
     ``confirmation_number=None``; a ``null`` ``hosted_voucher_url`` stays ``None`` (show the
     codes yourself, e.g. with :func:`~konbini_sdk.render_html`, which then omits the link).
+    ``hosted_voucher_url`` opens a page that shows the confirmation number (often the
+    customer's phone number): it is left out of ``repr``/``str``, as are the confirmation
+    numbers.
     """
 
     model_config = ConfigDict(frozen=True, defer_build=True)  # built on first use
@@ -88,7 +96,7 @@ class Voucher(BaseModel):
     amount: int
     currency: str = "jpy"
     product_description: str | None = None
-    hosted_voucher_url: str | None = None
+    hosted_voucher_url: str | None = Field(default=None, repr=False)
     expires_at: datetime
     stores: dict[Chain, StoreCode]
 

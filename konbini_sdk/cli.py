@@ -831,6 +831,8 @@ def _cmd_emulator(args: argparse.Namespace, output: Output) -> int:
         output.progress("konbini emulator stopped")  # Ctrl-C is the normal way to stop it
     except OSError as error:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror}", 2) from error
+    except ValueError as error:  # a non-loopback --host: refused before listening
+        raise CliError(f"--host: {error}", 2) from None
     return EXIT_OK
 
 

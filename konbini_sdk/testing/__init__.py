@@ -30,6 +30,7 @@ from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchang
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
 from konbini_sdk.testing._relay import RelayedDelivery, WebhookRelay
 from konbini_sdk.testing._state import VoucherQuirks
+from konbini_sdk.testing._versions import VERSIONS as API_VERSIONS
 from konbini_sdk.testing._webhooks import DeliveryAttempt, WebhookDelivery
 from konbini_sdk.testing.scenarios import (
     INVALID_CONFIRMATION_NUMBER,
@@ -40,6 +41,7 @@ from konbini_sdk.testing.scenarios import (
 )
 
 __all__ = [
+    "API_VERSIONS",
     "DEFAULT_API_VERSION",
     "INVALID_CONFIRMATION_NUMBER",
     "REJECTED_CONFIRMATION_NUMBER",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from konbini_sdk.testing import serve
+from konbini_sdk.testing import API_VERSIONS, DEFAULT_API_VERSION, serve
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,15 +21,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--realtime", action="store_true", help="let real time move the emulator clock too"
     )
+    parser.add_argument(
+        "--api-version",
+        default=DEFAULT_API_VERSION,
+        choices=API_VERSIONS,
+        help="Stripe API version answered when a request sends no Stripe-Version header, and "
+        f"of webhook endpoints created without one (default {DEFAULT_API_VERSION})",
+    )
     args = parser.parse_args(argv)
     try:
         serve(
             args.port,
             args.host,
             ready=lambda emu: print(
-                f"Konbini emulator (Stripe test mode, offline) on {emu.api_base}", flush=True
+                f"Konbini emulator (Stripe test mode, offline, default API version "
+                f"{args.api_version}) on {emu.api_base}",
+                flush=True,
             ),
             seed=args.seed,
+            api_version=args.api_version,
             realtime=args.realtime,
             log_limit=10_000,
         )

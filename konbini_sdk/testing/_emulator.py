@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from konbini_sdk import __version__
 from konbini_sdk.testing import _versions
@@ -41,7 +41,7 @@ from konbini_sdk.testing._wire import ApiError, fingerprint, parse_form
 __all__ = ["DEFAULT_API_VERSION", "Emulator", "Exchange"]
 
 #: The API version answered when a request names none (the ``stripe`` package's own).
-DEFAULT_API_VERSION: Final = "2026-10-28.endive"
+DEFAULT_API_VERSION: Final = _versions.LATEST
 EMULATOR_HEADER: Final = f"konbini-sdk/{__version__} (offline Stripe test-mode emulator)"
 _LOOPBACK_NAMES: Final = ("localhost",)
 
@@ -77,6 +77,97 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _is_loopback_host_header(value: str) -> bool:
+    """Whether a ``Host`` header (``name[:port]``, ``[v6]:port``) names a loopback address."""
+    host = value.strip()
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    host = host.rstrip(".").lower()
+    return _is_loopback(host) or host.endswith(".localhost")
+
+
+def _same_origin(origin: str, port: int) -> bool:
+    """Whether ``origin`` (an ``Origin`` or ``Referer`` value) is the emulator itself."""
+    parts = urlsplit(origin.strip())
+    try:
+        origin_port = parts.port or 80
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return (
+        parts.scheme == "http"
+        and origin_port == port
+        and (_is_loopback(host) or host.endswith(".localhost"))
+    )
+
+
+def _hosted_page_visit(incoming: Incoming, origin: str | None) -> bool:
+    """Whether this is a browser opening a hosted page the emulator hands out as a URL.
+
+    A Checkout Session's ``url`` and an invoice's ``hosted_invoice_url`` are
+    ``/_emulator/checkout_sessions/{id}`` and ``/_emulator/invoices/{id}``: a shop sends its
+    customer there, so a top-level GET navigation from another site is allowed (it changes
+    nothing, and the other site cannot read the answer).
+    """
+    headers = incoming.headers
+    parts = incoming.path.rstrip("/").split("/")[2:]
+    return (
+        incoming.method.upper() == "GET"
+        and origin is None
+        and headers.get("sec-fetch-mode", "").lower() == "navigate"
+        and headers.get("sec-fetch-dest", "document").lower() == "document"
+        and len(parts) == 2
+        and parts[0] in ("checkout_sessions", "invoices")
+    )
+
+
+def _refuse_foreign(incoming: Incoming, port: int) -> None:
+    """Refuse what a web page could make a browser send to the emulator (403).
+
+    - Every path: a ``Host`` header that is not a loopback name or address. A page whose
+      DNS name was rebound to 127.0.0.1 sends its own name: it could otherwise read the
+      request log (names, emails, phone and confirmation numbers) as same-origin.
+    - The control API and request log (``/_emulator/...``): any request a browser marks as
+      coming from another origin: an ``Origin`` other than the emulator's own (``null``
+      included), ``Sec-Fetch-Site`` other than ``same-origin``/``none``, and, for a write
+      without either (older browsers' form POSTs with a simple content type), a
+      ``Referer`` from another origin; except a top-level GET navigation to a hosted page
+      (:func:`_hosted_page_visit`). Programs (``stripe``, ``requests``, ``curl``, the CLI)
+      send none of these and are served as before.
+    """
+    headers = incoming.headers
+    host = headers.get("host")
+    if host is not None and not _is_loopback_host_header(host):
+        raise ApiError(
+            403,
+            "The emulator answers only requests addressed to a loopback host (Host header);"
+            " this one looks like DNS rebinding.",
+            code="emulator_foreign_host",
+        )
+    if not incoming.path.startswith("/_emulator/"):
+        return
+    origin = headers.get("origin")
+    fetch_site = headers.get("sec-fetch-site")
+    foreign = (origin is not None and not _same_origin(origin, port)) or (
+        fetch_site is not None and fetch_site.strip().lower() not in ("same-origin", "none")
+    )
+    if not foreign and origin is None and fetch_site is None:
+        referer = headers.get("referer")
+        unsafe = incoming.method.upper() not in ("GET", "HEAD", "OPTIONS")
+        foreign = unsafe and referer is not None and not _same_origin(referer, port)
+    if foreign and _hosted_page_visit(incoming, origin):
+        foreign = False
+    if foreign:
+        raise ApiError(
+            403,
+            "The emulator's control API refuses cross-origin requests (a web page must not"
+            " drive the emulator or read its request log); call it from a program.",
+            code="emulator_cross_origin",
+        )
 
 
 class Emulator:
@@ -495,14 +586,15 @@ class Emulator:
         replayed = False
         answered_in: str | None = None
         try:
+            _refuse_foreign(incoming, self.port)
             if incoming.path.startswith("/konbini/voucher/"):
                 return self._voucher_page(incoming, request_id, headers)
             if incoming.path.startswith("/_emulator/"):
                 status, payload = self._control(incoming)
             else:
+                answered_in = version if version in _versions.VERSIONS else None
                 status, payload, extra, replayed, drop = self._api(incoming, request_id, version)
                 headers += extra
-                answered_in = version
                 if drop:
                     self._remember(
                         incoming, None, None, request_id, replayed, dropped=True, version=version

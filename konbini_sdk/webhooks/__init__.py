@@ -14,12 +14,18 @@ Stores: :class:`MemoryEventStore` (tests), :class:`SQLiteEventStore` (default; o
 :class:`PostgresEventStore` (many machines; ``pip install 'konbini-sdk[postgres]'``).
 
 Answers (``WebhookResult.status_code``)
-    200  ``processed`` (handler ran and succeeded), ``duplicate`` (already done or superseded),
+    200  ``processed`` (handler ran and succeeded), ``duplicate`` (already done or superseded,
+         or another Event object for the same change was processed: see "Same change"),
          ``superseded`` (older than what was already processed for the object: not run),
          ``ignored`` (an event type this SDK does not type; nothing recorded)
     400  ``rejected``: missing or bad signature, timestamp older than ``tolerance``, body not
-         UTF-8 / not JSON / not an event / a known event missing its fields. Nothing recorded.
+         UTF-8 / not JSON / not an event / a known event missing its fields or holding ones it
+         cannot read (a string where an object belongs, ``created: 10**20``,
+         ``amount: 1e400``). Nothing recorded; the reason is logged, never the body.
     409  ``busy``: another worker holds a live claim on the same object. Stripe delivers again.
+    413  ``too_large``: the body is over ``max_body_bytes`` (1 MiB by default; Stripe's events
+         are a few KB), refused before its signature is computed. Frameworks should stop
+         reading there too (the examples do).
     500  ``failed``: the handler raised (or the store failed). Nothing recorded, claim released;
          Stripe's retry runs the handler again.
 
@@ -40,6 +46,20 @@ Exactly once
     Either way a crash between a handler's success and the done-record reruns it on
     redelivery; make handlers idempotent where a rerun would hurt (e.g. key shipments by
     ``event.id``).
+
+Same change
+    Stripe sometimes creates two Event objects (different ids) for one change. The processor
+    identifies a change by the object (kind and id), the event ``type`` and a digest of the
+    event's ``data.object`` (``WebhookEvent.change``: SHA-256 of its JSON). An event is
+    answered ``duplicate`` and not run when its object's latest processed event has the same
+    type and digest and was created within 60 seconds of it (Stripe creates the two copies
+    together). A real new change still runs: a refund back in ``requires_action`` after the
+    bank returned the funds carries a new object (new email, new deadline); an object back in
+    an identical state later (A → B → A, or a second expiry arriving before the voucher
+    between them) is more than 60 seconds away or not the latest state. If the first copy's
+    handler failed, the second copy runs (the change was never handled); the first's
+    redelivery is then the duplicate. Every store (memory, SQLite, PostgreSQL) applies the
+    same rule (``konbini_sdk.webhooks._store.decide_claim``).
 
 Order (per PaymentIntent, Checkout Session, Refund)
     Each typed event has an :class:`OrderKey` ``(terminal, created, rank)``. An event whose key

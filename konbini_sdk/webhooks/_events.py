@@ -12,13 +12,14 @@ processed for the same object (an out-of-order redelivery), so state never goes 
 
 from __future__ import annotations
 
+import hashlib
 from abc import abstractmethod
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Final, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator
-from pydantic_core import from_json
+from pydantic_core import from_json, to_json
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
 from konbini_sdk._refunds import RefundView
@@ -80,6 +81,24 @@ def _raw_object(value: object) -> dict[str, Any]:
     raise ValueError("raw: the event's data.object, a mapping")
 
 
+def change_digest(obj: Mapping[str, Any]) -> str:
+    """Return the digest that identifies the object state an event reports.
+
+    SHA-256 (first 32 hex digits) of the event's ``data.object`` serialised as JSON, keys in
+    the order Stripe sent them. Two Event objects Stripe creates for one change carry the
+    same object, so the same digest; an event reporting a real change (a refund back in
+    ``requires_action`` after the bank returned the funds: a new deadline, a new email)
+    carries a different object. Were two copies of one change ever serialised differently
+    (another key order), the digests would differ and both would run: the behaviour without
+    this check, never a lost event.
+    """
+    try:
+        encoded = to_json(obj)
+    except Exception:  # not JSON-serialisable (a caller's own mapping): no change identity
+        return ""
+    return hashlib.sha256(encoded).hexdigest()[:32]
+
+
 class WebhookEvent(BaseModel):
     """Base of every typed event: the event's identity and the object it is about."""
 
@@ -127,9 +146,19 @@ class WebhookEvent(BaseModel):
         """Return the event's :class:`OrderKey`."""
         return OrderKey(int(self.terminal), int(self.created.timestamp()), self.rank)
 
-    def _record_fields(self) -> tuple[str, str, str, OrderKey, str]:
-        """``(id, type, object_key, order_key, state)``: what the event store records."""
-        return (self.id, self.type, self.object_key, self.order_key, self.state)
+    @property
+    def change(self) -> str:
+        """A digest of the object's state this event reports (its ``data.object``).
+
+        Two events of one object with the same ``type`` and the same ``change`` report the
+        same change: Stripe sometimes sends two Event objects (different ids) for one change,
+        and the processor runs the handler for the first only. See :func:`change_digest`.
+        """
+        return change_digest(self.raw)
+
+    def _record_fields(self) -> tuple[str, str, str, OrderKey, str, str]:
+        """``(id, type, object_key, order_key, state, change)``: what the event store records."""
+        return (self.id, self.type, self.object_key, self.order_key, self.state, self.change)
 
 
 class _FixedStateEvent(WebhookEvent):
@@ -164,8 +193,8 @@ class _FixedStateEvent(WebhookEvent):
         parts = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
         return _tuple_new(OrderKey, parts)
 
-    def _record_fields(self) -> tuple[str, str, str, OrderKey, str]:
-        """``(id, type, object_key, order_key, state)`` without the property hops."""
+    def _record_fields(self) -> tuple[str, str, str, OrderKey, str, str]:
+        """``(id, type, object_key, order_key, state, change)`` without the property hops."""
         order = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
         return (
             self.id,
@@ -173,6 +202,7 @@ class _FixedStateEvent(WebhookEvent):
             f"{self.object_kind}:{self.object_id}",
             _tuple_new(OrderKey, order),
             self.state,
+            change_digest(self.raw),
         )
 
 
@@ -465,7 +495,8 @@ def parse_event(event: Mapping[str, Any]) -> WebhookEvent | None:
     ``payment_intent.requires_action`` that carries no Konbini voucher (e.g. a card's 3-D
     Secure step): the processor acknowledges those and ignores them.
 
-    Raises ``WebhookError`` when a known event lacks a field it needs (a malformed body).
+    Raises ``WebhookError`` when a known event lacks a field it needs or holds one it cannot
+    read (a malformed body: wrong types, numbers out of range).
     """
     return _parse(event, own=False)
 
@@ -489,8 +520,11 @@ def _parse(event: Mapping[str, Any], own: bool) -> WebhookEvent | None:
         return _build(cls, event, obj, own)
     except VoucherUnavailableError:
         return None
-    except (KeyError, TypeError, ValueError) as exc:
-        # The message names the missing piece only, never values from the body.
+    except Exception as exc:
+        # Any failure to read a signed body is the body's fault (a missing field, a string
+        # where an object belongs, ``created: 10**20`` or ``amount: 1e400`` overflowing):
+        # a 400, never an exception out of ``process()`` (a 500 on every redelivery). The
+        # message names the kind of failure only, never values from the body.
         raise WebhookError(f"malformed {cls.__name__} event ({type(exc).__name__})") from None
 
 

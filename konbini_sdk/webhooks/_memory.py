@@ -61,6 +61,7 @@ class MemoryEventStore:
             self._recorded_at[event.event_id] = now
             if is_newer_state(row, event):
                 row.order = event.order
+                row.latest_type, row.latest_change = event.event_type, event.change
                 self._states[event.object_key] = ObjectState(
                     event.object_key, event.event_id, event.event_type, event.state, event.order
                 )

@@ -112,6 +112,11 @@ class PostgresEventStore:
                     " updated_at DOUBLE PRECISION)"
                 )
             )
+            # The type and change digest of each object's latest event (added after the
+            # first release: existing tables gain the column here).
+            cur.execute(
+                self._sql("ALTER TABLE {objects} ADD COLUMN IF NOT EXISTS change_digest TEXT")
+            )
 
     def _sql(self, template: str) -> sql.Composed:
         return sql.SQL(template).format(events=self._events, objects=self._objects)
@@ -208,11 +213,11 @@ class PostgresEventStore:
                 cur.execute(
                     self._sql(
                         "UPDATE {objects} SET terminal = %s, created = %s, rank = %s,"
-                        " event_id = %s, event_type = %s, state = %s, updated_at = %s"
-                        " WHERE object_key = %s"
+                        " event_id = %s, event_type = %s, state = %s, updated_at = %s,"
+                        " change_digest = %s WHERE object_key = %s"
                     ),
                     (*event.order, event.event_id, event.event_type, event.state, now,
-                     event.object_key),
+                     event.change or None, event.object_key),
                 )  # fmt: skip
             return True
 
@@ -273,8 +278,8 @@ class PostgresEventStore:
     def _lock_row(self, cur: psycopg.Cursor[Any], object_key: str) -> ObjectRow:
         cur.execute(
             self._sql(
-                "SELECT terminal, created, rank, inflight_token, inflight_until FROM {objects}"
-                " WHERE object_key = %s FOR UPDATE"
+                "SELECT terminal, created, rank, inflight_token, inflight_until, event_type,"
+                " change_digest FROM {objects} WHERE object_key = %s FOR UPDATE"
             ),
             (object_key,),
         )

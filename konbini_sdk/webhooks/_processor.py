@@ -2,10 +2,12 @@
 
 ::
 
-    body + Stripe-Signature ─► verify (HMAC-SHA256 of the raw bytes, any secret)      ✗ → 400
+    body + Stripe-Signature ─► size (at most max_body_bytes, 1 MiB by default)        ✗ → 413
+                           ─► verify (HMAC-SHA256 of the raw bytes, any secret)      ✗ → 400
                            ─► decode JSON, build the typed event                       ✗ → 400
                                  unknown type / not Konbini                   → 200 ignored
-                           ─► store.claim(event)   duplicate → 200   superseded → 200
+                           ─► store.claim(event)   duplicate (same id or same change) → 200
+                                                   superseded → 200
                                                    busy (another worker has the object) → 409
                            ─► run the handler      raises → release the claim          → 500
                            ─► store.complete(event) (done + object state, one transaction) → 200
@@ -42,10 +44,14 @@ from konbini_sdk.webhooks._signature import SignatureVerifier
 from konbini_sdk.webhooks._sqlite import SQLiteEventStore
 from konbini_sdk.webhooks._store import Claim, ClaimOutcome, EventRecord, EventStore
 
-__all__ = ["DEFAULT_SQLITE_PATH", "WebhookProcessor", "WebhookResult"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_SQLITE_PATH", "WebhookProcessor", "WebhookResult"]
 
 #: Where the default store keeps its SQLite file (relative to the working directory).
 DEFAULT_SQLITE_PATH: Final = "konbini_webhooks.sqlite3"
+
+#: The largest body the processor reads by default: 1 MiB. Stripe's Konbini events are a few
+#: kilobytes; a larger body is refused (413) before its signature is computed.
+DEFAULT_MAX_BODY_BYTES: Final = 1 << 20
 
 E = TypeVar("E", bound=WebhookEvent)
 Handler = Callable[[E], object]
@@ -102,7 +108,8 @@ class WebhookResult:
     """What the web framework should answer Stripe, and what happened.
 
     ``outcome`` is one of ``processed``, ``duplicate``, ``superseded``, ``ignored`` (2xx),
-    ``rejected`` (400), ``busy`` (409), ``failed`` (500). ``body`` is short, fixed text that never
+    ``rejected`` (400), ``busy`` (409), ``too_large`` (413), ``failed`` (500). ``body`` is
+    short, fixed text that never
     contains payload data. ``event`` is the typed event when one was built.
     """
 
@@ -151,6 +158,11 @@ class WebhookProcessor:
             a handler that runs longer than this may run twice. Keep it well above your
             slowest handler. (SQLite's OS record locks last as long as the handler runs.)
         clock: returns the current Unix time, for leases and records; inject one in tests.
+        max_body_bytes: the largest body accepted (default :data:`DEFAULT_MAX_BODY_BYTES`,
+            1 MiB); a larger one is answered 413 ``too_large`` without being verified.
+            Web frameworks should stop reading at this size too (read at most
+            ``max_body_bytes + 1`` bytes, answer :meth:`body_too_large` if there were more):
+            see ``examples/webhook_fastapi.py`` and ``examples/webhook_flask.py``.
 
     Exactly one handler per event class (:meth:`on`): the store records an event done only when
     its handler succeeded, so with two handlers a failure of the second would run the first
@@ -166,6 +178,7 @@ class WebhookProcessor:
         tolerance: int = 300,
         lease_seconds: float = 60.0,
         clock: Callable[[], float] = time.time,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if isinstance(secrets, str):
             raise TypeError("secrets: give a list of secrets, e.g. [secret]")
@@ -176,6 +189,11 @@ class WebhookProcessor:
             raise ValueError("tolerance: a positive number of seconds")
         if lease_seconds <= 0:
             raise ValueError("lease_seconds: a positive number of seconds")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise TypeError("max_body_bytes: an int number of bytes")
+        if max_body_bytes <= 0:
+            raise ValueError("max_body_bytes: a positive number of bytes")
+        self._max_body = max_body_bytes
         self._secrets = cleaned
         self._store: EventStore = (
             store if isinstance(store, EventStore) else SQLiteEventStore(os.fspath(store))
@@ -194,6 +212,20 @@ class WebhookProcessor:
             f"WebhookProcessor(secrets=<{len(self._secrets)} hidden>, "
             f"store={type(self._store).__name__}, tolerance={self._tolerance})"
         )
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest body accepted; read at most one byte more from the request."""
+        return self._max_body
+
+    def body_too_large(self) -> WebhookResult:
+        """Return the answer to a body larger than :attr:`max_body_bytes` (413, logged).
+
+        For web frameworks that stop reading the request early (a ``Content-Length`` over
+        the limit, or more than ``max_body_bytes`` bytes read).
+        """
+        self._log.warning("webhook_rejected", reason="body too large", outcome="too_large")
+        return WebhookResult(413, "too_large", "body too large")
 
     @property
     def store(self) -> EventStore:
@@ -278,12 +310,16 @@ class WebhookProcessor:
             if type(body) is bytes:
                 data = body
             elif isinstance(body, str):
+                if len(body) > self._max_body:  # at least as many bytes: do not encode it
+                    return self.body_too_large()
                 try:
                     data = body.encode("utf-8")
                 except UnicodeEncodeError:
                     raise WebhookError("body is not UTF-8") from None
             else:
                 data = bytes(body)
+            if len(data) > self._max_body:
+                return self.body_too_large()
             self._verifier.verify(data, header)
             raw = decode_event(data)
             event = parse_decoded(raw)

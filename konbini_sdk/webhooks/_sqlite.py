@@ -84,6 +84,7 @@ _SCHEMA: Final = (
         state TEXT,
         seq INTEGER NOT NULL,
         recorded_at REAL NOT NULL,
+        change_digest TEXT,
         PRIMARY KEY (object_key, event_id)
     ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS konbini_webhook_claims (
@@ -99,26 +100,27 @@ _SCHEMA: Final = (
 # The object's rows: this event's status (if recorded) and the order of its latest state.
 # (Rows migrated without an order have terminal NULL and only count as records.)
 _READ: Final = (
-    "SELECT event_id, status, terminal, created, rank, seq FROM konbini_webhook_log"
-    " WHERE object_key = ?"
+    "SELECT event_id, status, terminal, created, rank, seq, event_type, change_digest"
+    " FROM konbini_webhook_log WHERE object_key = ?"
 )
 _INSERT_DONE: Final = (
     "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
-    " created, rank, state, seq, recorded_at) VALUES (?1, ?2, ?3, 'done', ?4, ?5, ?6, ?7,"
-    " (SELECT coalesce(max(seq), 0) + 1 FROM konbini_webhook_log WHERE object_key = ?1), ?8)"
-    " ON CONFLICT DO NOTHING"
+    " created, rank, state, seq, recorded_at, change_digest) VALUES (?1, ?2, ?3, 'done', ?4,"
+    " ?5, ?6, ?7,"
+    " (SELECT coalesce(max(seq), 0) + 1 FROM konbini_webhook_log WHERE object_key = ?1), ?8,"
+    " ?9) ON CONFLICT DO NOTHING"
 )
 # The same with the ``seq`` the claim read (lock mode: nobody else writes the object's ``done``
 # rows while its lock is held, so the maximum read at the claim is still the maximum).
 _INSERT_DONE_AT: Final = (
     "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
-    " created, rank, state, seq, recorded_at) VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT DO NOTHING"
+    " created, rank, state, seq, recorded_at, change_digest)"
+    " VALUES (?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 _INSERT_SUPERSEDED: Final = (
     "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
-    " created, rank, state, seq, recorded_at) VALUES (?, ?, ?, 'superseded', ?, ?, ?, ?, 0, ?)"
-    " ON CONFLICT DO NOTHING"
+    " created, rank, state, seq, recorded_at, change_digest)"
+    " VALUES (?, ?, ?, 'superseded', ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING"
 )
 _V1_TABLES: Final = ("konbini_webhook_events", "konbini_webhook_objects")
 _HELD_ELSEWHERE: Final = float("inf")
@@ -190,6 +192,7 @@ class SQLiteEventStore:
                         f"os_locks: {self._path} is used with claims by {recorded};"
                         f" every worker of one file must use the same (os_locks={not os_locks})"
                     )
+                _add_change_column(conn)
                 _migrate_v1(conn)
         finally:
             self._give_back(conn)
@@ -291,11 +294,9 @@ class SQLiteEventStore:
                     outcome = _CLAIMED if token is not None else _BUSY
                     seq = 1
                 else:
-                    status, order, seq = _summarise(rows, event.event_id)
+                    status, row, seq = _summarise(rows, event)
                     if token is None:  # held by another worker (thread or process)
-                        row = ObjectRow(order, "elsewhere", _HELD_ELSEWHERE)
-                    else:
-                        row = ObjectRow(order)
+                        row.inflight_token, row.inflight_until = "elsewhere", _HELD_ELSEWHERE
                     outcome = decide_claim(status, row, event, now)
                     if outcome is _SUPERSEDED:
                         _record_superseded(conn, event, now)
@@ -327,13 +328,13 @@ class SQLiteEventStore:
                     inserted = conn.hot.execute(
                         _INSERT_DONE_AT,
                         (event.object_key, event.event_id, event.event_type, order[0],
-                         order[1], order[2], event.state, seq, now),
+                         order[1], order[2], event.state, seq, now, event.change or None),
                     ).rowcount  # fmt: skip
                 else:  # not claimed here (or claimed before a fork): the seq from the table
                     inserted = conn.execute(
                         _INSERT_DONE,
                         (event.object_key, event.event_id, event.event_type, *order,
-                         event.state, now),
+                         event.state, now, event.change or None),
                     ).rowcount  # fmt: skip
             except sqlite3.Error:
                 conn.close()
@@ -424,12 +425,13 @@ class SQLiteEventStore:
 
     def _claim_lease(self, event: EventRecord, now: float, lease_seconds: float) -> Claim:
         with self._transaction() as conn:
-            status, order = _read_object(conn, event)
+            status, row = _read_object(conn, event)
             lease = conn.execute(
                 "SELECT token, until FROM konbini_webhook_claims WHERE object_key = ?",
                 (event.object_key,),
             ).fetchone()
-            row = ObjectRow(order, *(lease or (None, None)))
+            if lease is not None:
+                row.inflight_token, row.inflight_until = lease
             outcome = decide_claim(status, row, event, now)
             if outcome is ClaimOutcome.SUPERSEDED:
                 _record_superseded(conn, event, now)
@@ -461,6 +463,7 @@ class SQLiteEventStore:
                         *event.order,
                         event.state,
                         now,
+                        event.change or None,
                     ),
                 ).rowcount
                 == 1
@@ -502,34 +505,39 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("COMMIT")
 
 
-def _read_object(
-    conn: sqlite3.Connection, event: EventRecord
-) -> tuple[str | None, OrderKey | None]:
-    """Return this event's recorded status, and the order of its object's latest state."""
-    status, latest, _seq = _summarise(
-        conn.execute(_READ, (event.object_key,)).fetchall(), event.event_id
-    )
+def _read_object(conn: sqlite3.Connection, event: EventRecord) -> tuple[str | None, ObjectRow]:
+    """Return this event's recorded status, and its object's latest processed state."""
+    status, latest, _seq = _summarise(conn.execute(_READ, (event.object_key,)).fetchall(), event)
     return status, latest
 
 
 def _summarise(
-    rows: list[tuple[str, str, int | None, int | None, int | None, int]], event_id: str
-) -> tuple[str | None, OrderKey | None, int]:
-    """Summarise an object's rows (:data:`_READ`) for the claim of ``event_id``.
+    rows: list[tuple[str, str, int | None, int | None, int | None, int, str, str | None]],
+    event: EventRecord,
+) -> tuple[str | None, ObjectRow, int]:
+    """Summarise an object's rows (:data:`_READ`) for the claim of ``event``.
 
-    Returns this event's status, the order of the object's latest state, and the ``seq``
+    Returns this event's status, the object's latest state (the ``done`` row with the
+    largest order, ties: the larger ``seq``; its type and change digest), and the ``seq``
     its next ``done`` row takes.
     """
+    event_id = event.event_id
     status: str | None = None
-    latest: OrderKey | None = None
+    latest = ObjectRow()
+    latest_seq = 0
     last_seq = 0
-    for row_event_id, row_status, terminal, created, rank, seq in rows:
+    for row_event_id, row_status, terminal, created, rank, seq, row_type, row_change in rows:
         if row_event_id == event_id:
             status = row_status
         if row_status == "done" and terminal is not None:
             order = OrderKey(terminal, created, rank)  # type: ignore[arg-type]
-            if latest is None or order > latest:
-                latest = order
+            if (
+                latest.order is None
+                or order > latest.order
+                or (order == latest.order and seq > latest_seq)
+            ):
+                latest.order, latest_seq = order, seq
+                latest.latest_type, latest.latest_change = row_type, row_change
         if seq > last_seq:
             last_seq = seq
     return status, latest, last_seq + 1
@@ -538,8 +546,23 @@ def _summarise(
 def _record_superseded(conn: sqlite3.Connection, event: EventRecord, now: float) -> None:
     conn.execute(
         _INSERT_SUPERSEDED,
-        (event.object_key, event.event_id, event.event_type, *event.order, event.state, now),
+        (
+            event.object_key,
+            event.event_id,
+            event.event_type,
+            *event.order,
+            event.state,
+            now,
+            event.change or None,
+        ),
     )
+
+
+def _add_change_column(conn: sqlite3.Connection) -> None:
+    """Give a log created before change digests its ``change_digest`` column (once)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(konbini_webhook_log)")}
+    if "change_digest" not in columns:
+        conn.execute("ALTER TABLE konbini_webhook_log ADD COLUMN change_digest TEXT")
 
 
 def _migrate_v1(conn: sqlite3.Connection) -> None:

@@ -12,6 +12,13 @@ things:
 :meth:`EventStore.claim` decides, atomically, in this order (:func:`decide_claim`):
 
 1. the event id is already recorded → ``DUPLICATE`` (answer 2xx, run nothing);
+   so is an event that reports the same change as the object's latest processed event: the
+   same type, the same ``change`` digest (of ``data.object``), created within
+   :data:`SAME_CHANGE_SECONDS` (Stripe sent two Event objects for one change and the handler
+   ran for the first; nothing is recorded for this id). Only the latest state counts, and
+   only close in time: an object that went A → B → A (a refund succeeded, the bank
+   returned the funds, it succeeded again), or an A that arrives before the B between them
+   was delivered, reports a new change;
 2. the object's latest processed event is strictly later (:class:`~.OrderKey`) →
    record the event ``superseded`` → ``SUPERSEDED`` (2xx, run nothing);
 3. another live (unexpired) claim exists on the same object → ``BUSY`` (answer non-2xx so
@@ -36,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
 
 from konbini_sdk.webhooks._events import OrderKey
 
@@ -49,6 +56,13 @@ __all__ = [
     "decide_claim",
     "is_newer_state",
 ]
+
+
+#: Two Event objects Stripe creates for one change are created together: an event with the
+#: type and object state of its object's latest processed event, created within this many
+#: seconds of it, reports that same change. (Further apart, it is the object coming back to
+#: an identical state, e.g. a second expiry of a re-confirmed voucher: a real change.)
+SAME_CHANGE_SECONDS: Final = 60
 
 
 class ClaimOutcome(StrEnum):
@@ -72,6 +86,10 @@ class EventRecord(NamedTuple):
     object_key: str
     order: OrderKey
     state: str
+    #: The digest of the object state the event reports (``WebhookEvent.change``); empty when
+    #: unknown. An event with the same ``event_type`` and (non-empty) ``change`` as its
+    #: object's latest processed event reports that same change: a ``DUPLICATE``.
+    change: str = ""
 
 
 class Claim(NamedTuple):
@@ -109,16 +127,35 @@ class ObjectRow:
     order: OrderKey | None = None
     inflight_token: str | None = None
     inflight_until: float | None = None
+    #: ``event_type`` and ``change`` of the latest processed event (``None``: unknown).
+    latest_type: str | None = None
+    latest_change: str | None = None
 
     @classmethod
     def from_columns(cls, columns: Sequence[Any]) -> ObjectRow:
         """Build it from a SQL store's ``terminal, created, rank, inflight_token, inflight_until``.
 
-        ``terminal`` is NULL while no event of the object has been processed.
+        Optionally followed by the latest event's ``event_type, change_digest``. ``terminal``
+        is NULL while no event of the object has been processed.
         """
-        terminal, created, rank, token, until = columns
+        terminal, created, rank, token, until, *latest = columns
         order = None if terminal is None else OrderKey(terminal, created, rank)
-        return cls(order, token, until)
+        return cls(order, token, until, *latest)
+
+    def same_change(self, event: EventRecord) -> bool:
+        """Whether ``event`` reports the change of the object's latest processed event.
+
+        The same type, the same ``change`` digest, and created within
+        :data:`SAME_CHANGE_SECONDS` of it (see the module docstring).
+        """
+        order = self.order
+        return (
+            order is not None
+            and bool(event.change)
+            and self.latest_change == event.change
+            and self.latest_type == event.event_type
+            and abs(event.order.created - order.created) <= SAME_CHANGE_SECONDS
+        )
 
 
 @runtime_checkable
@@ -168,6 +205,8 @@ def decide_claim(
 ) -> ClaimOutcome:
     """Apply the claim rule (shared by every store so they cannot drift apart)."""
     if recorded_status is not None:
+        return ClaimOutcome.DUPLICATE
+    if row is not None and row.same_change(event):
         return ClaimOutcome.DUPLICATE
     if row is not None and row.order is not None and row.order > event.order:
         return ClaimOutcome.SUPERSEDED

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import stripe
 
-from konbini_sdk.testing import Emulator
+from konbini_sdk.testing import API_VERSIONS, DEFAULT_API_VERSION, Emulator
+from konbini_sdk.testing._versions import render
 
 DAHLIA = "2026-05-27.dahlia"
 JULY_DAHLIA = "2026-07-29.dahlia"
@@ -121,6 +122,14 @@ def test_konbini_is_dropped_for_another_currency(client: stripe.StripeClient) ->
     assert intent.payment_method_types == ["card"]
     assert intent.allowed_payment_method_types == ["konbini", "card"]
     assert "konbini" not in intent.payment_method_options
+
+
+def test_a_type_the_emulator_does_not_offer_is_dropped(client: stripe.StripeClient) -> None:
+    intent = client.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "allowed_payment_method_types": ["paypay", "konbini"]}
+    )
+    assert intent.payment_method_types == ["konbini"]
+    assert intent.allowed_payment_method_types == ["paypay", "konbini"]
 
 
 def test_nothing_usable_left_is_refused_and_nothing_is_created(
@@ -506,3 +515,46 @@ def test_events_list_is_rendered_in_the_request_version(
     again = at(emu, DAHLIA).v1.events.retrieve(new.id)
     assert again.api_version == DAHLIA
     assert "payment_record" not in again.data.object
+
+
+def test_the_default_is_the_version_the_stripe_package_sends() -> None:
+    assert DEFAULT_API_VERSION == stripe.api_version == ENDIVE
+    assert API_VERSIONS[0] == DAHLIA
+    assert API_VERSIONS[-1] == DEFAULT_API_VERSION
+
+
+def test_the_intent_inside_an_error_is_rendered_too(emu: Emulator) -> None:
+    old = at(emu, DAHLIA)
+    intent = old.v1.payment_intents.create(
+        {"amount": 2000, "currency": "jpy", "payment_method_types": ["konbini"]}
+    )
+    old.v1.payment_intents.cancel(intent.id)
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        old.v1.payment_intents.cancel(intent.id)
+    assert raised.value.json_body is not None
+    inside = raised.value.json_body["error"]["payment_intent"]
+    assert inside["id"] == intent.id
+    assert "allowed_payment_method_types" not in inside
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        at(emu, ENDIVE).v1.payment_intents.cancel(intent.id)
+    assert raised.value.json_body is not None
+    assert raised.value.json_body["error"]["payment_intent"]["payment_record"] is None
+
+
+def test_previous_attributes_lose_the_fields_of_later_versions() -> None:
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "api_version": ENDIVE,
+        "data": {
+            "object": {"id": "pi_1", "object": "payment_intent", "payment_record": None},
+            "previous_attributes": {"payment_record": "pr_1", "amount": 100},
+        },
+        "type": "payment_intent.updated",
+    }
+    old = render(event, DAHLIA)
+    assert old["api_version"] == DAHLIA
+    assert old["data"]["object"] == {"id": "pi_1", "object": "payment_intent"}
+    assert old["data"]["previous_attributes"] == {"amount": 100}
+    assert render(event, ENDIVE) == event
+    assert event["data"]["previous_attributes"] == {"payment_record": "pr_1", "amount": 100}

@@ -71,7 +71,17 @@ def test_only_loopback_hosts() -> None:
 
 def test_python_dash_m_serves_until_terminated() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "konbini_sdk.testing", "--port", "0", "--seed", "1"],
+        [
+            sys.executable,
+            "-m",
+            "konbini_sdk.testing",
+            "--port",
+            "0",
+            "--seed",
+            "1",
+            "--api-version",
+            "2026-05-27.dahlia",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -82,6 +92,11 @@ def test_python_dash_m_serves_until_terminated() -> None:
         assert api_base.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(api_base + "/_emulator/health", timeout=5) as answer:  # noqa: S310
             assert json.loads(answer.read())["ok"] is True
+        request = urllib.request.Request(  # noqa: S310 - http to the local emulator
+            api_base + "/v1/events", headers={"Authorization": "Bearer sk_test_cli"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310
+            assert answer.headers["Stripe-Version"] == "2026-05-27.dahlia"
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -147,6 +147,13 @@ class _LazyProcessor:
     def __init__(self, holder: dict[str, Any]) -> None:
         self._holder = holder
 
+    @property
+    def max_body_bytes(self) -> int:
+        return int(self._holder["processor"].max_body_bytes)
+
+    def body_too_large(self) -> Any:
+        return self._holder["processor"].body_too_large()
+
     def process(self, body: bytes, signature: str | None) -> Any:
         return self._holder["processor"].process(body, signature)
 

@@ -309,5 +309,7 @@ def test_what_the_store_records_equals_the_public_properties(raw: dict[str, obje
         event.object_key,
         event.order_key,
         event.state,
+        event.change,
     )
     assert type(event._record_fields()[3]) is OrderKey
+    assert len(event.change) == 32

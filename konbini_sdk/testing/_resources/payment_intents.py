@@ -370,10 +370,10 @@ def new_intent(state: State) -> dict[str, Any]:
     return {
         "id": intent_id,
         "object": "payment_intent",
+        "allowed_payment_method_types": None,
         "amount": 0,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
-        "allowed_payment_method_types": None,
         "amount_received": 0,
         "application": None,
         "application_fee_amount": None,
