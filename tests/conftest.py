@@ -36,6 +36,9 @@ from vcr.request import Request
 
 import konbini_sdk
 
+#: Fixtures shared by every directory: one PostgreSQL server and the test Django project.
+pytest_plugins = ["tests.postgres_server", "tests.django_project.fixtures"]
+
 CASSETTES = Path(__file__).parent / "cassettes"
 
 #: Every request is recorded as if sent to the real API, whatever address served it.
