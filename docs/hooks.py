@@ -20,6 +20,7 @@ PUBLIC_MODULES = (
     "konbini_sdk.webhooks",
     "konbini_sdk.testing",
     "konbini_sdk.pytest_plugin",
+    "konbini_sdk.contrib.django",
 )
 
 log = logging.getLogger("mkdocs.hooks.docstrings")

@@ -283,6 +283,28 @@ def test_an_async_endpoint_given_to_the_blocking_call_is_refused_plainly(
     assert merchant.paid == []
 
 
+def test_a_django_test_client(
+    konbini_emulator: Emulator,
+    konbini_client: KonbiniClient,
+    konbini_webhooks: WebhookRelay,
+    django_sqlite: str,
+) -> None:
+    from django.test import Client, override_settings
+
+    from tests.django_project.shop.models import HandlerRun
+
+    client = Client(enforce_csrf_checks=True)
+    with override_settings(KONBINI_WEBHOOK_SECRETS=[konbini_webhooks.secret]):
+        intent_id = pay(konbini_client, konbini_emulator)
+        delivered = konbini_webhooks.deliver_to(client, "/webhooks/stripe/")
+        again = konbini_webhooks.redeliver_to(client, "/webhooks/stripe/")
+
+    assert delivered
+    assert all(d.status_code == 200 for d in [*delivered, *again])
+    runs = HandlerRun.objects.using(django_sqlite).values_list("handler", "payment_intent")
+    assert sorted(runs) == [("fulfil", intent_id), ("send_voucher", intent_id)]
+
+
 @pytest.fixture
 def merchant_server(konbini_webhooks: WebhookRelay) -> Iterator[tuple[str, Merchant]]:
     """A real HTTP endpoint on 127.0.0.1 running the merchant's processor."""
