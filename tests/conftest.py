@@ -198,8 +198,16 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
             f"Stripe API {konbini_sdk.STRIPE_API_VERSION}"
         )
     else:
+        from tests.scenarios._target import throttled_http_client
+
+        # Under test mode's rate limit, also when the scenario suite runs in the same session.
         backend = StripeBackend(
-            mode, stripe.StripeClient(os.environ["STRIPE_API_KEY"], max_network_retries=0)
+            mode,
+            stripe.StripeClient(
+                os.environ["STRIPE_API_KEY"],
+                max_network_retries=0,
+                http_client=throttled_http_client(),
+            ),
         )
         recorded_against = f"stripe test mode, Stripe API {konbini_sdk.STRIPE_API_VERSION}"
     recorder = vcr.VCR(
