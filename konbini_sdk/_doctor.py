@@ -39,19 +39,7 @@ from konbini_sdk._exceptions import (
     StripeAPIError,
     translate_stripe_error,
 )
-from konbini_sdk.webhooks import (
-    CheckoutAsyncPaymentFailed,
-    CheckoutAsyncPaymentSucceeded,
-    CheckoutCompleted,
-    PaymentCanceled,
-    PaymentFailed,
-    PaymentProcessing,
-    PaymentSucceeded,
-    RefundFailed,
-    RefundUpdated,
-    VoucherIssued,
-    WebhookEvent,
-)
+from konbini_sdk.webhooks._events import KNOWN_EVENT_TYPES
 
 __all__ = [
     "ESSENTIAL_EVENT_TYPES",
@@ -64,20 +52,8 @@ __all__ = [
 
 Status = Literal["ok", "warning", "problem", "skipped"]
 
-_EVENT_CLASSES: Final[tuple[type[WebhookEvent], ...]] = (
-    VoucherIssued,
-    PaymentProcessing,
-    PaymentFailed,
-    PaymentSucceeded,
-    PaymentCanceled,
-    CheckoutCompleted,
-    CheckoutAsyncPaymentSucceeded,
-    CheckoutAsyncPaymentFailed,
-    RefundUpdated,
-    RefundFailed,
-)
 #: Every event type the SDK's webhook processor turns into a typed event.
-HANDLED_EVENT_TYPES: Final = frozenset(t for cls in _EVENT_CLASSES for t in cls.event_types)
+HANDLED_EVENT_TYPES: Final = KNOWN_EVENT_TYPES
 #: Without these an endpoint never learns that a Konbini payment was made or failed.
 ESSENTIAL_EVENT_TYPES: Final = frozenset(
     {"payment_intent.succeeded", "payment_intent.payment_failed"}
