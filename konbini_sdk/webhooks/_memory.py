@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import secrets
 import threading
 
 from konbini_sdk.webhooks._store import (
     Claim,
-    ClaimOutcome,
     EventRecord,
     ObjectRow,
     ObjectState,
-    decide_claim,
+    claim_lease,
     is_newer_state,
 )
 
@@ -35,18 +33,14 @@ class MemoryEventStore:
     def claim(self, event: EventRecord, *, now: float, lease_seconds: float) -> Claim:
         """Decide and record what to do with ``event``; see :class:`EventStore`."""
         with self._lock:
-            row = self._rows.get(event.object_key)
-            outcome = decide_claim(self._events.get(event.event_id), row, event, now)
-            if outcome is ClaimOutcome.SUPERSEDED:
-                self._events[event.event_id] = "superseded"
-                self._recorded_at[event.event_id] = now
-            if outcome is not ClaimOutcome.CLAIMED:
-                return Claim(outcome, event)
-            token = secrets.token_hex(16)
-            row = self._rows.setdefault(event.object_key, ObjectRow())
-            row.inflight_token = token
-            row.inflight_until = now + lease_seconds
-            return Claim(outcome, event, token)
+            return claim_lease(
+                self._events.get(event.event_id),
+                self._rows.get(event.object_key),
+                event,
+                now,
+                record_superseded=lambda: self._record(event.event_id, "superseded", now),
+                take_lease=lambda token: self._lease(event.object_key, token, now + lease_seconds),
+            )
 
     def complete(self, claim: Claim, *, now: float) -> bool:
         """Record the claimed event done and move its object's state forward."""
@@ -57,8 +51,7 @@ class MemoryEventStore:
                 row.inflight_token = row.inflight_until = None
             if event.event_id in self._events:
                 return False
-            self._events[event.event_id] = "done"
-            self._recorded_at[event.event_id] = now
+            self._record(event.event_id, "done", now)
             if is_newer_state(row, event):
                 row.order = event.order
                 row.latest_type, row.latest_change = event.event_type, event.change
@@ -94,3 +87,11 @@ class MemoryEventStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def _record(self, event_id: str, status: str, now: float) -> None:
+        self._events[event_id] = status
+        self._recorded_at[event_id] = now
+
+    def _lease(self, object_key: str, token: str, until: float) -> None:
+        row = self._rows.setdefault(object_key, ObjectRow())
+        row.inflight_token, row.inflight_until = token, until

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import queue
 import re
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from konbini_sdk.webhooks._store import (
     EventRecord,
     ObjectRow,
     ObjectState,
-    decide_claim,
+    claim_lease,
     is_newer_state,
 )
 
@@ -170,21 +169,21 @@ class PostgresEventStore:
                 self._sql("INSERT INTO {objects} (object_key) VALUES (%s) ON CONFLICT DO NOTHING"),
                 (event.object_key,),
             )
-            row = self._lock_row(cur, event.object_key)
-            outcome = decide_claim(self._read_status(cur, event.event_id), row, event, now)
-            if outcome is ClaimOutcome.SUPERSEDED:
-                self._record(cur, event, "superseded", now)
-            if outcome is not ClaimOutcome.CLAIMED:
-                return Claim(outcome, event)
-            token = secrets.token_hex(16)
-            cur.execute(
-                self._sql(
-                    "UPDATE {objects} SET inflight_token = %s, inflight_until = %s,"
-                    " updated_at = %s WHERE object_key = %s"
-                ),
-                (token, now + lease_seconds, now, event.object_key),
+            row = self._lock_row(cur, event.object_key)  # first: the status is read under it
+            take_lease = self._sql(
+                "UPDATE {objects} SET inflight_token = %s, inflight_until = %s,"
+                " updated_at = %s WHERE object_key = %s"
             )
-            return Claim(outcome, event, token)
+            return claim_lease(
+                self._read_status(cur, event.event_id),
+                row,
+                event,
+                now,
+                record_superseded=lambda: self._record(cur, event, "superseded", now),
+                take_lease=lambda token: cur.execute(
+                    take_lease, (token, now + lease_seconds, now, event.object_key)
+                ),
+            )
 
     def complete(self, claim: Claim, *, now: float) -> bool:
         """Record the claimed event done and move its object's state forward."""

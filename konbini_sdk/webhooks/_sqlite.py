@@ -40,7 +40,6 @@ Not for several machines: SQLite's (and the record locks') locking needs one loc
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import threading
 import time
@@ -63,6 +62,7 @@ from konbini_sdk.webhooks._store import (
     EventRecord,
     ObjectRow,
     ObjectState,
+    claim_lease,
     decide_claim,
 )
 
@@ -534,19 +534,19 @@ class _LeaseClaims:
             ).fetchone()
             if lease is not None:
                 row.inflight_token, row.inflight_until = lease
-            outcome = decide_claim(status, row, event, now)
-            if outcome is ClaimOutcome.SUPERSEDED:
-                _record_superseded(conn, event, now)
-            if outcome is not ClaimOutcome.CLAIMED:
-                return Claim(outcome, event)
-            token = secrets.token_hex(16)
-            conn.execute(
-                "INSERT INTO konbini_webhook_claims (object_key, token, until) VALUES (?, ?, ?)"
-                " ON CONFLICT (object_key) DO UPDATE SET token = excluded.token,"
-                " until = excluded.until",
-                (event.object_key, token, now + lease_seconds),
+            return claim_lease(
+                status,
+                row,
+                event,
+                now,
+                record_superseded=lambda: _record_superseded(conn, event, now),
+                take_lease=lambda token: conn.execute(
+                    "INSERT INTO konbini_webhook_claims (object_key, token, until) VALUES (?, ?, ?)"
+                    " ON CONFLICT (object_key) DO UPDATE SET token = excluded.token,"
+                    " until = excluded.until",
+                    (event.object_key, token, now + lease_seconds),
+                ),
             )
-            return Claim(outcome, event, token)
 
     def complete(self, claim: Claim, now: float) -> bool:
         """Drop the lease and record the event done, in one transaction."""

@@ -40,7 +40,8 @@ dies, and never expires while the worker lives (``lease_seconds`` is then unused
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final, NamedTuple, Protocol, runtime_checkable
@@ -53,6 +54,7 @@ __all__ = [
     "EventRecord",
     "EventStore",
     "ObjectState",
+    "claim_lease",
     "decide_claim",
     "is_newer_state",
 ]
@@ -218,6 +220,31 @@ def decide_claim(
     ):
         return ClaimOutcome.BUSY
     return ClaimOutcome.CLAIMED
+
+
+def claim_lease(
+    recorded_status: str | None,
+    row: ObjectRow | None,
+    event: EventRecord,
+    now: float,
+    *,
+    record_superseded: Callable[[], object],
+    take_lease: Callable[[str], object],
+) -> Claim:
+    """Decide (:func:`decide_claim`) and act, for a store whose claims are leases in its rows.
+
+    A ``SUPERSEDED`` event is recorded with ``record_superseded()``; a ``CLAIMED`` one gets a
+    fresh token, which ``take_lease(token)`` writes with the lease deadline. The store calls
+    this inside the transaction that read ``recorded_status`` and ``row``.
+    """
+    outcome = decide_claim(recorded_status, row, event, now)
+    if outcome is ClaimOutcome.SUPERSEDED:
+        record_superseded()
+    if outcome is not ClaimOutcome.CLAIMED:
+        return Claim(outcome, event)
+    token = secrets.token_hex(16)
+    take_lease(token)
+    return Claim(outcome, event, token)
 
 
 def is_newer_state(row: ObjectRow | None, event: EventRecord) -> bool:

@@ -23,7 +23,6 @@ exempt). The webhook view is marked ``non_atomic_requests`` for that reason.
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -38,7 +37,7 @@ from konbini_sdk.webhooks._store import (
     EventRecord,
     ObjectRow,
     ObjectState,
-    decide_claim,
+    claim_lease,
     is_newer_state,
 )
 
@@ -116,17 +115,17 @@ class DjangoEventStore:
             if self._status(event.event_id) is not None:
                 return Claim(ClaimOutcome.DUPLICATE, event)
         with self._transaction():
-            row = self._lock_row(event.object_key)
-            outcome = decide_claim(self._status(event.event_id), row, event, now)
-            if outcome is ClaimOutcome.SUPERSEDED:
-                self._record(event, "superseded", now)
-            if outcome is not ClaimOutcome.CLAIMED:
-                return Claim(outcome, event)
-            token = secrets.token_hex(16)
-            self._objects.filter(object_key=event.object_key).update(
-                inflight_token=token, inflight_until=now + lease_seconds, updated_at=now
+            row = self._lock_row(event.object_key)  # first: the status is read under it
+            return claim_lease(
+                self._status(event.event_id),
+                row,
+                event,
+                now,
+                record_superseded=lambda: self._record(event, "superseded", now),
+                take_lease=lambda token: self._objects.filter(object_key=event.object_key).update(
+                    inflight_token=token, inflight_until=now + lease_seconds, updated_at=now
+                ),
             )
-            return Claim(outcome, event, token)
 
     def complete(self, claim: Claim, *, now: float) -> bool:
         """Record the claimed event done and move its object's state forward."""
