@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from konbini_sdk.testing._state import State
+from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._versions import LATEST
 from konbini_sdk.testing._wire import ApiError, Arr, Node, Obj, Str, coerce, invalid
 
@@ -66,6 +66,26 @@ def retrieve_handler(kind: str, param: str) -> Handler:
         return call.respond(found, params)
 
     return retrieve
+
+
+def list_handler(kind: str, url: str, filters: Mapping[str, Node] | None = None) -> Handler:
+    """Return the handler of a plain ``GET url``: a page of the stored ``kind`` objects.
+
+    Each parameter of ``filters`` (its name and shape) is optional; when given (not empty),
+    only the objects whose field of that name equals it are listed.
+    """
+    shape = {**LIST_PARAMS, **(filters or {})}
+    names = tuple(filters or ())
+
+    def list_objects(call: Call) -> dict[str, Any]:
+        params = call.params(shape)
+        wanted = [(name, params[name]) for name in names if params.get(name)]
+        page = call.state.list_page(
+            kind, url, params, lambda obj: all(obj[name] == value for name, value in wanted)
+        )
+        return call.respond(page, params)
+
+    return list_objects
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
-from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._router import Router, list_handler, retrieve_handler
+from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Str
 
 __all__ = ["create_succeeded", "register"]
@@ -88,17 +88,7 @@ def create_succeeded(
 _retrieve = retrieve_handler("charge", "charge")
 
 
-def _list(call: Call) -> dict[str, Any]:
-    params = call.params({**LIST_PARAMS, "payment_intent": Str(5000), "customer": Str(5000)})
-    intent, customer = params.get("payment_intent"), params.get("customer")
-
-    def keep(charge: dict[str, Any]) -> bool:
-        return (not intent or charge["payment_intent"] == intent) and (
-            not customer or charge["customer"] == customer
-        )
-
-    page = call.state.list_page("charge", "/v1/charges", params, keep)
-    return call.respond(page, params)
+_list = list_handler("charge", "/v1/charges", {"payment_intent": Str(5000), "customer": Str(5000)})
 
 
 def register(router: Router, state: State) -> None:

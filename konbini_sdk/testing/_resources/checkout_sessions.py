@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import card, prices
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
+from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import ApiError, Arr, Enum, Int, Map, Node, Obj, Str, invalid
 
@@ -433,17 +433,11 @@ def _get(state: State, session_id: str) -> dict[str, Any]:
 _retrieve = retrieve_handler("checkout.session", "session")
 
 
-def _list(call: Call) -> dict[str, Any]:
-    params = call.params({**LIST_PARAMS, "payment_intent": Str(5000), "customer": Str(5000)})
-    intent, customer = params.get("payment_intent"), params.get("customer")
-
-    def keep(session: dict[str, Any]) -> bool:
-        return (not intent or session["payment_intent"] == intent) and (
-            not customer or session["customer"] == customer
-        )
-
-    page = call.state.list_page("checkout.session", "/v1/checkout/sessions", params, keep)
-    return call.respond(page, params)
+_list = list_handler(
+    "checkout.session",
+    "/v1/checkout/sessions",
+    {"payment_intent": Str(5000), "customer": Str(5000)},
+)
 
 
 def _list_line_items(call: Call) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
-from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Arr, Map, Node, Str
 
 __all__ = ["register"]
@@ -87,13 +87,7 @@ def _update(call: Call) -> dict[str, Any]:
     return call.respond(customer, params)
 
 
-def _list(call: Call) -> dict[str, Any]:
-    params = call.params({**LIST_PARAMS, "email": Str(512)})
-    email = params.get("email")
-    page = call.state.list_page(
-        "customer", "/v1/customers", params, lambda c: not email or c["email"] == email
-    )
-    return call.respond(page, params)
+_list = list_handler("customer", "/v1/customers", {"email": Str(512)})
 
 
 def register(router: Router, state: State) -> None:

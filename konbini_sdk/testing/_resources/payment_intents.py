@@ -13,8 +13,8 @@ from typing import Any, Final, Protocol
 
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import payment_methods
-from konbini_sdk.testing._router import Call, Router
-from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._router import Call, Router, list_handler
+from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import ApiError, Arr, Bool, Enum, Int, Map, Node, Obj, Str, invalid
 
 __all__ = [
@@ -660,16 +660,7 @@ def succeed(state: State, intent: dict[str, Any], details: dict[str, Any]) -> di
     return charge
 
 
-def _list(call: Call) -> dict[str, Any]:
-    params = call.params({**LIST_PARAMS, "customer": Str(5000)})
-    customer = params.get("customer")
-    page = call.state.list_page(
-        "payment_intent",
-        "/v1/payment_intents",
-        params,
-        lambda intent: not customer or intent["customer"] == customer,
-    )
-    return call.respond(page, params)
+_list = list_handler("payment_intent", "/v1/payment_intents", {"customer": Str(5000)})
 
 
 #: One clause of the search query the emulator understands: ``metadata['key']:'value'``

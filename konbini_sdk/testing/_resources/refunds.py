@@ -45,8 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from konbini_sdk.testing._clock import Timer
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
-from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import ApiError, Bool, Enum, Int, Map, Str, invalid
 from konbini_sdk.testing.scenarios import RefundBankAccount
 
@@ -391,17 +391,7 @@ def _from_intent(state: State, charge: dict[str, Any], name: str) -> str | None:
 _retrieve = retrieve_handler("refund", "refund")
 
 
-def _list(call: Call) -> dict[str, Any]:
-    params = call.params({**LIST_PARAMS, "payment_intent": Str(5000), "charge": Str(5000)})
-    intent, charge = params.get("payment_intent"), params.get("charge")
-
-    def keep(refund: dict[str, Any]) -> bool:
-        return (not intent or refund["payment_intent"] == intent) and (
-            not charge or refund["charge"] == charge
-        )
-
-    page = call.state.list_page("refund", "/v1/refunds", params, keep)
-    return call.respond(page, params)
+_list = list_handler("refund", "/v1/refunds", {"payment_intent": Str(5000), "charge": Str(5000)})
 
 
 def _cancel(call: Call) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from konbini_sdk.testing import _versions
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
-from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Arr, Bool, Map, Node, Str, invalid
 
 __all__ = ["SECRETS", "create_endpoint", "delete_endpoints", "register"]
@@ -121,10 +121,7 @@ def _delete(call: Call) -> dict[str, Any]:
     return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
 
-def _list(call: Call) -> dict[str, Any]:
-    params = call.params(dict(LIST_PARAMS))
-    page = call.state.list_page("webhook_endpoint", "/v1/webhook_endpoints", params)
-    return call.respond(page, params)
+_list = list_handler("webhook_endpoint", "/v1/webhook_endpoints")
 
 
 def register(router: Router, state: State) -> None:
