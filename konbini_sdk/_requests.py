@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, ParamSpec, Self, TypeVar, cast
 
 from pydantic import (
     BaseModel,
@@ -300,6 +300,23 @@ def _translate(exc: ValidationError, model: str) -> KonbiniValidationError:
     return KonbiniValidationError(field, rule, others=others)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _validated(model: str, validate: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
+    """Run one of pydantic's validations of ``model``; raise ``KonbiniValidationError`` instead.
+
+    Raised outside the ``except`` block: neither ``__cause__`` nor ``__context__`` then holds
+    pydantic's error, whose text repeats the rejected value.
+    """
+    try:
+        return validate(*args, **kwargs)
+    except ValidationError as exc:
+        error = _translate(exc, model)
+    raise error
+
+
 class KonbiniModel(BaseModel):
     """Frozen, extra-forbidding base whose validation errors are ``KonbiniValidationError``.
 
@@ -315,15 +332,7 @@ class KonbiniModel(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def __init__(self, /, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            error = _translate(exc, type(self).__name__)
-        else:
-            return
-        # Raised outside the ``except`` block: neither ``__cause__`` nor ``__context__`` then
-        # holds pydantic's error, whose text repeats the rejected value.
-        raise error
+        _validated(type(self).__name__, super().__init__, **data)
 
     def __hash__(self) -> int:
         # pydantic's frozen hash fails on dict fields (metadata); the JSON form is hashable
@@ -337,29 +346,17 @@ class KonbiniModel(BaseModel):
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
         """Validate ``obj``; raise ``KonbiniValidationError`` instead of pydantic's error."""
-        try:
-            return super().model_validate(obj, **kwargs)
-        except ValidationError as exc:
-            error = _translate(exc, cls.__name__)
-        raise error  # outside the except block: nothing chained (see __init__)
+        return _validated(cls.__name__, super().model_validate, obj, **kwargs)
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
         """Validate a JSON document; raise ``KonbiniValidationError`` on bad input."""
-        try:
-            return super().model_validate_json(json_data, **kwargs)
-        except ValidationError as exc:
-            error = _translate(exc, cls.__name__)
-        raise error  # outside the except block: nothing chained (see __init__)
+        return _validated(cls.__name__, super().model_validate_json, json_data, **kwargs)
 
     @classmethod
     def model_validate_strings(cls, obj: Any, **kwargs: Any) -> Self:
         """Validate string data; raise ``KonbiniValidationError`` on bad input."""
-        try:
-            return super().model_validate_strings(obj, **kwargs)
-        except ValidationError as exc:
-            error = _translate(exc, cls.__name__)
-        raise error  # outside the except block: nothing chained (see __init__)
+        return _validated(cls.__name__, super().model_validate_strings, obj, **kwargs)
 
 
 # --------------------------------------------------------------------------- models
