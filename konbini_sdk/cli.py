@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any, Final, NoReturn, TextIO, cast
+from typing import IO, Any, Final, NoReturn, TextIO, TypeVar, cast
 
 import stripe
 import structlog
@@ -138,24 +138,28 @@ class Target:
 # ---------------------------------------------------------------------- argument parsing
 
 
-def _positive_int(text: str) -> int:
+_Number = TypeVar("_Number", int, float)
+
+
+def _at_least(
+    text: str, convert: Callable[[str], _Number], what: str, least: _Number, rule: str
+) -> _Number:
+    """Parse an option's number (``what`` names its kind); below ``least`` it breaks ``rule``."""
     try:
-        value = int(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(rule)
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _at_least(text, int, "a whole number", 1, "must be at least 1")
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return value
+    return _at_least(text, float, "a number of seconds", 0.0, "must not be negative")
 
 
 def _positive_seconds(text: str) -> float:
