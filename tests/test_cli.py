@@ -159,6 +159,22 @@ def test_wait_advance_needs_an_emulator() -> None:
     assert "needs a konbini emulator" in run.err
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (("refund", "pi_123", "--amount", "many"), "not a whole number: 'many'"),
+        (("refund", "pi_123", "--amount", "0"), "must be at least 1"),
+        (("wait", "pi_123", "--interval", "soon"), "not a number of seconds: 'soon'"),
+        (("wait", "pi_123", "--timeout", "-1"), "must not be negative"),
+        (("wait", "pi_123", "--advance", "0"), "must be more than 0"),
+    ],
+)
+def test_bad_numeric_options_are_usage_errors(argv: tuple[str, ...], message: str) -> None:
+    run = konbini(*argv, environ={"STRIPE_API_KEY": "sk_test_x"})
+    assert run.code == 2
+    assert message in run.err
+
+
 def test_cancel_voids_the_voucher(emu: Emulator) -> None:
     data = pay(emu, "--scenario", "fill-never")
     run = against(emu, "cancel", data["payment_intent_id"], "--json")
