@@ -32,7 +32,13 @@ from konbini_sdk.testing._resources import (
     webhook_endpoints,
 )
 from konbini_sdk.testing._router import Call, Router
-from konbini_sdk.testing._server import Answer, Incoming, make_server
+from konbini_sdk.testing._server import (
+    Answer,
+    Incoming,
+    make_server,
+    serve_in_background,
+    stop_serving,
+)
 from konbini_sdk.testing._state import RequestInfo, Settings, State, VoucherQuirks
 from konbini_sdk.testing._voucher_page import render_voucher
 from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher, WebhookDelivery
@@ -252,26 +258,16 @@ class Emulator:
             return self
         self._server = make_server(self._host, self._port, self._handle)
         self._port = int(self._server.server_address[1])
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="konbini-emulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "konbini-emulator")
         self._dispatcher.start()
         return self
 
     def stop(self) -> None:
         """Stop serving and delivering webhooks."""
         self._dispatcher.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._server is not None and self._thread is not None:
+            stop_serving(self._server, self._thread)
+        self._server = self._thread = None
 
     def serve_forever(self) -> None:
         """Serve in the calling thread until interrupted (used by ``python -m``)."""

@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from konbini_sdk.testing._server import serve_in_background, stop_serving
 from konbini_sdk.testing._webhooks import sign
 
 if TYPE_CHECKING:
@@ -103,13 +104,7 @@ class WebhookRelay:
         self._delivered: set[int] = set()
         self._attempted: set[int] = set()
         self._server = _catcher(self._catch)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="konbini-webhook-relay",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(self._server, "konbini-webhook-relay")
         host, port = self._server.server_address[:2]
         self._url = f"http://{host!s}:{port}{_RELAY_PATH}"
         self._events = None if events is None else frozenset(events)
@@ -226,9 +221,7 @@ class WebhookRelay:
         self._stop_server()
 
     def _stop_server(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        stop_serving(self._server, self._thread)
 
     def __enter__(self) -> WebhookRelay:
         return self

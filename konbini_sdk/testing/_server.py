@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-__all__ = ["Answer", "Incoming", "make_server"]
+__all__ = ["Answer", "Incoming", "make_server", "serve_in_background", "stop_serving"]
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,19 @@ def make_server(host: str, port: int, core: Callable[[Incoming], Answer]) -> Thr
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server
+
+
+def serve_in_background(server: ThreadingHTTPServer, name: str) -> threading.Thread:
+    """Serve ``server`` in a started daemon thread named ``name``; return the thread."""
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def stop_serving(server: ThreadingHTTPServer, thread: threading.Thread) -> None:
+    """Stop ``server``, close its socket and wait (5 s at most) for its thread to end."""
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)

@@ -31,7 +31,7 @@ import re
 from typing import Any, Final
 
 from konbini_sdk.testing import _versions
-from konbini_sdk.testing._resources import card, prices
+from konbini_sdk.testing._resources import card, payment_methods, prices
 from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import ApiError, Arr, Enum, Int, Map, Node, Obj, Str, invalid
@@ -251,14 +251,7 @@ def _allowed(params: dict[str, Any], version: str) -> list[str] | None:
         raise _versions.payment_method_types_refused(version, "Checkout Sessions")
     if "allowed_payment_method_types" not in params:
         return None
-    names: list[str] = params["allowed_payment_method_types"]
-    if not names:
-        raise invalid(
-            "allowed_payment_method_types must name at least one type.",
-            code="parameter_invalid_empty",
-            param="allowed_payment_method_types",
-        )
-    return list(dict.fromkeys(names))
+    return payment_methods.type_names(params, "allowed_payment_method_types")
 
 
 def _narrow(allowed: list[str], currency: str, konbini_enabled: bool) -> list[str]:

@@ -230,24 +230,12 @@ def _apply_fields(state: State, intent: dict[str, Any], params: dict[str, Any]) 
     if "shipping" in params:
         intent["shipping"] = _shipping(params["shipping"])
     if "payment_method_types" in params:
-        names = params["payment_method_types"]
-        if not names:
-            raise invalid(
-                "payment_method_types must name at least one type.",
-                code="parameter_invalid_empty",
-                param="payment_method_types",
-            )
-        intent["payment_method_types"] = list(dict.fromkeys(names))
+        intent["payment_method_types"] = payment_methods.type_names(params, "payment_method_types")
         intent["allowed_payment_method_types"] = None
     if "allowed_payment_method_types" in params:
-        names = params["allowed_payment_method_types"]
-        if not names:
-            raise invalid(
-                "allowed_payment_method_types must name at least one type.",
-                code="parameter_invalid_empty",
-                param="allowed_payment_method_types",
-            )
-        intent["allowed_payment_method_types"] = list(dict.fromkeys(names))
+        intent["allowed_payment_method_types"] = payment_methods.type_names(
+            params, "allowed_payment_method_types"
+        )
         intent["automatic_payment_methods"] = None
     if "payment_method_options" in params:
         _apply_options(state, intent, params["payment_method_options"])

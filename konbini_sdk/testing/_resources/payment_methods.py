@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from konbini_sdk.testing._router import Router, retrieve_handler
 from konbini_sdk.testing._state import State
-from konbini_sdk.testing._wire import Enum, Map, Node, Obj, Str
+from konbini_sdk.testing._wire import Enum, Map, Node, Obj, Str, invalid
 
 __all__ = [
     "ADDRESS",
@@ -16,6 +16,7 @@ __all__ = [
     "create_from_data",
     "data_shape",
     "register",
+    "type_names",
 ]
 
 ADDRESS: Final = Obj(
@@ -37,6 +38,19 @@ BILLING_DETAILS: Final = Obj(
         "tax_id": Str(5000),
     }
 )
+
+
+def type_names(params: Mapping[str, Any], name: str) -> list[str]:
+    """Return the payment method types listed in ``params[name]``, each once, in order.
+
+    An empty list is Stripe's 400 ``parameter_invalid_empty`` naming ``name``.
+    """
+    names: list[str] = params[name]
+    if not names:
+        raise invalid(
+            f"{name} must name at least one type.", code="parameter_invalid_empty", param=name
+        )
+    return list(dict.fromkeys(names))
 
 
 def data_shape(per_type: Mapping[str, Node]) -> Obj:
