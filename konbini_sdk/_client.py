@@ -40,6 +40,16 @@ __all__ = [
 ]
 
 
+def _checked_settings(
+    stripe_client: object, retry_policy: RetryPolicy | None, rng: random.Random | None
+) -> tuple[RetryPolicy, random.Random]:
+    """Refuse bad credentials, warn on a stripe pin mismatch; return the policy and jitter."""
+    check_credentials(stripe_client)
+    policy = retry_policy or RetryPolicy()
+    warn_on_stripe_pin_mismatch()
+    return policy, rng or random.Random()  # noqa: S311 (jitter, not security)
+
+
 class KonbiniClient(PaymentIntents):
     """Konbini payments on a ``stripe.StripeClient``, with safe retries and one voucher per order.
 
@@ -70,11 +80,8 @@ class KonbiniClient(PaymentIntents):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        check_credentials(stripe_client)
-        policy = retry_policy or RetryPolicy()
-        warn_on_stripe_pin_mismatch()
+        policy, jitter = _checked_settings(stripe_client, retry_policy, rng)
         self._stripe = sync_stripe_client(stripe_client, api_base)
-        jitter = rng or random.Random()  # noqa: S311 (jitter, not security)
         engine = Engine(self._stripe, policy=policy, sleep=sleep, clock=clock, rng=jitter)
         super().__init__(engine)
 
@@ -143,11 +150,8 @@ class AsyncKonbiniClient(AsyncPaymentIntents):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        check_credentials(stripe_client)
-        policy = retry_policy or RetryPolicy()
-        warn_on_stripe_pin_mismatch()
+        policy, jitter = _checked_settings(stripe_client, retry_policy, rng)
         self._stripe, self._own_http_client = async_stripe_client(stripe_client, api_base)
-        jitter = rng or random.Random()  # noqa: S311 (jitter, not security)
         wait = sleep or asyncio_sleep
         engine = AsyncEngine(self._stripe, policy=policy, sleep=wait, clock=clock, rng=jitter)
         super().__init__(engine)

@@ -87,6 +87,30 @@ def _described(value: StripeResponse | stripe.StripeObject) -> dict[str, Any]:
     }
 
 
+def _log_attempt(
+    outcome: str,
+    operation: Operation,
+    chain: KeyChain | None,
+    replayed: bool,
+    request_id: str | None,
+    duration_ms: int,
+    context: Mapping[str, Any],
+    details: Mapping[str, Any],
+) -> None:
+    """Log one attempt (DEBUG ``konbini.attempt``): ``details`` say what Stripe answered."""
+    _log.debug(
+        "konbini.attempt",
+        outcome=outcome,
+        operation=operation,
+        **details,
+        key_generation=chain.generation if chain is not None else None,
+        replayed=replayed,
+        request_id=request_id,
+        duration_ms=duration_ms,
+        **context,
+    )
+
+
 def answer(
     operation: Operation,
     value: Sent,
@@ -98,17 +122,9 @@ def answer(
     response = value if isinstance(value, StripeResponse) else value.last_response
     replayed = response_replayed(response.headers if response is not None else None)
     if _log.is_enabled("debug"):
-        _log.debug(
-            "konbini.attempt",
-            outcome="ok",
-            operation=operation,
-            **_described(value),
-            key_generation=chain.generation if chain is not None else None,
-            replayed=replayed,
-            request_id=response.request_id if response is not None else None,
-            duration_ms=started_ms,
-            **context,
-        )
+        request_id = response.request_id if response is not None else None
+        details = _described(value)
+        _log_attempt("ok", operation, chain, replayed, request_id, started_ms, context, details)
     return Answer(value, replayed)
 
 
@@ -130,18 +146,13 @@ def refusal(
     """
     error = translate_stripe_error(original, operation="cancel" if voids_voucher else operation)
     replayed = response_replayed(original.headers)
-    _log.debug(
-        "konbini.attempt",
-        outcome="error",
-        operation=operation,
-        key_generation=chain.generation if chain is not None else None,
-        replayed=replayed,
-        request_id=original.request_id,
-        duration_ms=duration_ms,
-        error_type=type(error).__name__,
-        error_code=error.code,
-        http_status=error.http_status,
-        **context,
+    details = {
+        "error_type": type(error).__name__,
+        "error_code": error.code,
+        "http_status": error.http_status,
+    }
+    _log_attempt(
+        "error", operation, chain, replayed, original.request_id, duration_ms, context, details
     )
     if chain is not None and walk_left and replayed and is_definitive(error):
         chain.advance()  # the key is bound for good to a refusal that created nothing
