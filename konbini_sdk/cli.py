@@ -275,15 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     wait = add("wait", "wait for a payment: success, failure or deadline (progress on stderr)")
     wait.add_argument("payment_intent", metavar="PI_ID")
-    wait.add_argument("--interval", type=_seconds, default=5.0, help="seconds between polls")
-    wait.add_argument("--timeout", type=_seconds, help="give up after this many seconds")
-    wait.add_argument(
-        "--advance",
-        type=_positive_seconds,
-        metavar="SECONDS",
-        help="emulator only: move its clock this far between polls instead of waiting "
-        "(no real time passes; --timeout then counts emulator seconds)",
-    )
+    _polling_options(wait, interval=5.0)
     wait.add_argument(
         "--grace",
         type=_seconds,
@@ -321,7 +313,12 @@ def _follow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--follow", action="store_true", help="poll until succeeded, failed or canceled"
     )
-    parser.add_argument("--interval", type=_seconds, default=30.0, help="seconds between polls")
+    _polling_options(parser, interval=30.0)
+
+
+def _polling_options(parser: argparse.ArgumentParser, *, interval: float) -> None:
+    """Add ``--interval`` (default ``interval`` seconds), ``--timeout`` and ``--advance``."""
+    parser.add_argument("--interval", type=_seconds, default=interval, help="seconds between polls")
     parser.add_argument("--timeout", type=_seconds, help="give up after this many seconds")
     parser.add_argument(
         "--advance",
