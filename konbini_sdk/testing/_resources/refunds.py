@@ -148,19 +148,25 @@ def _fail(state: State, refund: dict[str, Any]) -> None:
     _change(state, refund, "failed", failure_reason="unknown")
 
 
+def _refund_in(state: State, refund_id: str, status: str, refusal: str) -> dict[str, Any]:
+    """Return the refund if its status is ``status``; else refuse (400): ``refusal``, and why."""
+    refund = state.get("refund", refund_id, param="refund")
+    if refund["status"] != status:
+        raise ApiError(400, f"{refusal}; {refund_id} is {refund['status']}.", param="refund")
+    return refund
+
+
 def _stop_waiting(state: State, refund_id: str, done: str) -> dict[str, Any]:
     """Return a ``requires_action`` refund with its 45-day timer stopped, or refuse.
 
     ``done`` names what is being done to it (``expired``, ``canceled``) in the refusal.
     """
-    refund = state.get("refund", refund_id, param="refund")
-    if refund["status"] != "requires_action":
-        raise ApiError(
-            400,
-            f"Only a refund with status requires_action can be {done}; {refund_id} is "
-            f"{refund['status']}.",
-            param="refund",
-        )
+    refund = _refund_in(
+        state,
+        refund_id,
+        "requires_action",
+        f"Only a refund with status requires_action can be {done}",
+    )
     record = _records(state).setdefault(refund_id, _Record())
     if record.expiry is not None:
         record.expiry.cancel()
@@ -244,14 +250,9 @@ def _back_to_customer(state: State, refund: dict[str, Any]) -> None:
 
 def return_funds(state: State, refund_id: str) -> dict[str, Any]:
     """Return a ``succeeded`` refund's funds as the bank would: ``requires_action`` again."""
-    refund = state.get("refund", refund_id, param="refund")
-    if refund["status"] != "succeeded":
-        raise ApiError(
-            400,
-            f"Only a succeeded refund can be returned by the bank; {refund_id} is "
-            f"{refund['status']}.",
-            param="refund",
-        )
+    refund = _refund_in(
+        state, refund_id, "succeeded", "Only a succeeded refund can be returned by the bank"
+    )
     _back_to_customer(state, refund)
     return refund
 
