@@ -37,6 +37,15 @@ __all__ = ["pay_with_konbini", "register"]
 
 _BY_INTENT_KEY: Final = "invoices.by_intent"
 DAY: Final = 86_400
+#: The invoice's amounts that are the sum of its lines (no taxes, discounts or payments yet).
+_LINE_TOTALS: Final = (
+    "amount_due",
+    "amount_remaining",
+    "subtotal",
+    "subtotal_excluding_tax",
+    "total",
+    "total_excluding_tax",
+)
 
 INVOICE_SHAPE: Final[dict[str, Node]] = {
     "customer": Str(5000),
@@ -297,14 +306,7 @@ def _create_item(call: Call) -> dict[str, Any]:
             }
         )
         total = sum(int(line["amount"]) for line in invoice["lines"]["data"])
-        invoice.update(
-            amount_due=total,
-            amount_remaining=total,
-            subtotal=total,
-            subtotal_excluding_tax=total,
-            total=total,
-            total_excluding_tax=total,
-        )
+        invoice.update(dict.fromkeys(_LINE_TOTALS, total))
     state.emit("invoiceitem.created", item)
     return call.respond(item, params)
 
