@@ -20,6 +20,7 @@ secret-looking replaced by fixed placeholders. See ``tests/cassettes/README.md``
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import re
@@ -60,6 +61,34 @@ RECORDED_AGAINST_HEADER = "Konbini-Recorded-Against"
 CLIENT_SECRET_PLACEHOLDER = "pi_REDACTED_secret_REDACTED"
 
 _SECRETS = re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the package and the demo shop once, before any test (or parallel worker) runs.
+
+    Many tests start fresh interpreters (the CLI, the examples, the lazy imports, the
+    benchmarks); without bytecode each would compile the package's sources again (with
+    ``PYTHONDONTWRITEBYTECODE`` set nothing is ever cached). ``pip install`` compiles the same
+    way; the files go to ``__pycache__`` (ignored by git). Only the main process does it.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    root = Path(__file__).resolve().parent.parent
+    for folder in (root / "konbini_sdk", root / "examples"):
+        compileall.compile_dir(folder, quiet=1)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the modules holding a ``slow`` test first, each module's tests in their order.
+
+    The parallel workers take whole modules (``--dist loadscope``) in collection order; a long
+    module left for the end would keep one worker busy while the others sit idle.
+    """
+    slow_modules = {
+        getattr(item, "module", None) for item in items if item.get_closest_marker("slow")
+    }
+    # A stable sort: only whole modules move, and nothing else changes order.
+    items.sort(key=lambda item: getattr(item, "module", None) not in slow_modules)
 
 
 def normalised_form(body: bytes | str | None) -> list[tuple[str, str]]:

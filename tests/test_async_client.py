@@ -172,6 +172,7 @@ def test_one_order_paid_concurrently_gets_one_intent_and_one_voucher(emulator: A
     assert set(_per_order(emulator, "payment_intent.requires_action").values()) == {1}
 
 
+@pytest.mark.slow
 def test_a_sale_under_every_fault_kind_gets_one_intent_and_one_voucher_per_order(
     emulator: Any,
 ) -> None:

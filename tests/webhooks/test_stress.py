@@ -28,6 +28,8 @@ from tests.webhooks.conftest import StoreFactory
 from tests.webhooks.stress_worker import FirstRunFails, Journal, process_main, work
 from tests.webhooks.stripe_events import Stream, build_stream, expected_final_state, sign
 
+pytestmark = pytest.mark.slow
+
 N_EVENTS = 200
 N_DELIVERIES = 1000
 FAILURE_RATE = 0.05
