@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, Final, NoReturn, TextIO, cast
 
@@ -60,9 +60,9 @@ EXIT_INTERRUPTED: Final = 130
 
 #: Every exit code and its meaning (shown by ``konbini --help``).
 EXIT_CODES: Final = {
-    EXIT_OK: "success (wait: paid; --follow: refund succeeded)",
+    EXIT_OK: "success (wait: paid; --follow: refund succeeded; doctor: no problem found)",
     EXIT_API_ERROR: "Stripe (or the emulator) refused the request, or the object is not in a "
-    "state for it",
+    "state for it; doctor: problems found",
     EXIT_USAGE: "usage, validation or configuration error (bad option, live key, no target, "
     "an --api-base that is not Stripe or the emulator)",
     EXIT_NOT_FOUND: "no such PaymentIntent or Refund",
@@ -106,6 +106,8 @@ class Target:
     emulator: Any = None  # an in-process Emulator (pay --offline), stopped at exit
     #: How to wait between polls on the real clock (``main(sleep=...)`` in tests).
     sleep: Callable[[float], None] = time.sleep
+    #: The key in use (``doctor`` sends one request without the ``stripe`` package); never shown.
+    api_key: str = field(default="", repr=False)
 
     def control(self, method: str, path: str, form: dict[str, str] | None = None) -> Any:
         """Call the emulator's ``/_emulator`` control API (only with ``--api-base``)."""
@@ -285,6 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds after the deadline to keep waiting for Stripe's verdict (default 7200)",
     )
 
+    add(
+        "doctor",
+        "check the account: its default API version, whether Konbini is enabled (test mode), "
+        "and each webhook endpoint's API version and events (a live key is accepted here: "
+        "read-only)",
+    )
+
     emulator = add("emulator", "run the offline Stripe test-mode emulator")
     emulator.add_argument("--port", type=int, default=12111)
     emulator.add_argument("--host", default="127.0.0.1")
@@ -358,6 +367,20 @@ def _target(
         "(or set KONBINI_API_BASE), or set STRIPE_API_KEY=sk_test_... for Stripe test mode",
         EXIT_USAGE,
     )
+
+
+def _doctor_target(
+    args: argparse.Namespace, environ: dict[str, str], sleep: Callable[[float], None]
+) -> Target:
+    """``doctor``'s target: as every command's, except that a live key is taken (read-only)."""
+    key = environ.get("STRIPE_API_KEY", "").strip()
+    api_base = getattr(args, "api_base", None) or environ.get("KONBINI_API_BASE") or None
+    if key.startswith(_LIVE_PREFIXES) and api_base is None:
+        client = KonbiniClient(key, retry_policy=CLI_RETRY_POLICY, sleep=sleep)
+        return Target(client, None, sleep=sleep, api_key=key)
+    target = _target(args, environ, sleep)
+    target.api_key = key or EMULATOR_KEY
+    return target
 
 
 def _offline_target(sleep: Callable[[float], None] = time.sleep) -> Target:
@@ -810,6 +833,22 @@ def _duration(seconds: float) -> str:
     return f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
+def _cmd_doctor(target: Target, output: Output) -> int:
+    from konbini_sdk._doctor import run_doctor
+
+    if target.api_base is not None:
+        where = f"emulator (or API) at {target.api_base}"
+    elif target.api_key.startswith(_LIVE_PREFIXES):
+        where = "Stripe LIVE mode (read-only checks)"
+    else:
+        where = "Stripe test mode"
+    report = run_doctor(
+        target.client.stripe_client, target.api_key, api_base=target.api_base, target=where
+    )
+    output.result(report.as_json(), report.as_text())
+    return EXIT_API_ERROR if report.problems else EXIT_OK
+
+
 def _cmd_emulator(args: argparse.Namespace, output: Output) -> int:
     from konbini_sdk.testing import serve
 
@@ -997,6 +1036,9 @@ def main(
         with _sdk_logging(err, bool(getattr(args, "verbose", False))):
             if args.command == "emulator":
                 return _cmd_emulator(args, output)
+            if args.command == "doctor":
+                target = _doctor_target(args, env, sleep)
+                return _cmd_doctor(target, output)
             if args.command == "pay" and args.offline:
                 _test_key(env)
                 target = _offline_target(sleep)

@@ -386,6 +386,7 @@ def _r(method: str, template: str, module: str, returns: str) -> Route:
 ROUTES: tuple[Route, ...] = (
     _r("GET", "/v1/payment_intents", "_payment_intent_list_params", "list:payment_intent"),
     _r("POST", "/v1/payment_intents", "_payment_intent_create_params", "payment_intent"),
+    _r("GET", "/v1/payment_intents/search", "_payment_intent_search_params", "list:payment_intent"),
     _r("GET", "/v1/payment_intents/{intent}", "_payment_intent_retrieve_params", "payment_intent"),
     _r("POST", "/v1/payment_intents/{intent}", "_payment_intent_update_params", "payment_intent"),
     _r("POST", "/v1/payment_intents/{intent}/confirm", "_payment_intent_confirm_params", "payment_intent"),  # noqa: E501

@@ -37,6 +37,9 @@ from vcr.request import Request
 
 import konbini_sdk
 
+#: Fixtures shared by every directory: one PostgreSQL server and the test Django project.
+pytest_plugins = ["tests.postgres_server", "tests.django_project.fixtures"]
+
 CASSETTES = Path(__file__).parent / "cassettes"
 
 #: Every request is recorded as if sent to the real API, whatever address served it.
@@ -224,8 +227,16 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
             f"Stripe API {konbini_sdk.STRIPE_API_VERSION}"
         )
     else:
+        from tests.scenarios._target import throttled_http_client
+
+        # Under test mode's rate limit, also when the scenario suite runs in the same session.
         backend = StripeBackend(
-            mode, stripe.StripeClient(os.environ["STRIPE_API_KEY"], max_network_retries=0)
+            mode,
+            stripe.StripeClient(
+                os.environ["STRIPE_API_KEY"],
+                max_network_retries=0,
+                http_client=throttled_http_client(),
+            ),
         )
         recorded_against = f"stripe test mode, Stripe API {konbini_sdk.STRIPE_API_VERSION}"
     recorder = vcr.VCR(

@@ -161,6 +161,7 @@ def representative_run(emu: Emulator) -> None:
         )
         bare.v1.payment_methods.retrieve(method_id)
     bare.v1.payment_intents.list({"limit": 5})
+    bare.v1.payment_intents.search({"query": "metadata['order_id']:'conformance-card-1'"})
     bare.v1.refunds.list({"limit": 5})
     events = bare.v1.events.list({"limit": 100})
     bare.v1.events.retrieve(events.data[0].id)

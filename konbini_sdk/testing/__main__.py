@@ -28,6 +28,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="Stripe API version answered when a request sends no Stripe-Version header, and "
         f"of webhook endpoints created without one (default {DEFAULT_API_VERSION})",
     )
+    parser.add_argument(
+        "--without-konbini",
+        action="store_true",
+        help="play an account that has not enabled Konbini (konbini is dropped from "
+        "allowed_payment_method_types), e.g. to see `konbini doctor` report it",
+    )
     args = parser.parse_args(argv)
     try:
         serve(
@@ -42,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             api_version=args.api_version,
             realtime=args.realtime,
             log_limit=10_000,
+            konbini_enabled=not args.without_konbini,
         )
     except KeyboardInterrupt:
         return 0

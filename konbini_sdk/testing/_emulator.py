@@ -202,6 +202,7 @@ class Emulator:
         log_limit: int | None = None,
         voucher_quirks: VoucherQuirks | None = None,
         webhook_delivery: WebhookDelivery | None = None,
+        konbini_enabled: bool = True,
     ) -> None:
         if not _is_loopback(host):
             raise ValueError(f"the emulator serves loopback addresses only, not {host!r}")
@@ -222,6 +223,7 @@ class Emulator:
             settings=Settings(
                 expiry_buffer_seconds=expiry_buffer_seconds,
                 voucher_quirks=voucher_quirks or VoucherQuirks(),
+                konbini_enabled=konbini_enabled,
             ),
         )
         self._router = Router()
@@ -332,6 +334,21 @@ class Emulator:
     def expiry_buffer_seconds(self, value: float) -> None:
         """Change the buffer for vouchers confirmed from now on."""
         self._state.settings.expiry_buffer_seconds = value
+
+    @property
+    def konbini_enabled(self) -> bool:
+        """Whether Konbini is enabled on the emulated account (default ``True``).
+
+        ``False`` plays an account that has not enabled Konbini: ``konbini`` is dropped from
+        ``allowed_payment_method_types`` (PaymentIntents and Checkout Sessions) as Stripe drops
+        a type that is not enabled, so the answer's ``payment_method_types`` lacks it.
+        """
+        return self._state.settings.konbini_enabled
+
+    @konbini_enabled.setter
+    def konbini_enabled(self, value: bool) -> None:
+        with self._state.lock:
+            self._state.settings.konbini_enabled = bool(value)
 
     @property
     def voucher_quirks(self) -> VoucherQuirks:
@@ -780,6 +797,10 @@ class Emulator:
             return 200, {"ok": True, "emulator": EMULATOR_HEADER, "now": self.timestamp()}
         if parts == ["clock"] and method == "GET":
             return 200, {"now": self.timestamp()}
+        if parts == ["account"] and method in ("GET", "POST"):
+            if method == "POST":
+                self.konbini_enabled = _flag(_required(form, "konbini_enabled"), "konbini_enabled")
+            return 200, {"konbini_enabled": self.konbini_enabled}
         if (method, parts) == ("POST", ["clock", "advance"]):
             ran = self.advance(_number(_required(form, "seconds"), "seconds"))
             return 200, {"now": self.timestamp(), "transitions": ran}
@@ -896,6 +917,12 @@ def _number(value: str, name: str) -> float:
     if number < 0:
         raise ApiError(400, f"Invalid {name}: the clock only moves forward.", param=name)
     return number
+
+
+def _flag(value: str, name: str) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    raise ApiError(400, f"{name} must be true or false", param=name)
 
 
 def _required(form: dict[str, str], name: str) -> str:

@@ -57,6 +57,9 @@ class Settings:
     slip_lifetime_seconds: float = 1800.0
     #: Gaps in the vouchers the API answers; see :class:`VoucherQuirks`.
     voucher_quirks: VoucherQuirks = VoucherQuirks()
+    #: Whether Konbini is enabled on the emulated account. When not, ``konbini`` is dropped
+    #: from ``allowed_payment_method_types`` like any type an account has not enabled.
+    konbini_enabled: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from konbini_sdk.webhooks import (
     CheckoutAsyncPaymentFailed,
@@ -125,5 +126,40 @@ def process_main(
     attempts = work(store, deliveries, bodies, headers,
                     FirstRunFails(failing, Path(marker_dir)), record)  # fmt: skip
     store.close()
+    Path(journal_path).write_text("".join(runs))
+    return attempts
+
+
+def django_process_main(
+    database: dict[str, Any],
+    deliveries: list[str],
+    bodies: dict[str, bytes],
+    headers: dict[str, str],
+    failing: list[str],
+    marker_dir: str,
+    journal_path: str,
+) -> int:
+    """A worker process using ``DjangoEventStore`` on ``database`` (its DATABASES entry)."""
+    import django
+    from django.conf import settings
+
+    from tests.django_project import settings as project
+
+    values = {name: getattr(project, name) for name in dir(project) if name.isupper()}
+    values["DATABASES"] = {"default": database}
+    settings.configure(**values)
+    django.setup()
+    from django.db import connections
+
+    from konbini_sdk.contrib.django import DjangoEventStore
+
+    runs: list[str] = []
+
+    def record(event: WebhookEvent) -> None:
+        runs.append(f"{time.monotonic_ns()}\t{event.id}\t{type(event).__name__}\n")
+
+    attempts = work(DjangoEventStore(), deliveries, bodies, headers,
+                    FirstRunFails(failing, Path(marker_dir)), record)  # fmt: skip
+    connections.close_all()
     Path(journal_path).write_text("".join(runs))
     return attempts

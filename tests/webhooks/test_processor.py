@@ -25,7 +25,12 @@ from konbini_sdk.webhooks import (
     WebhookProcessor,
     parse_event,
 )
-from tests.webhooks.conftest import LEASE_STORE_KINDS, LEASE_STORE_PARAMS, StoreFactory
+from tests.webhooks.conftest import (
+    LEASE_STORE_KINDS,
+    LEASE_STORE_PARAMS,
+    StoreFactory,
+    worker_thread,
+)
 from tests.webhooks.stripe_events import (
     BASE_TIME,
     OLD_SECRET,
@@ -297,7 +302,7 @@ def test_two_workers_racing_on_one_event_run_it_once(
     first.on(PaymentSucceeded)(slow)
     second.on(PaymentSucceeded)(slow)
     answers: list[tuple[int, str]] = []
-    worker = threading.Thread(target=lambda: answers.append(deliver(first, PAID)))
+    worker = worker_thread(lambda: answers.append(deliver(first, PAID)))
     worker.start()
     assert entered.wait(10)
     # The loser must not acknowledge an event that is not done yet.
@@ -327,7 +332,7 @@ def test_busy_loser_is_not_lost_when_the_winner_fails(
     first.on(PaymentSucceeded)(failing)
     second.on(PaymentSucceeded)(lambda e: runs.append(e.id))
     answers: list[tuple[int, str]] = []
-    worker = threading.Thread(target=lambda: answers.append(deliver(first, PAID)))
+    worker = worker_thread(lambda: answers.append(deliver(first, PAID)))
     worker.start()
     assert entered.wait(10)
     assert deliver(second, PAID) == (409, "busy")
@@ -492,7 +497,7 @@ def test_log_levels_of_the_other_outcomes(store_factory: StoreFactory, clock: Cl
     first.on(PaymentSucceeded)(slow)
     unknown = encode(envelope("evt_cus", "customer.created", BASE_TIME, {"id": "cus_1"}))
     with capture_logs() as logs:
-        worker = threading.Thread(target=deliver, args=(first, PAID))
+        worker = worker_thread(lambda: deliver(first, PAID))
         worker.start()
         assert entered.wait(10)
         assert deliver(second, VOUCHER) == (409, "busy")

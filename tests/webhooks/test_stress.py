@@ -24,8 +24,14 @@ from pathlib import Path
 import pytest
 
 from konbini_sdk.webhooks import EventStore, OrderKey, WebhookEvent, parse_event
-from tests.webhooks.conftest import StoreFactory
-from tests.webhooks.stress_worker import FirstRunFails, Journal, process_main, work
+from tests.webhooks.conftest import STORE_KINDS, StoreFactory, end_of_thread
+from tests.webhooks.stress_worker import (
+    FirstRunFails,
+    Journal,
+    django_process_main,
+    process_main,
+    work,
+)
 from tests.webhooks.stripe_events import Stream, build_stream, expected_final_state, sign
 
 pytestmark = pytest.mark.slow
@@ -109,6 +115,8 @@ def run_threads(
             )
         except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
             errors.append(exc)
+        finally:
+            end_of_thread()
 
     threads = [
         threading.Thread(target=target, args=(plan.deliveries[i::workers],)) for i in range(workers)
@@ -122,7 +130,13 @@ def run_threads(
     return journal.runs
 
 
+#: DjangoEventStore runs its one-worker cases in the contract tests (test_processor.py) and its
+#: concurrent ones here (threads; worker processes): not these three again (~15 s).
+NOT_DJANGO = [k for k in STORE_KINDS if not str(getattr(k, "values", (k,))[0]).startswith("django")]
+
+
 @pytest.mark.parametrize(("seed", "n_events"), [(1, N_EVENTS), (2, N_EVENTS), (6, 700)])
+@pytest.mark.parametrize("store_kind", NOT_DJANGO, indirect=True)
 def test_one_worker(store_factory: StoreFactory, tmp_path: Path, seed: int, n_events: int) -> None:
     plan = make_plan(seed, n_events)
     runs = run_threads(plan, store_factory, tmp_path, workers=1)
@@ -138,18 +152,46 @@ def test_concurrent_workers(store_factory: StoreFactory, tmp_path: Path) -> None
 def test_sqlite_worker_processes(tmp_path: Path) -> None:
     from konbini_sdk.webhooks import SQLiteEventStore
 
-    plan = make_plan(4)
     db = tmp_path / "shared.sqlite3"
+    SQLiteEventStore(db).close()  # create the schema once, before the workers race
+    plan = make_plan(4)
+    runs = run_processes(plan, tmp_path, process_main, str(db))
+    store = SQLiteEventStore(db)
+    check(plan, store, runs)
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "backend", ["django_sqlite", pytest.param("django_postgres", marks=pytest.mark.postgres)]
+)
+def test_django_worker_processes(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """DjangoEventStore in worker processes sharing one database (SQLite file, PostgreSQL)."""
+    from django.db import connections
+
+    from konbini_sdk.contrib.django import DjangoEventStore
+
+    alias = request.getfixturevalue(backend)
+    database = {**connections[alias].settings_dict, "TEST": {}}
+    plan = make_plan(5)
+    runs = run_processes(plan, tmp_path, django_process_main, database)
+    check(plan, DjangoEventStore(alias), runs)
+
+
+def run_processes(
+    plan: Plan, tmp_path: Path, main: Callable[..., int], database: object
+) -> list[tuple[int, str, str]]:
+    """Run ``WORKERS`` processes (spawned), each with its own store on ``database``."""
     markers = tmp_path / "markers"
     markers.mkdir()
-    SQLiteEventStore(db).close()  # create the schema once, before the workers race
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         jobs = [
             pool.apply_async(
-                process_main,
+                main,
                 (
-                    str(db),
+                    database,
                     plan.deliveries[i::WORKERS],
                     plan.stream.bodies,
                     plan.headers,
@@ -167,6 +209,4 @@ def test_sqlite_worker_processes(tmp_path: Path) -> None:
         for line in (tmp_path / f"journal-{i}.tsv").read_text().splitlines():
             at, event_id, name = line.split("\t")
             runs.append((int(at), event_id, name))
-    store = SQLiteEventStore(db)
-    check(plan, store, runs)
-    store.close()
+    return runs

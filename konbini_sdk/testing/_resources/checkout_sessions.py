@@ -261,10 +261,12 @@ def _allowed(params: dict[str, Any], version: str) -> list[str] | None:
     return list(dict.fromkeys(names))
 
 
-def _narrow(allowed: list[str], currency: str) -> list[str]:
+def _narrow(allowed: list[str], currency: str, konbini_enabled: bool) -> list[str]:
     """Return the allowed types a session in ``currency`` can offer (others dropped)."""
     usable = [
-        name for name in allowed if name == "card" or (name == "konbini" and currency == "jpy")
+        name
+        for name in allowed
+        if name == "card" or (name == "konbini" and currency == "jpy" and konbini_enabled)
     ]
     if not usable:
         raise invalid(
@@ -310,7 +312,9 @@ def _create(call: Call) -> dict[str, Any]:
         )
     items = _items(state, params)
     if allowed is not None:
-        params["payment_method_types"] = _narrow(allowed, items[0]["price"]["currency"])
+        params["payment_method_types"] = _narrow(
+            allowed, items[0]["price"]["currency"], state.settings.konbini_enabled
+        )
     _check(state, params, items)
     # Only now, with every check passed: a refused create leaves nothing and emits nothing.
     _store_prices(state, items)

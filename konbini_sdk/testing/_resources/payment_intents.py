@@ -301,12 +301,17 @@ def _narrow(state: State, intent: dict[str, Any]) -> None:
     """Set ``payment_method_types`` from ``allowed_payment_method_types``, as Stripe does.
 
     A type that cannot be used is dropped without an error: one the emulator does not offer
-    (as a type not enabled on the account) or one that does not take the intent's currency
+    (as a type not enabled on the account; ``konbini`` too when the account has it disabled,
+    ``Settings.konbini_enabled``) or one that does not take the intent's currency
     (Konbini outside ``jpy``); its ``payment_method_options`` go with it. When nothing is
     left, the request is refused (400 ``payment_intent_invalid_parameter``).
     """
     allowed: list[str] = intent["allowed_payment_method_types"]
-    kinds = types(state)
+    kinds = {
+        name: kind
+        for name, kind in types(state).items()
+        if name != "konbini" or state.settings.konbini_enabled
+    }
     usable = [name for name in allowed if name in kinds and _takes(kinds[name], intent)]
     if not usable:
         raise invalid(

@@ -1,0 +1,1 @@
+"""Migrations of the konbini Django app (the event store's tables)."""

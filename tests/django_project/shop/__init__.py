@@ -1,0 +1,1 @@
+"""The shop app: orders fulfilled by webhook handlers."""
