@@ -81,11 +81,44 @@ def pytest_configure(config: pytest.Config) -> None:
         compileall.compile_dir(folder, quiet=1)
 
 
+#: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
+#: there is expensive (the benchmark run, Chromium) or stateful, and would otherwise be set up
+#: once on each worker that gets one of its tests. Every other test is scheduled on its own.
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/test_benchmarks_smoke.py",
+        "tests/shop/test_shop_browser.py",
+        "tests/test_hardening_privacy.py",
+        "tests/testing/test_webhook_delivery_mode.py",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n`` and the default ``--dist load``: each test goes to whichever worker is free,
+    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together.
+
+    (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
+    through an attribute pytest no longer reads.)
+    """
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return OneWorkerModules(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the modules holding a ``slow`` test first, each module's tests in their order.
 
-    The parallel workers take whole modules (``--dist loadscope``) in collection order; a long
-    module left for the end would keep one worker busy while the others sit idle.
+    The parallel workers take the tests in collection order: a long test left for the end
+    would keep one worker busy while the others sit idle.
     """
     slow_modules = {
         getattr(item, "module", None) for item in items if item.get_closest_marker("slow")
