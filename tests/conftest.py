@@ -32,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
 import stripe
+import structlog
 import vcr
 from vcr.request import Request
 
@@ -183,6 +184,20 @@ def _response_filter(recorded_against: str) -> Callable[[dict[str, Any]], dict[s
         return {**response, "headers": headers, "body": {"string": scrub(text).encode()}}
 
     return before_record_response
+
+
+@pytest.fixture(autouse=True)
+def structlog_left_unconfigured() -> Iterator[None]:
+    """Undo ``capture_logs``' side effect: it leaves ``structlog.is_configured()`` true.
+
+    The CLI configures structlog only when nobody else did, and some tests check that nobody
+    did: a test that captured logs must not leave the flag set for the tests after it,
+    whichever they are (the parallel workers run the tests in no fixed order).
+    """
+    was_configured = structlog.is_configured()
+    yield
+    if not was_configured and structlog.is_configured():
+        structlog.reset_defaults()
 
 
 @dataclass
