@@ -96,6 +96,26 @@ ONE_WORKER_MODULES = frozenset(
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers ``-n auto`` (the default, see pyproject.toml) starts: ``None`` lets
+    pytest-xdist decide (one per CPU); 0 runs serially, in this process. An explicit
+    ``-n N`` is obeyed.
+
+    Serially against Stripe test mode: the scenarios (``KONBINI_SCENARIOS_TARGET=stripe``) and
+    a re-recording on Stripe (``KONBINI_RECORD=1`` with a key) pace their requests under the
+    account's rate limit in one process; parallel workers would each pace alone.
+    Serially when only test files or tests are named (``pytest tests/test_x.py::name``): the
+    workers' start would cost more than they save, and ``-s`` and ``--pdb`` work as usual.
+    """
+    on_stripe = os.environ.get("KONBINI_SCENARIOS_TARGET") == "stripe" or (
+        bool(os.environ.get("KONBINI_RECORD")) and bool(os.environ.get("STRIPE_API_KEY"))
+    )
+    named = [arg.split("::", 1)[0] for arg in config.args]
+    only_files = bool(named) and all(arg.endswith(".py") for arg in named)
+    return 0 if on_stripe or only_files else None
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n`` and the default ``--dist load``: each test goes to whichever worker is free,
     except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together.
