@@ -10,26 +10,25 @@ import typing as _typing
 
 if _typing.TYPE_CHECKING:
     from konbini_sdk._api_version import STRIPE_API_VERSION, StripeVersionMismatchWarning
+    from konbini_sdk._async.card import AsyncCardPayments
+    from konbini_sdk._async.checkout import AsyncCheckoutSessions
+    from konbini_sdk._async.invoices import AsyncInvoices
+    from konbini_sdk._async.polling import AsyncPaymentStatusPoller
+    from konbini_sdk._async.refunds import AsyncRefunds
     from konbini_sdk._billing import (
-        AsyncInvoices,
         InvoiceLine,
-        Invoices,
         KonbiniInvoiceRequest,
         KonbiniSubscriptionRequest,
         SubscriptionItem,
     )
     from konbini_sdk._card import (
-        AsyncCardPayments,
         CardPaymentRequest,
         CardPaymentResult,
-        CardPayments,
     )
     from konbini_sdk._checkout import (
-        AsyncCheckoutSessions,
         CheckoutLineItem,
         CheckoutPriceData,
         CheckoutSessionRequest,
-        CheckoutSessions,
         CheckoutState,
     )
     from konbini_sdk._client import (
@@ -77,11 +76,9 @@ if _typing.TYPE_CHECKING:
     )
     from konbini_sdk._logging import redact_sensitive
     from konbini_sdk._polling import (
-        AsyncPaymentStatusPoller,
-        PaymentStatusPoller,
         PollingPolicy,
     )
-    from konbini_sdk._refunds import AsyncRefunds, Refunds, RefundState, RefundView
+    from konbini_sdk._refund_view import RefundState, RefundView
     from konbini_sdk._requests import (
         BillingDetails,
         ConfirmationNumber,
@@ -91,6 +88,11 @@ if _typing.TYPE_CHECKING:
     )
     from konbini_sdk._retry import RetryPolicy
     from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment
+    from konbini_sdk._sync.card import CardPayments
+    from konbini_sdk._sync.checkout import CheckoutSessions
+    from konbini_sdk._sync.invoices import Invoices
+    from konbini_sdk._sync.polling import PaymentStatusPoller
+    from konbini_sdk._sync.refunds import Refunds
     from konbini_sdk._voucher import Chain, StoreCode, Voucher
     from konbini_sdk.webhooks import (
         CheckoutAsyncPaymentFailed,
@@ -211,19 +213,19 @@ __all__ = [
 _LAZY: dict[str, str] = {
     "STRIPE_API_VERSION": "konbini_sdk._api_version",
     "StripeVersionMismatchWarning": "konbini_sdk._api_version",
-    "AsyncCardPayments": "konbini_sdk._card",
-    "AsyncCheckoutSessions": "konbini_sdk._checkout",
-    "AsyncInvoices": "konbini_sdk._billing",
+    "AsyncCardPayments": "konbini_sdk._async.card",
+    "AsyncCheckoutSessions": "konbini_sdk._async.checkout",
+    "AsyncInvoices": "konbini_sdk._async.invoices",
     "AsyncKonbiniClient": "konbini_sdk._client",
-    "AsyncPaymentStatusPoller": "konbini_sdk._polling",
-    "AsyncRefunds": "konbini_sdk._refunds",
+    "AsyncPaymentStatusPoller": "konbini_sdk._async.polling",
+    "AsyncRefunds": "konbini_sdk._async.refunds",
     "AuthenticationError": "konbini_sdk._exceptions",
     "BillingDetails": "konbini_sdk._requests",
     "CancellationRefusedError": "konbini_sdk._exceptions",
     "CardError": "konbini_sdk._exceptions",
     "CardPaymentRequest": "konbini_sdk._card",
     "CardPaymentResult": "konbini_sdk._card",
-    "CardPayments": "konbini_sdk._card",
+    "CardPayments": "konbini_sdk._sync.card",
     "Chain": "konbini_sdk._voucher",
     "CheckoutAsyncPaymentFailed": "konbini_sdk.webhooks",
     "CheckoutAsyncPaymentSucceeded": "konbini_sdk.webhooks",
@@ -231,7 +233,7 @@ _LAZY: dict[str, str] = {
     "CheckoutLineItem": "konbini_sdk._checkout",
     "CheckoutPriceData": "konbini_sdk._checkout",
     "CheckoutSessionRequest": "konbini_sdk._checkout",
-    "CheckoutSessions": "konbini_sdk._checkout",
+    "CheckoutSessions": "konbini_sdk._sync.checkout",
     "CheckoutState": "konbini_sdk._checkout",
     "ConfirmationNumber": "konbini_sdk._requests",
     "ConfirmationNumberRejectedError": "konbini_sdk._exceptions",
@@ -241,7 +243,7 @@ _LAZY: dict[str, str] = {
     "IdempotencyError": "konbini_sdk._exceptions",
     "InvalidRequestError": "konbini_sdk._exceptions",
     "InvoiceLine": "konbini_sdk._billing",
-    "Invoices": "konbini_sdk._billing",
+    "Invoices": "konbini_sdk._sync.invoices",
     "JST": "konbini_sdk._japanese",
     "KonbiniClient": "konbini_sdk._client",
     "KonbiniError": "konbini_sdk._exceptions",
@@ -262,16 +264,16 @@ _LAZY: dict[str, str] = {
     "PaymentProcessing": "konbini_sdk.webhooks",
     "PaymentState": "konbini_sdk._status",
     "PaymentStatus": "konbini_sdk._status",
-    "PaymentStatusPoller": "konbini_sdk._polling",
+    "PaymentStatusPoller": "konbini_sdk._sync.polling",
     "PaymentSucceeded": "konbini_sdk.webhooks",
     "PollingPolicy": "konbini_sdk._polling",
     "PostgresEventStore": "konbini_sdk.webhooks",
     "RateLimitedError": "konbini_sdk._exceptions",
     "RefundFailed": "konbini_sdk.webhooks",
-    "RefundState": "konbini_sdk._refunds",
+    "RefundState": "konbini_sdk._refund_view",
     "RefundUpdated": "konbini_sdk.webhooks",
-    "RefundView": "konbini_sdk._refunds",
-    "Refunds": "konbini_sdk._refunds",
+    "RefundView": "konbini_sdk._refund_view",
+    "Refunds": "konbini_sdk._sync.refunds",
     "ReissuedVoucher": "konbini_sdk._client",
     "RetryPolicy": "konbini_sdk._retry",
     "SQLiteEventStore": "konbini_sdk.webhooks",

@@ -1,4 +1,4 @@
-"""Checkout Sessions that offer Konbini: the request model and the service.
+"""Checkout Sessions that offer Konbini: the request model and what a session state means.
 
 Konbini's rules for Checkout (the ``checkout.session`` page of Stripe's Konbini guide):
 
@@ -21,10 +21,9 @@ voucher exists, wait); ``checkout.session.async_payment_succeeded`` means paid (
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self, TypeVar, cast
 
-import stripe
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -34,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from konbini_sdk._exceptions import VoucherUnavailableError, require_konbini
+from konbini_sdk._idempotency import ORDER_ID_METADATA_KEY
 from konbini_sdk._requests import (
     MAX_AMOUNT,
     MIN_AMOUNT,
@@ -43,7 +42,6 @@ from konbini_sdk._requests import (
     _expires_after_days,
     _metadata,
 )
-from konbini_sdk._retry import KeyChain, derived_key, order_key
 from konbini_sdk._rules import (
     AllowedPaymentMethodTypes,
     is_http_url,
@@ -53,22 +51,16 @@ from konbini_sdk._rules import (
     whole_number,
 )
 from konbini_sdk._rules import rule as _rule
-from konbini_sdk._sansio import drive, drive_async
-from konbini_sdk._service import Flow, ServiceCall, perform, perform_async, public_operation
 from konbini_sdk._status import stripe_mapping
-from konbini_sdk._voucher import Voucher
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
 
-    from konbini_sdk._client import AsyncKonbiniClient, KonbiniClient
 
 __all__ = [
-    "AsyncCheckoutSessions",
     "CheckoutLineItem",
     "CheckoutPriceData",
     "CheckoutSessionRequest",
-    "CheckoutSessions",
     "CheckoutState",
 ]
 
@@ -78,8 +70,6 @@ MAX_LINE_ITEMS: Final = 100
 MAX_CLIENT_REFERENCE_ID_LENGTH: Final = 200
 #: Largest quantity Checkout accepts for one line item.
 MAX_QUANTITY: Final = 999_999
-#: Metadata key under which the merchant's order id is stored on the session's PaymentIntent.
-ORDER_ID_METADATA_KEY: Final = "order_id"
 
 _ID_PREFIXES: Final = {"price": "price_", "product": "prod_", "customer": "cus_"}
 
@@ -418,215 +408,3 @@ class CheckoutState(BaseModel):
             url=data.get("url"),
             client_secret=data.get("client_secret"),
         )
-
-
-class _CheckoutFlows:
-    """Every Checkout operation written once, as steps (no I/O).
-
-    :class:`CheckoutSessions` performs the steps blocking, :class:`AsyncCheckoutSessions`
-    with ``await``. Each public method is one operation: one INFO ``konbini.operation`` line
-    (WARNING when it fails) with ids and states only; the requests inside log at DEBUG.
-    """
-
-    _client: KonbiniClient | AsyncKonbiniClient
-
-    def _public(
-        self,
-        operation: str,
-        context: Mapping[str, Any],
-        flow: Flow[_T],
-        describe: Callable[[_T], Mapping[str, Any]],
-    ) -> Flow[_T]:
-        return public_operation(self._client, operation, context, flow, describe)
-
-    def _create_op(
-        self, request: CheckoutSessionRequest, order_id: str, attempt: int
-    ) -> Flow[stripe.checkout.Session]:
-        return self._public(
-            "create_checkout_session",
-            {"order_id": order_id, "session_attempt": attempt},
-            self._create_flow(request, order_id, attempt),
-            _described,
-        )
-
-    def _retrieve_op(self, session_id: str) -> Flow[stripe.checkout.Session]:
-        flow = self._retrieve_flow(session_id)
-        return self._public(
-            "retrieve_checkout_session", {"session_id": session_id}, flow, _described
-        )
-
-    def _state_op(self, session_id: str) -> Flow[CheckoutState]:
-        return self._public(
-            "checkout_session_state",
-            {"session_id": session_id},
-            self._state_flow(session_id),
-            lambda state: {"status": state.status, "payment_status": state.payment_status},
-        )
-
-    def _expire_op(self, session_id: str) -> Flow[stripe.checkout.Session]:
-        flow = self._expire_flow(session_id)
-        return self._public("expire_checkout_session", {"session_id": session_id}, flow, _described)
-
-    def _voucher_op(self, session_id: str) -> Flow[Voucher]:
-        return self._public(
-            "checkout_session_voucher",
-            {"session_id": session_id},
-            self._voucher_flow(self._client, session_id),
-            lambda voucher: {"payment_intent_id": voucher.payment_intent_id},
-        )
-
-    def _create_flow(
-        self, request: CheckoutSessionRequest, order_id: str, attempt: int
-    ) -> Flow[stripe.checkout.Session]:
-        if request.client_reference_id not in (None, order_id):
-            raise _rule("client_reference_id", "must be absent or equal to the order_id argument")
-        if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
-            raise _rule("attempt", "must be an integer from 1")
-        if request.client_reference_id is None:
-            request = request.model_copy(update={"client_reference_id": order_id})
-        params = request.to_stripe_params()
-        operation = "checkout_session" if attempt == 1 else f"checkout_session_{attempt}"
-        chain = KeyChain(order_key(order_id, operation))
-        answer = yield ServiceCall(
-            "create", "checkout.sessions.create", (params,), chain, {"order_id": order_id}
-        )
-        session = cast("stripe.checkout.Session", answer.value)
-        require_konbini(session)
-        return session
-
-    def _retrieve_flow(self, session_id: str) -> Flow[stripe.checkout.Session]:
-        answer = yield ServiceCall(
-            "retrieve",
-            "checkout.sessions.retrieve",
-            (session_id, None),
-            context={"session_id": session_id},
-        )
-        return cast("stripe.checkout.Session", answer.value)
-
-    def _state_flow(self, session_id: str) -> Flow[CheckoutState]:
-        # The session and its PaymentIntent in one read: after the voucher expired only
-        # the intent's status tells the session is no longer awaiting payment.
-        answer = yield ServiceCall(
-            "retrieve",
-            "checkout.sessions.retrieve",
-            (session_id, {"expand": ["payment_intent"]}),
-            context={"session_id": session_id},
-        )
-        return CheckoutState.from_session(answer.value)
-
-    def _expire_flow(self, session_id: str) -> Flow[stripe.checkout.Session]:
-        answer = yield ServiceCall(
-            "cancel",
-            "checkout.sessions.expire",
-            (session_id, None),
-            KeyChain(
-                derived_key("cs", session_id, "expire", field_name="session_id", max_length=None)
-            ),
-            {"session_id": session_id},
-        )
-        return cast("stripe.checkout.Session", answer.value)
-
-    def _voucher_flow(
-        self, client: KonbiniClient | AsyncKonbiniClient, session_id: str
-    ) -> Flow[Voucher]:
-        state = CheckoutState.from_session((yield from self._retrieve_flow(session_id)))
-        if state.payment_intent_id is None:
-            raise VoucherUnavailableError(f"(none yet, session {session_id})", state.status, None)
-        return (yield from client._get_voucher_flow(state.payment_intent_id))
-
-
-def _described(session: stripe.checkout.Session) -> dict[str, Any]:
-    """Return a session operation's log fields: ids and states (no URL, secret or email)."""
-    return {
-        "session_id": getattr(session, "id", None),
-        "status": getattr(session, "status", None),
-        "payment_status": getattr(session, "payment_status", None),
-    }
-
-
-class CheckoutSessions(_CheckoutFlows):
-    """Checkout Sessions with Konbini, through a :class:`~konbini_sdk.KonbiniClient`.
-
-    Reach it as ``client.checkout``. Every call uses the client's retry policy and raises the
-    SDK's typed errors.
-    """
-
-    _client: KonbiniClient
-
-    def __init__(self, client: KonbiniClient) -> None:
-        self._client = client
-
-    def _perform(self, step: Any) -> Any:
-        return perform(self._client, step)
-
-    def create(
-        self, request: CheckoutSessionRequest, *, order_id: str, attempt: int = 1
-    ) -> stripe.checkout.Session:
-        """Create the Checkout Session of the merchant's order ``order_id``.
-
-        ``client_reference_id`` is set to ``order_id`` (it must be absent from ``request`` or
-        equal). The idempotency key derives from the order id: calling again for the same
-        order returns the same session (within Stripe's 24-hour key window), so a double
-        click or a retry never opens two sessions. To open a new session for the same order
-        on purpose (the first one expired), pass ``attempt=2`` (3, ...).
-        """
-        return drive(self._create_op(request, order_id, attempt), self._perform)
-
-    def retrieve(self, session_id: str) -> stripe.checkout.Session:
-        """Return the session's current state."""
-        return drive(self._retrieve_op(session_id), self._perform)
-
-    def state(self, session_id: str) -> CheckoutState:
-        """Return what the session's current state means (see :class:`CheckoutState`)."""
-        return drive(self._state_op(session_id), self._perform)
-
-    def expire(self, session_id: str) -> stripe.checkout.Session:
-        """Expire an open session, so the customer can no longer submit it."""
-        return drive(self._expire_op(session_id), self._perform)
-
-    def voucher(self, session_id: str) -> Voucher:
-        """Return the Konbini voucher of a completed session's PaymentIntent.
-
-        Reads the session, then its PaymentIntent. Raises ``VoucherUnavailableError`` when
-        the session has no PaymentIntent yet (the form was not submitted: ``status`` is the
-        session's) or the intent has no live voucher (paid with a card, paid at the store,
-        expired: ``status`` is the intent's).
-        """
-        return drive(self._voucher_op(session_id), self._perform)
-
-
-class AsyncCheckoutSessions(_CheckoutFlows):
-    """:class:`CheckoutSessions` for :class:`~konbini_sdk.AsyncKonbiniClient`, awaited.
-
-    Reach it as ``client.checkout``; every method behaves as its sync namesake.
-    """
-
-    _client: AsyncKonbiniClient
-
-    def __init__(self, client: AsyncKonbiniClient) -> None:
-        self._client = client
-
-    async def _perform(self, step: Any) -> Any:
-        return await perform_async(self._client, step)
-
-    async def create(
-        self, request: CheckoutSessionRequest, *, order_id: str, attempt: int = 1
-    ) -> stripe.checkout.Session:
-        """Create the order's Checkout Session; see :meth:`CheckoutSessions.create`."""
-        return await drive_async(self._create_op(request, order_id, attempt), self._perform)
-
-    async def retrieve(self, session_id: str) -> stripe.checkout.Session:
-        """Return the session's current state."""
-        return await drive_async(self._retrieve_op(session_id), self._perform)
-
-    async def state(self, session_id: str) -> CheckoutState:
-        """Return what the session's current state means (see :class:`CheckoutState`)."""
-        return await drive_async(self._state_op(session_id), self._perform)
-
-    async def expire(self, session_id: str) -> stripe.checkout.Session:
-        """Expire an open session, so the customer can no longer submit it."""
-        return await drive_async(self._expire_op(session_id), self._perform)
-
-    async def voucher(self, session_id: str) -> Voucher:
-        """Return the voucher of a completed session; see :meth:`CheckoutSessions.voucher`."""
-        return await drive_async(self._voucher_op(session_id), self._perform)

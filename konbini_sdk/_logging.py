@@ -214,27 +214,6 @@ _LEVELS: Final = {
 }
 
 
-def _live_config(structlog: Any) -> Any:
-    """Return structlog's own configuration object, when it has the expected shape, or None.
-
-    ``structlog.get_config()`` builds a new dict on every call, which was about a third of
-    the cost of a line its level filter drops. The object behind it (``_CONFIG`` in
-    ``structlog._config``, unchanged since structlog 18.1) is read directly when it has every
-    attribute :meth:`RedactingLogger._target` compares; otherwise ``get_config()`` is used.
-    """
-    config = getattr(getattr(structlog, "_config", None), "_CONFIG", None)
-    names = (
-        "default_processors",
-        "default_wrapper_class",
-        "logger_factory",
-        "default_context_class",
-        "cache_logger_on_first_use",
-    )
-    if config is None or not all(hasattr(config, name) for name in names):
-        return None
-    return config
-
-
 class RedactingLogger:
     """A structlog logger for the SDK that redacts before the configured processors run.
 
@@ -255,9 +234,8 @@ class RedactingLogger:
 
     def __init__(self, context: Mapping[str, Any] | None = None) -> None:
         self._context: dict[str, Any] = dict(redact_sensitive(None, "bind", dict(context or {})))
-        #: (processors, wrapper class, logger factory, context class, logger, enabled levels,
-        #: structlog's configuration object or None: see :func:`_live_config`)
-        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None, Any] | None = None
+        #: (processors, wrapper class, logger factory, context class, logger, enabled levels)
+        self._kept: tuple[Any, Any, Any, Any, Any, dict[str, bool] | None] | None = None
 
     def bind(self, **new_values: Any) -> RedactingLogger:
         """Return a logger whose lines also carry ``new_values`` (redacted)."""
@@ -282,17 +260,6 @@ class RedactingLogger:
         if structlog is None or not structlog.is_configured():
             # Nobody configured structlog (an application that did has imported it).
             return _STDLIB_TARGET, _STDLIB_LEVELS
-        kept = self._kept
-        if (
-            kept is not None
-            and (live := kept[6]) is not None
-            and live.cache_logger_on_first_use
-            and kept[0] is live.default_processors
-            and kept[1] is live.default_wrapper_class
-            and kept[2] is live.logger_factory
-            and kept[3] is live.default_context_class
-        ):
-            return kept[4], kept[5]
         return self._refresh()
 
     def _refresh(self) -> tuple[Any, Mapping[str, bool] | None]:
@@ -324,7 +291,7 @@ class RedactingLogger:
         if callable(getattr(type(target), "is_enabled_for", None)):
             levels = {name: bool(target.is_enabled_for(n)) for name, n in _LEVELS.items()}
         if cache:
-            self._kept = (*current, target, levels, _live_config(structlog))
+            self._kept = (*current, target, levels)
         return target, levels
 
     def is_enabled(self, method: str) -> bool:

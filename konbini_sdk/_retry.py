@@ -23,32 +23,16 @@ Everything else is definitive and raised at once, notably
 A ``Retry-After`` header, when Stripe sends one, replaces the computed wait (capped by
 ``max_backoff_seconds``); a wait that would overrun the time budget ends the retries instead.
 
-**Which key is sent** (:class:`KeyChain`): keys are derived from the merchant's order id (or
-the PaymentIntent id) and the operation, ``konbini-sdk:v1:order:{order_id}:create``, so a
-crashed and restarted process, or a second thread, sends the same key as the first. Stripe
-stores the result of every request that began executing, errors included, for 24 hours and
-replays it (``Idempotent-Replayed: true``) to anyone sending the same key. A key whose stored
-result is an error would block the order for a day, so the chain moves to the next
-generation (``...:create:g2``, ``:g3`` ...) exactly when Stripe *replays* a definitive error
-for the current key. A replayed error proves the key is permanently bound to a request that
-created nothing, so no caller can ever create anything under it; every caller that reaches
-the same key gets the same replay and takes the same step, so concurrent callers walk one
-chain and meet on the same next key. A *fresh* definitive error does not move the chain (the
-next attempt sends the same key again; if Stripe stored the error it is replayed and the chain
-moves then): moving on a fresh error could let a slower caller, whose request with the old key
-was never stored, create a second object.
+Which idempotency key is sent, and when it moves on: :mod:`konbini_sdk._idempotency`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-from urllib.parse import quote
 
 import stripe
 from requests.structures import CaseInsensitiveDict
@@ -68,125 +52,19 @@ if TYPE_CHECKING:
     import tenacity
 
 __all__ = [
-    "KEY_PREFIX",
-    "KeyChain",
     "RetryPolicy",
     "call_with_retries",
     "call_with_retries_async",
-    "derived_key",
-    "intent_key",
     "is_definitive",
     "is_retryable",
-    "order_key",
     "retry_after_seconds",
     "was_replayed",
 ]
-
-#: Every idempotency key the SDK derives starts with this; ``v1`` versions the scheme.
-KEY_PREFIX: Final = "konbini-sdk:v1"
 
 #: Attempts per operation when no connection can be made (the request never left).
 CONNECTION_ATTEMPTS: Final = 2
 #: The longest wait before retrying a connection that could not be made.
 CONNECTION_RETRY_MAX_WAIT: Final = 0.25
-
-#: The longest order id (or merchant refund id) accepted, in characters.
-MAX_ORDER_ID_LENGTH: Final = 100
-
-#: Stripe accepts idempotency keys of at most 255 characters. Derived keys are ASCII (the id
-#: is percent-encoded), so they are as many bytes as characters.
-MAX_KEY_LENGTH: Final = 255
-
-#: The longest base key (generation 1): 15 characters stay free for ``:g<generation>``.
-MAX_BASE_KEY_LENGTH: Final = MAX_KEY_LENGTH - 15
-
-#: Characters ``quote(..., safe="-_.~")`` leaves as they are: such a part needs no encoding
-#: (and holds no control character).
-_UNQUOTED: Final = re.compile(r"[A-Za-z0-9_.~-]+")
-_CONTROL: Final = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _key_part(value: str, field_name: str, max_length: int | None = MAX_ORDER_ID_LENGTH) -> str:
-    if not isinstance(value, str) or not value or not value.strip():
-        raise KonbiniValidationError(field_name, "must be a non-empty string")
-    if max_length is not None and len(value) > max_length:
-        raise KonbiniValidationError(field_name, f"at most {max_length} characters")
-    if _UNQUOTED.fullmatch(value):
-        return value  # what quote() would return, without the per-character work
-    if _CONTROL.search(value):
-        raise KonbiniValidationError(field_name, "must not contain control characters")
-    # Percent-encoding keeps the key ASCII (it travels as an HTTP header) and injective:
-    # ':' is encoded too, so no order id can imitate another key's structure.
-    return quote(value, safe="-_.~")
-
-
-def derived_key(
-    kind: str,
-    value: str,
-    operation: str,
-    *,
-    field_name: str,
-    max_length: int | None = MAX_ORDER_ID_LENGTH,
-) -> str:
-    """Return the base idempotency key ``konbini-sdk:v1:{kind}:{id}:{operation}``.
-
-    The id is percent-encoded (readable for ordinary ids: ``order-1234`` stays as it is).
-    When the readable key would pass :data:`MAX_BASE_KEY_LENGTH` (an order id of 100 kanji is
-    900 characters encoded) the id is replaced by ``%h`` and the SHA-256 of its UTF-8 bytes
-    (64 hex digits): the same id always gives the same key, every key stays within Stripe's
-    255 characters with room for its generation suffix, and no encoded id can look like a
-    digest (percent-encoding never writes ``%h``). Raises ``KonbiniValidationError`` naming
-    ``field_name`` for an empty id, one over ``max_length`` characters (``None``: no limit)
-    or one with control characters.
-    """
-    key = f"{KEY_PREFIX}:{kind}:{_key_part(value, field_name, max_length)}:{operation}"
-    if len(key) > MAX_BASE_KEY_LENGTH:
-        digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
-        key = f"{KEY_PREFIX}:{kind}:%h{digest}:{operation}"
-        if len(key) > MAX_BASE_KEY_LENGTH:  # only an SDK operation name could do this
-            raise ValueError(f"operation name too long for an idempotency key: {operation!r}")
-    return key
-
-
-def order_key(order_id: str, operation: str) -> str:
-    """Return the base idempotency key of ``operation`` on the merchant's order ``order_id``.
-
-    Within Stripe's 255 characters for every accepted order id (see :func:`derived_key`).
-    """
-    return derived_key("order", order_id, operation, field_name="order_id")
-
-
-def intent_key(payment_intent_id: str, operation: str, discriminator: str | None = None) -> str:
-    """Return the base idempotency key of ``operation`` on a PaymentIntent.
-
-    ``discriminator`` separates repeated operations on purpose (a reissue names the voucher
-    it voids, so reissuing the same voucher twice still yields one new voucher); it is hashed
-    so that no URL or personal data ends up in a header or a log line.
-    """
-    if discriminator is not None:
-        operation += ":" + hashlib.sha256(discriminator.encode()).hexdigest()[:16]
-    return derived_key("pi", payment_intent_id, operation, field_name="payment_intent_id")
-
-
-@dataclass
-class KeyChain:
-    """The generations of one operation's idempotency key: ``base``, ``base:g2``, ...
-
-    Move to the next generation only when Stripe replays a definitive error for the current
-    key (see the module docstring for why that is safe and why nothing else is).
-    """
-
-    base: str
-    generation: int = 1
-
-    @property
-    def key(self) -> str:
-        """Return the key to send now."""
-        return self.base if self.generation == 1 else f"{self.base}:g{self.generation}"
-
-    def advance(self) -> None:
-        """Move to the next generation."""
-        self.generation += 1
 
 
 def _caseless(headers: Mapping[str, Any]) -> bool:
@@ -367,7 +245,9 @@ class RetryPolicy:
                     self.max_elapsed_seconds, clock, clock() if started_at is None else started_at
                 )
             ),
-            "wait": wait_retry_after(jitter, self.max_backoff_seconds),
+            "wait": wait_retry_after(
+                jitter, self.max_backoff_seconds, retry_after_seconds, CONNECTION_RETRY_MAX_WAIT
+            ),
             "before_sleep": before_sleep,
             "reraise": True,
         }
@@ -385,14 +265,18 @@ def call_with_retries(
 
     Most calls succeed at once, so the ``tenacity.Retrying`` (strategies, state, futures)
     is built only after a failure: ``retrying(started_at)`` returns it with its time budget
-    running from the first attempt's start. Its first attempt re-raises the first failure
-    without sending anything, so tenacity decides exactly as if it had run attempt 1 itself
-    (retry or not, the wait, ``before_sleep``, the stop); ``attempt(n)`` runs attempt n >= 2.
+    running from the first attempt's start. A definitive first failure is raised at once
+    (tenacity would not retry it either: a short traceback). Else its first attempt
+    re-raises the first failure without sending anything, so tenacity decides exactly as if
+    it had run attempt 1 itself (the wait, ``before_sleep``, the stop); ``attempt(n)`` runs
+    attempt n >= 2.
     """
     started = clock()
     try:
         return attempt(1)
-    except Exception as error:  # tenacity decides what is retried (reraise=True)
+    except Exception as error:
+        if not is_retryable(error):
+            raise  # what tenacity would decide (retry_if_exception(is_retryable)), at once
         first: Exception | None = error
     for state in retrying(started):
         with state:
@@ -413,7 +297,9 @@ async def call_with_retries_async(
     started = clock()
     try:
         return await attempt(1)
-    except Exception as error:  # tenacity decides what is retried (reraise=True)
+    except Exception as error:
+        if not is_retryable(error):
+            raise  # what tenacity would decide (retry_if_exception(is_retryable)), at once
         first: Exception | None = error
     async for state in retrying(started):
         with state:

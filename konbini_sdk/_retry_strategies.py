@@ -15,7 +15,6 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from konbini_sdk._exceptions import ConnectionFailedError
-from konbini_sdk._retry import CONNECTION_RETRY_MAX_WAIT, retry_after_seconds
 
 __all__ = ["stop_after_connection_failures", "stop_when_budget_spent", "wait_retry_after"]
 
@@ -48,18 +47,30 @@ class stop_when_budget_spent(stop_base):  # noqa: N801 (tenacity's naming)
 
 
 class wait_retry_after(wait_base):  # noqa: N801 (tenacity's naming)
-    """Wait what Stripe's ``Retry-After`` asks (capped), else what ``fallback`` computes."""
+    """Wait what Stripe's ``Retry-After`` asks (capped), else what ``fallback`` computes.
 
-    def __init__(self, fallback: wait_base, cap: float) -> None:
+    ``asked(error)`` reads the wait Stripe asked for (``None``: none); a connection that
+    could not be made waits at most ``connection_cap``.
+    """
+
+    def __init__(
+        self,
+        fallback: wait_base,
+        cap: float,
+        asked: Callable[[BaseException], float | None],
+        connection_cap: float,
+    ) -> None:
         self.fallback = fallback
         self.cap = cap
+        self.asked = asked
+        self.connection_cap = connection_cap
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
         error = outcome.exception() if outcome is not None and outcome.failed else None
         if isinstance(error, ConnectionFailedError):
-            return min(self.fallback(retry_state), CONNECTION_RETRY_MAX_WAIT)
-        asked = retry_after_seconds(error) if error is not None else None
+            return min(self.fallback(retry_state), self.connection_cap)
+        asked = self.asked(error) if error is not None else None
         if asked is not None:
             return min(asked, self.cap)
         return self.fallback(retry_state)

@@ -41,7 +41,7 @@ from konbini_sdk._exceptions import (
 from konbini_sdk._instructions import format_yen, render_text
 from konbini_sdk._japanese import JST
 from konbini_sdk._logging import redact_sensitive
-from konbini_sdk._refunds import SETTLED_STATES, RefundState, RefundView
+from konbini_sdk._refund_view import SETTLED_STATES, RefundState, RefundView
 from konbini_sdk._requests import BillingDetails, PaymentIntentRequest
 from konbini_sdk._retry import RetryPolicy
 from konbini_sdk._status import PaymentState, PaymentStatus, describe_payment

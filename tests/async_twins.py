@@ -27,9 +27,7 @@ import httpx
 import pytest
 import stripe
 
-from konbini_sdk import AsyncKonbiniClient, RetryPolicy
-from konbini_sdk._checkout import AsyncCheckoutSessions
-from konbini_sdk._refunds import AsyncRefunds
+from konbini_sdk import AsyncCheckoutSessions, AsyncKonbiniClient, AsyncRefunds, RetryPolicy
 from tests.conftest import StripeBackend, recording_mode
 
 

@@ -288,8 +288,6 @@ def test_pay_order_logs_one_info_line_and_debug_steps(emulator: Any) -> None:
     others = [(e["event"], e.get("operation"), e["log_level"]) for e in logs if e not in infos]
     assert others == [
         ("konbini.attempt", "create", "debug"),
-        ("konbini.operation", "create", "debug"),
         ("konbini.attempt", "confirm", "debug"),
-        ("konbini.operation", "confirm", "debug"),
     ]
     assert "taro.yamada@example.com" not in repr(logs)

@@ -17,8 +17,7 @@ from konbini_sdk import (
 )
 from konbini_sdk._billing import InvoiceLine, KonbiniInvoiceRequest
 from konbini_sdk._card import CardPaymentRequest
-from konbini_sdk._refunds import _object_key, refund_idempotency_key
-from konbini_sdk._retry import (
+from konbini_sdk._idempotency import (
     KEY_PREFIX,
     MAX_KEY_LENGTH,
     MAX_ORDER_ID_LENGTH,
@@ -26,7 +25,9 @@ from konbini_sdk._retry import (
     derived_key,
     intent_key,
     order_key,
+    refund_idempotency_key,
 )
+from konbini_sdk._idempotency import refund_object_key as _object_key
 from konbini_sdk.testing import Emulator
 from tests.emulated import emu, konbini, sleeps  # noqa: F401 - fixtures
 from tests.testing.conftest import konbini_params

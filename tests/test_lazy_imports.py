@@ -78,9 +78,10 @@ def test_the_client_loads_neither_webhooks_nor_checkout_and_webhooks_not_psycopg
         """
         import sys
         from konbini_sdk import KonbiniClient
-        client_path = {"konbini_sdk.webhooks", "konbini_sdk._checkout"} & set(sys.modules) != set()
+        checkout_modules = {"konbini_sdk._checkout", "konbini_sdk._sync.checkout"}
+        client_path = {"konbini_sdk.webhooks", *checkout_modules} & set(sys.modules) != set()
         checkout = KonbiniClient("sk_test_x").checkout
-        assert type(checkout).__module__ == "konbini_sdk._checkout"
+        assert type(checkout).__module__ == "konbini_sdk._sync.checkout"
         from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor
         webhooks_psycopg = "psycopg" in sys.modules
         from konbini_sdk import PostgresEventStore
@@ -140,13 +141,13 @@ def test_the_client_imports_the_refunds_on_first_use() -> None:
         """
         import sys
         from konbini_sdk import KonbiniClient
-        before = "konbini_sdk._refunds" in sys.modules
+        before = {"konbini_sdk._sync.refunds", "konbini_sdk._refund_view"} & set(sys.modules)
         client = KonbiniClient("sk_test_x")
         refunds = client.refunds
         print(before, type(refunds).__name__, client.refunds is refunds)
         """
     )
-    assert out == "False Refunds True"
+    assert out == "set() Refunds True"
 
 
 def test_a_retry_imports_tenacity_and_retries() -> None:
@@ -175,3 +176,20 @@ def test_a_retry_imports_tenacity_and_retries() -> None:
         """
     )
     assert out == "False True done [1, 2]"
+
+
+def test_the_webhook_path_loads_no_retry_machinery_and_no_stripe_service() -> None:
+    """Issue 18: the refund view is apart from the refund service."""
+    out = _fresh(
+        """
+        import sys
+        from konbini_sdk.webhooks import RefundUpdated, WebhookProcessor
+        loaded = sorted(
+            name for name in sys.modules
+            if name in {"konbini_sdk._retry", "konbini_sdk._engine", "tenacity"}
+            or name.startswith(("konbini_sdk._async", "konbini_sdk._sync"))
+        )
+        print(loaded, RefundUpdated.__name__)
+        """
+    )
+    assert out == "[] RefundUpdated"

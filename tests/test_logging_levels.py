@@ -80,14 +80,8 @@ def _configure_cached(level: int, sink: io.StringIO) -> None:
     )
 
 
-@pytest.mark.parametrize("live_config", [True, False], ids=["config-object", "get_config"])
-def test_a_kept_logger_follows_reconfiguration_and_capture_logs(
-    sink: io.StringIO, monkeypatch: pytest.MonkeyPatch, live_config: bool
-) -> None:
-    """The same, whether the kept logger is checked against structlog's configuration
-    object (read directly) or, where it has another shape, against ``get_config()``."""
-    if not live_config:
-        monkeypatch.setattr(_logging, "_live_config", lambda _structlog: None)
+def test_a_kept_logger_follows_reconfiguration_and_capture_logs(sink: io.StringIO) -> None:
+    """The kept logger is checked against ``structlog.get_config()`` on every line."""
     log = get_logger()
     _configure_cached(logging.INFO, sink)
     log.debug("dropped", order_id="o-1")
@@ -154,13 +148,3 @@ def test_bound_loggers_share_the_kept_logger(sink: io.StringIO) -> None:
         {"component": "webhooks", "event_id": "evt_1", "email": "[REDACTED]", "event": "second"},
         {"component": "webhooks", "email": "[REDACTED]", "event": "third"},
     ]
-
-
-def test_the_configuration_object_is_found_in_the_installed_structlog(sink: io.StringIO) -> None:
-    """The fast check is really in use (else every line would call ``get_config()``)."""
-    _configure_cached(logging.INFO, sink)
-    log = get_logger()
-    log.info("one")
-    assert log._kept is not None
-    assert log._kept[6] is not None
-    assert log._kept[6].default_processors is structlog.get_config()["processors"]

@@ -21,7 +21,7 @@ from konbini_sdk import (
     PaymentIntentRequest,
     VoucherUnavailableError,
 )
-from konbini_sdk._client import order_changes, order_search_query
+from konbini_sdk._intents import order_changes, order_search_query
 from konbini_sdk.testing import Emulator
 from tests.emulated import (  # noqa: F401 - fixtures
     emu,

@@ -21,8 +21,8 @@ from konbini_sdk import (
     PaymentIntentRequest,
     normalize_confirmation_number,
 )
+from konbini_sdk._idempotency import MAX_KEY_LENGTH, KeyChain, order_key
 from konbini_sdk._requests import metadata_with_order_id
-from konbini_sdk._retry import MAX_KEY_LENGTH, KeyChain, order_key
 from tests.fuzzing import FUZZ
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

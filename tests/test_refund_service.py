@@ -15,7 +15,8 @@ from konbini_sdk import (
     RateLimitedError,
     RetryPolicy,
 )
-from konbini_sdk._refunds import RefundState, RefundView, refund_idempotency_key
+from konbini_sdk._idempotency import refund_idempotency_key
+from konbini_sdk._refund_view import RefundState, RefundView
 from konbini_sdk.testing import Emulator, RefundBankAccount
 from konbini_sdk.testing._resources.refunds import EXPIRES_AFTER_SECONDS, SETTLE_SECONDS
 from tests.emulated import emu, sleeps  # noqa: F401 - fixtures

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import JST
-from konbini_sdk._refunds import RefundState, RefundView
+from konbini_sdk._refund_view import RefundState, RefundView
 from tests.spec_check import response_errors
 
 EMAIL = "jenny.rosen@example.com"

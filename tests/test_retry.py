@@ -16,15 +16,13 @@ from konbini_sdk import (
     RateLimitedError,
 )
 from konbini_sdk._exceptions import StripeAPIError, translate_stripe_error
+from konbini_sdk._idempotency import KeyChain, intent_key, order_key
 from konbini_sdk._retry import (
-    KeyChain,
     RetryPolicy,
     call_with_retries,
     call_with_retries_async,
-    intent_key,
     is_definitive,
     is_retryable,
-    order_key,
     retry_after_seconds,
     was_replayed,
 )

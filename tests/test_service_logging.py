@@ -1,4 +1,4 @@
-"""_service.call_stripe: DEBUG per successful attempt, one konbini.operation line per call."""
+"""The engine: DEBUG per attempt, INFO per retry, one konbini.operation line per operation."""
 # ruff: noqa: F811 - pytest fixtures imported from tests.emulated
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import stripe
 from structlog.testing import capture_logs
 
 from konbini_sdk import InvalidRequestError, KonbiniClient, RetryPolicy
-from konbini_sdk._service import call_stripe
 from konbini_sdk.testing import Emulator
 from tests.emulated import emu, sleeps  # noqa: F401 - fixtures
 from tests.testing.conftest import konbini_params
@@ -24,14 +23,17 @@ def konbini(emu: Emulator, sleeps: list[float]) -> KonbiniClient:
 
 
 def _retrieve(konbini: KonbiniClient, intent_id: str) -> stripe.PaymentIntent:
-    return call_stripe(
-        konbini,
-        "retrieve",
-        lambda options: konbini.stripe_client.v1.payment_intents.retrieve(
-            intent_id, None, options
-        ),
-        context={"payment_intent_id": intent_id},
-    ).value
+    engine = konbini.engine
+    with engine.operation("retrieve", {"payment_intent_id": intent_id}) as op:
+        intent = engine.send(
+            "retrieve",
+            lambda options: konbini.stripe_client.v1.payment_intents.retrieve(
+                intent_id, None, options
+            ),
+            context={"payment_intent_id": intent_id},
+        ).value
+        op.done(object=intent.object, object_id=intent.id)
+        return intent
 
 
 def _intent(konbini: KonbiniClient) -> str:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic_core import from_json, to_json
 
 from konbini_sdk._exceptions import VoucherUnavailableError, WebhookError
-from konbini_sdk._refunds import RefundView
+from konbini_sdk._refund_view import RefundView
 from konbini_sdk._voucher import Voucher, voucher_input
 
 __all__ = [
@@ -63,9 +63,6 @@ class OrderKey(NamedTuple):
     terminal: int
     created: int
     rank: int
-
-
-_tuple_new: Final = tuple.__new__
 
 
 def _raw_object(value: object) -> dict[str, Any]:
@@ -189,18 +186,16 @@ class _FixedStateEvent(WebhookEvent):
     @property
     def order_key(self) -> OrderKey:
         """Return the event's :class:`OrderKey` (from the class' fixed finality and rank)."""
-        # OrderKey(...) without the named tuple's Python-level __new__ (the same tuple).
-        parts = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
-        return _tuple_new(OrderKey, parts)
+        return OrderKey(int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
 
     def _record_fields(self) -> tuple[str, str, str, OrderKey, str, str]:
         """``(id, type, object_key, order_key, state, change)`` without the property hops."""
-        order = (int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
+        order = OrderKey(int(self.fixed_terminal), int(self.created.timestamp()), self.fixed_rank)
         return (
             self.id,
             self.type,
             f"{self.object_kind}:{self.object_id}",
-            _tuple_new(OrderKey, order),
+            order,
             self.state,
             change_digest(self.raw),
         )

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk.webhooks._store import (
     Claim,
     ClaimOutcome,
@@ -72,11 +73,11 @@ class PostgresEventStore:
                 "PostgresEventStore needs psycopg: pip install 'konbini-sdk[postgres]'"
             )
         if not _PREFIX_RULE.fullmatch(table_prefix):
-            raise ValueError(
-                "table_prefix: lower-case letters, digits and _, at most 40 characters"
+            raise KonbiniValidationError(
+                "table_prefix", "lower-case letters, digits and _, at most 40 characters"
             )
         if max_connections < 1:
-            raise ValueError("max_connections: at least 1")
+            raise KonbiniValidationError("max_connections", "at least 1")
         self._dsn = dsn
         self._connect_timeout = connect_timeout
         self._events = sql.Identifier(f"{table_prefix}_events")
@@ -109,13 +110,8 @@ class PostgresEventStore:
                     " terminal INTEGER, created BIGINT, rank INTEGER,"
                     " event_id TEXT, event_type TEXT, state TEXT,"
                     " inflight_token TEXT, inflight_until DOUBLE PRECISION,"
-                    " updated_at DOUBLE PRECISION)"
+                    " updated_at DOUBLE PRECISION, change_digest TEXT)"
                 )
-            )
-            # The type and change digest of each object's latest event (added after the
-            # first release: existing tables gain the column here).
-            cur.execute(
-                self._sql("ALTER TABLE {objects} ADD COLUMN IF NOT EXISTS change_digest TEXT")
             )
 
     def _sql(self, template: str) -> sql.Composed:

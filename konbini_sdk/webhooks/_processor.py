@@ -36,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar, cast
 
-from konbini_sdk._exceptions import WebhookError
+from konbini_sdk._exceptions import KonbiniValidationError, WebhookError
 from konbini_sdk._logging import get_logger
 from konbini_sdk.webhooks._events import WebhookEvent, decode_event, parse_decoded
 from konbini_sdk.webhooks._oslocks import PROCESS
@@ -131,8 +131,6 @@ class WebhookResult:
         return "text/plain; charset=utf-8"
 
 
-_new: Final = object.__new__
-_tuple_new: Final = tuple.__new__
 _CLAIMED: Final = ClaimOutcome.CLAIMED
 _BUSY: Final = ClaimOutcome.BUSY
 _DUPLICATE: Final = ClaimOutcome.DUPLICATE
@@ -181,18 +179,18 @@ class WebhookProcessor:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if isinstance(secrets, str):
-            raise TypeError("secrets: give a list of secrets, e.g. [secret]")
+            raise KonbiniValidationError("secrets", "give a list of secrets, e.g. [secret]")
         cleaned = tuple(s for s in secrets if s and s.strip())
         if not cleaned or len(cleaned) != len(secrets):
-            raise ValueError("secrets: at least one, and every one non-empty")
+            raise KonbiniValidationError("secrets", "at least one, and every one non-empty")
         if tolerance <= 0:
-            raise ValueError("tolerance: a positive number of seconds")
+            raise KonbiniValidationError("tolerance", "a positive number of seconds")
         if lease_seconds <= 0:
-            raise ValueError("lease_seconds: a positive number of seconds")
+            raise KonbiniValidationError("lease_seconds", "a positive number of seconds")
         if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
-            raise TypeError("max_body_bytes: an int number of bytes")
+            raise KonbiniValidationError("max_body_bytes", "an int number of bytes")
         if max_body_bytes <= 0:
-            raise ValueError("max_body_bytes: a positive number of bytes")
+            raise KonbiniValidationError("max_body_bytes", "a positive number of bytes")
         self._max_body = max_body_bytes
         self._secrets = cleaned
         self._store: EventStore = (
@@ -235,17 +233,23 @@ class WebhookProcessor:
     def on(self, event_class: type[E]) -> Callable[[Handler[E]], Handler[E]]:
         """Register the handler of ``event_class``: ``@processor.on(PaymentSucceeded)``.
 
-        Raises ``ValueError`` if that class already has a handler, ``TypeError`` if it is not a
-        concrete typed event class.
+        Raises ``KonbiniValidationError`` if that class already has a handler, or if it is not
+        a concrete typed event class.
         """
         if not (isinstance(event_class, type) and issubclass(event_class, WebhookEvent)):
-            raise TypeError("event_class: a typed event class such as PaymentSucceeded")
+            raise KonbiniValidationError(
+                "event_class", "a typed event class such as PaymentSucceeded"
+            )
         if not event_class.event_types:
-            raise TypeError(f"event_class: {event_class.__name__} is not a concrete event class")
+            raise KonbiniValidationError(
+                "event_class", f"{event_class.__name__} is not a concrete event class"
+            )
 
         def register(handler: Handler[E]) -> Handler[E]:
             if event_class in self._handlers:
-                raise ValueError(f"{event_class.__name__} already has a handler (one per class)")
+                raise KonbiniValidationError(
+                    "event_class", f"{event_class.__name__} already has a handler (one per class)"
+                )
             self._handlers[event_class] = handler
             return handler
 
@@ -346,8 +350,7 @@ class WebhookProcessor:
         the line is filtered out).
         """
         store = self._store
-        # EventRecord(...) without the named tuple's Python-level __new__ (same tuple).
-        record: EventRecord = _tuple_new(EventRecord, event._record_fields())
+        record = EventRecord(*event._record_fields())
         try:
             claim = store.claim(record, now=self._clock(), lease_seconds=self._lease)
         except Exception as exc:
@@ -411,15 +414,4 @@ class WebhookProcessor:
 
     @staticmethod
     def _result(status: int, outcome: str, body: str, event: WebhookEvent) -> WebhookResult:
-        # WebhookResult's own (frozen dataclass) __init__ sets each field through
-        # object.__setattr__; filling the new instance's __dict__ gives the same object
-        # (equal, same repr) in about a third of the time.
-        result = _new(WebhookResult)
-        fields = result.__dict__
-        fields["status_code"] = status
-        fields["outcome"] = outcome
-        fields["body"] = body
-        fields["event_id"] = event.id
-        fields["event_type"] = event.type
-        fields["event"] = event
-        return result
+        return WebhookResult(status, outcome, body, event.id, event.type, event)

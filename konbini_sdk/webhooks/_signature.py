@@ -19,19 +19,11 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable, Sequence
-from typing import Final, NoReturn, Protocol
+from typing import Final, NoReturn
 
 from konbini_sdk._exceptions import WebhookError
 
 __all__ = ["SignatureVerifier"]
-
-
-class _Mac(Protocol):
-    """What the check needs of a keyed HMAC (``hmac.HMAC``, or the OpenSSL object it wraps)."""
-
-    def copy(self) -> _Mac: ...
-    def update(self, data: bytes, /) -> None: ...
-    def hexdigest(self) -> str: ...
 
 
 _SCHEME: Final = "v1"
@@ -53,12 +45,9 @@ class SignatureVerifier:
         self, secrets: Sequence[str], tolerance: int, now: Callable[[], float] = time.time
     ) -> None:
         self._keys = tuple(secret.encode("utf-8") for secret in secrets)
-        # One keyed HMAC per secret, copied per delivery: the key schedule is done once
-        # (``hmac.digest`` redoes it on every call). Where ``hmac.HMAC`` wraps OpenSSL's
-        # HMAC object (CPython's ``_hmac`` attribute) that object is copied directly: it has
-        # the same copy/update/hexdigest methods without the wrapper's Python frames.
-        macs = (hmac.new(key, digestmod="sha256") for key in self._keys)
-        self._macs: tuple[_Mac, ...] = tuple(getattr(mac, "_hmac", None) or mac for mac in macs)
+        # One keyed HMAC per secret, copied per delivery (``HMAC.copy``): the key schedule
+        # is done once (``hmac.digest`` redoes it on every call).
+        self._macs = tuple(hmac.new(key, digestmod="sha256") for key in self._keys)
         self._tolerance = tolerance
         self._now = now
 

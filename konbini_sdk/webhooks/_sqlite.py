@@ -25,18 +25,13 @@ A worker that dies mid-handler loses its locks with its process: Stripe's next d
 processed at once, not after a lease. A handler that runs long keeps its lock: it is never
 run a second time meanwhile (``lease_seconds`` is not used). Without POSIX locks (Windows),
 or with ``os_locks=False``, claims are leases in a ``konbini_webhook_claims`` table written
-in ``BEGIN IMMEDIATE`` transactions (two commits per event). A file is created for one kind
-of claim and refuses the other (``konbini_webhook_meta``), so workers cannot mix them.
+in ``BEGIN IMMEDIATE`` transactions (two commits per event). The two kinds of claim are two
+strategies (:class:`_OSLockClaims`, :class:`_LeaseClaims`); a file is created for one and
+refuses the other (``konbini_webhook_meta``), so workers cannot mix them.
 
 Commits use WAL with ``synchronous=NORMAL``: atomic and kept across a process crash,
 without an fsync each; an OS crash or power loss may forget the last few, whose events
 Stripe then delivers again (handlers should be idempotent anyway, see the processor).
-
-Files of the previous layout (``konbini_webhook_events`` + ``konbini_webhook_objects``, two
-transactions per event) are migrated when first opened: their records and object states are
-copied into the log in one transaction (the old tables are left as they were). Stop every
-worker of the old version before starting the new one: the two do not see each other's
-claims.
 
 Not for several machines: SQLite's (and the record locks') locking needs one local disk; use
 :class:`~konbini_sdk.webhooks.PostgresEventStore` there.
@@ -53,6 +48,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
+from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk.webhooks._events import OrderKey
 from konbini_sdk.webhooks._oslocks import (
     HAVE_OS_LOCKS,
@@ -98,7 +94,6 @@ _SCHEMA: Final = (
     ) WITHOUT ROWID""",
 )
 # The object's rows: this event's status (if recorded) and the order of its latest state.
-# (Rows migrated without an order have terminal NULL and only count as records.)
 _READ: Final = (
     "SELECT event_id, status, terminal, created, rank, seq, event_type, change_digest"
     " FROM konbini_webhook_log WHERE object_key = ?"
@@ -122,9 +117,7 @@ _INSERT_SUPERSEDED: Final = (
     " created, rank, state, seq, recorded_at, change_digest)"
     " VALUES (?, ?, ?, 'superseded', ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING"
 )
-_V1_TABLES: Final = ("konbini_webhook_events", "konbini_webhook_objects")
 _HELD_ELSEWHERE: Final = float("inf")
-_tuple_new: Final = tuple.__new__
 _CLAIMED: Final = ClaimOutcome.CLAIMED
 _BUSY: Final = ClaimOutcome.BUSY
 _SUPERSEDED: Final = ClaimOutcome.SUPERSEDED
@@ -165,14 +158,18 @@ class SQLiteEventStore:
     ) -> None:
         self._path = os.fspath(path)
         if self._path == ":memory:" or self._path.startswith("file::memory:"):
-            raise ValueError("SQLiteEventStore needs a file path; use MemoryEventStore in memory")
+            raise KonbiniValidationError(
+                "path", "SQLiteEventStore needs a file path; use MemoryEventStore in memory"
+            )
         if os_locks and not HAVE_OS_LOCKS:
-            raise ValueError("os_locks: this platform has no POSIX record locks (fcntl)")
+            raise KonbiniValidationError(
+                "os_locks", "this platform has no POSIX record locks (fcntl)"
+            )
         self._busy_timeout = busy_timeout
         self._idle: list[_Connection] = []
         self._idle_lock = threading.Lock()
         self._pid = PROCESS[0]
-        self._claims = "os_locks" if os_locks else "leases"
+        kind = "os_locks" if os_locks else "leases"
         conn = self._borrow()
         try:
             _enable_wal(conn, self._busy_timeout)
@@ -182,26 +179,22 @@ class SQLiteEventStore:
                 conn.execute(
                     "INSERT INTO konbini_webhook_meta (key, value) VALUES ('claims', ?)"
                     " ON CONFLICT DO NOTHING",
-                    (self._claims,),
+                    (kind,),
                 )
                 (recorded,) = conn.execute(
                     "SELECT value FROM konbini_webhook_meta WHERE key = 'claims'"
                 ).fetchone()
-                if recorded != self._claims:
-                    raise ValueError(
-                        f"os_locks: {self._path} is used with claims by {recorded};"
-                        f" every worker of one file must use the same (os_locks={not os_locks})"
+                if recorded != kind:
+                    raise KonbiniValidationError(
+                        "os_locks",
+                        f"{self._path} is used with claims by {recorded};"
+                        f" every worker of one file must use the same (os_locks={not os_locks})",
                     )
-                _add_change_column(conn)
-                _migrate_v1(conn)
         finally:
             self._give_back(conn)
-        self._locks: ObjectLocks | None = None
-        self._locks_pid = 0
-        #: claim token -> ``seq`` of its event's ``done`` row (read with the claim).
-        self._next_seq: dict[str, int] = {}
-        if os_locks:
-            self._object_locks()
+        self._claims: _OSLockClaims | _LeaseClaims = (
+            _OSLockClaims(self) if os_locks else _LeaseClaims(self)
+        )
 
     @property
     def path(self) -> str:
@@ -211,11 +204,7 @@ class SQLiteEventStore:
     @property
     def uses_os_locks(self) -> bool:
         """Whether claims are OS record locks (``True``) or leases in the database."""
-        return self._claims == "os_locks"
-
-    @property
-    def _lock_path(self) -> str:
-        return f"{self._path}-locks"
+        return isinstance(self._claims, _OSLockClaims)
 
     # --- connections ------------------------------------------------------------------------
 
@@ -265,100 +254,19 @@ class SQLiteEventStore:
             raise
         self._give_back(conn)
 
-    def _object_locks(self) -> ObjectLocks:
-        """Return the process' locks of the file (again after a fork or :meth:`close`)."""
-        locks = self._locks
-        if locks is None or self._locks_pid != PROCESS[0]:
-            with self._idle_lock:
-                if self._locks is None or self._locks_pid != PROCESS[0]:
-                    self._locks, self._locks_pid = locks_for(self._lock_path), PROCESS[0]
-                locks = self._locks
-        return locks
-
     # --- the store --------------------------------------------------------------------------
 
     def claim(self, event: EventRecord, *, now: float, lease_seconds: float) -> Claim:
         """Decide and record what to do with ``event``; see :class:`EventStore`."""
-        if self._claims != "os_locks":
-            return self._claim_lease(event, now, lease_seconds)
-        locks = self._locks
-        if locks is None or self._locks_pid != PROCESS[0]:
-            locks = self._object_locks()
-        key = event.object_key
-        token = locks.acquire(key)
-        try:
-            conn = self._borrow()
-            try:
-                rows = conn.hot.execute(_READ, (key,)).fetchall()
-                if not rows:  # a new object: nothing to decide but the lock
-                    outcome = _CLAIMED if token is not None else _BUSY
-                    seq = 1
-                else:
-                    status, row, seq = _summarise(rows, event)
-                    if token is None:  # held by another worker (thread or process)
-                        row.inflight_token, row.inflight_until = "elsewhere", _HELD_ELSEWHERE
-                    outcome = decide_claim(status, row, event, now)
-                    if outcome is _SUPERSEDED:
-                        _record_superseded(conn, event, now)
-            except sqlite3.Error:
-                conn.close()
-                raise
-            self._idle.append(conn)
-        except BaseException:
-            locks.release(token)
-            raise
-        if outcome is _CLAIMED:
-            self._next_seq[token] = seq  # type: ignore[index]  # CLAIMED: token is set
-            claim: Claim = _tuple_new(Claim, (outcome, event, token))  # Claim(...), faster
-            return claim
-        locks.release(token)
-        return Claim(outcome, event)
+        return self._claims.claim(event, now, lease_seconds)
 
     def complete(self, claim: Claim, *, now: float) -> bool:
-        """Record the claimed event done (one INSERT, one commit), then free the object."""
-        if self._claims != "os_locks":
-            return self._complete_lease(claim, now)
-        event = claim.event
-        order = event.order
-        seq = self._next_seq.pop(claim.token, None)  # type: ignore[arg-type]
-        try:
-            conn = self._borrow()
-            try:
-                if seq is not None:
-                    inserted = conn.hot.execute(
-                        _INSERT_DONE_AT,
-                        (event.object_key, event.event_id, event.event_type, order[0],
-                         order[1], order[2], event.state, seq, now, event.change or None),
-                    ).rowcount  # fmt: skip
-                else:  # not claimed here (or claimed before a fork): the seq from the table
-                    inserted = conn.execute(
-                        _INSERT_DONE,
-                        (event.object_key, event.event_id, event.event_type, *order,
-                         event.state, now, event.change or None),
-                    ).rowcount  # fmt: skip
-            except sqlite3.Error:
-                conn.close()
-                raise
-            self._idle.append(conn)
-        finally:
-            locks = self._locks
-            if locks is None or self._locks_pid != PROCESS[0]:
-                locks = self._object_locks()
-            locks.release(claim.token)
-        return inserted == 1
+        """Record the claimed event done, then free the object."""
+        return self._claims.complete(claim, now)
 
     def release(self, claim: Claim) -> None:
         """Drop the claim if it is still this worker's; nothing is written."""
-        if self._claims != "os_locks":
-            with self._transaction() as conn:
-                conn.execute(
-                    "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
-                    (claim.event.object_key, claim.token),
-                )
-            return
-        if claim.token is not None:
-            self._next_seq.pop(claim.token, None)
-        self._object_locks().release(claim.token)
+        self._claims.release(claim)
 
     def event_status(self, event_id: str) -> str | None:
         """``"done"``, ``"superseded"`` or ``None``.
@@ -406,68 +314,18 @@ class SQLiteEventStore:
             )
             return cursor.rowcount
 
-    def close(self) -> None:
-        """Close the idle connections (the store opens new ones if used again)."""
-        with self._idle_lock:
-            idle, self._idle = self._idle, []
-            locks, self._locks = self._locks, None
-        for conn in idle:
-            conn.close()
-        if locks is not None and self._locks_pid == PROCESS[0]:
-            done_with(locks)  # the lock file closes with its last store (and no claim held)
-
-    # --- leases (no POSIX record locks) -----------------------------------------------------
-
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connection() as conn, _immediate(conn):
             yield conn
 
-    def _claim_lease(self, event: EventRecord, now: float, lease_seconds: float) -> Claim:
-        with self._transaction() as conn:
-            status, row = _read_object(conn, event)
-            lease = conn.execute(
-                "SELECT token, until FROM konbini_webhook_claims WHERE object_key = ?",
-                (event.object_key,),
-            ).fetchone()
-            if lease is not None:
-                row.inflight_token, row.inflight_until = lease
-            outcome = decide_claim(status, row, event, now)
-            if outcome is ClaimOutcome.SUPERSEDED:
-                _record_superseded(conn, event, now)
-            if outcome is not ClaimOutcome.CLAIMED:
-                return Claim(outcome, event)
-            token = secrets.token_hex(16)
-            conn.execute(
-                "INSERT INTO konbini_webhook_claims (object_key, token, until) VALUES (?, ?, ?)"
-                " ON CONFLICT (object_key) DO UPDATE SET token = excluded.token,"
-                " until = excluded.until",
-                (event.object_key, token, now + lease_seconds),
-            )
-            return Claim(outcome, event, token)
-
-    def _complete_lease(self, claim: Claim, now: float) -> bool:
-        event = claim.event
-        with self._transaction() as conn:
-            conn.execute(
-                "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
-                (event.object_key, claim.token),
-            )
-            return (
-                conn.execute(
-                    _INSERT_DONE,
-                    (
-                        event.object_key,
-                        event.event_id,
-                        event.event_type,
-                        *event.order,
-                        event.state,
-                        now,
-                        event.change or None,
-                    ),
-                ).rowcount
-                == 1
-            )
+    def close(self) -> None:
+        """Close the idle connections (the store opens new ones if used again)."""
+        with self._idle_lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+        self._claims.close()
 
 
 def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
@@ -543,54 +401,170 @@ def _summarise(
     return status, latest, last_seq + 1
 
 
+def _row(event: EventRecord, now: float) -> tuple[object, ...]:
+    """Return the log row's values for ``_INSERT_DONE`` and ``_INSERT_SUPERSEDED``."""
+    return (
+        event.object_key,
+        event.event_id,
+        event.event_type,
+        *event.order,
+        event.state,
+        now,
+        event.change or None,
+    )
+
+
 def _record_superseded(conn: sqlite3.Connection, event: EventRecord, now: float) -> None:
-    conn.execute(
-        _INSERT_SUPERSEDED,
-        (
-            event.object_key,
-            event.event_id,
-            event.event_type,
-            *event.order,
-            event.state,
-            now,
-            event.change or None,
-        ),
-    )
+    conn.execute(_INSERT_SUPERSEDED, _row(event, now))
 
 
-def _add_change_column(conn: sqlite3.Connection) -> None:
-    """Give a log created before change digests its ``change_digest`` column (once)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(konbini_webhook_log)")}
-    if "change_digest" not in columns:
-        conn.execute("ALTER TABLE konbini_webhook_log ADD COLUMN change_digest TEXT")
+class _OSLockClaims:
+    """Claims as OS record locks on ``{path}-locks``: one commit per event (see above)."""
+
+    def __init__(self, store: SQLiteEventStore) -> None:
+        self._store = store
+        self._lock_path = f"{store.path}-locks"
+        self._locks: ObjectLocks | None = None
+        self._locks_pid = 0
+        #: claim token -> ``seq`` of its event's ``done`` row (read with the claim).
+        self._next_seq: dict[str, int] = {}
+        self._guard = threading.Lock()
+        self._object_locks()
+
+    def _object_locks(self) -> ObjectLocks:
+        """Return the process' locks of the file (again after a fork or :meth:`close`)."""
+        locks = self._locks
+        if locks is None or self._locks_pid != PROCESS[0]:
+            with self._guard:
+                if self._locks is None or self._locks_pid != PROCESS[0]:
+                    self._locks, self._locks_pid = locks_for(self._lock_path), PROCESS[0]
+                locks = self._locks
+        return locks
+
+    def claim(self, event: EventRecord, now: float, lease_seconds: float) -> Claim:
+        """Lock the object, read its rows, decide; the lock is kept while CLAIMED."""
+        store = self._store
+        locks = self._locks
+        if locks is None or self._locks_pid != PROCESS[0]:
+            locks = self._object_locks()
+        key = event.object_key
+        token = locks.acquire(key)
+        try:
+            conn = store._borrow()
+            try:
+                rows = conn.hot.execute(_READ, (key,)).fetchall()
+                if not rows:  # a new object: nothing to decide but the lock
+                    outcome = _CLAIMED if token is not None else _BUSY
+                    seq = 1
+                else:
+                    status, row, seq = _summarise(rows, event)
+                    if token is None:  # held by another worker (thread or process)
+                        row.inflight_token, row.inflight_until = "elsewhere", _HELD_ELSEWHERE
+                    outcome = decide_claim(status, row, event, now)
+                    if outcome is _SUPERSEDED:
+                        _record_superseded(conn, event, now)
+            except sqlite3.Error:
+                conn.close()
+                raise
+            store._give_back(conn)
+        except BaseException:
+            locks.release(token)
+            raise
+        if outcome is _CLAIMED:
+            self._next_seq[token] = seq  # type: ignore[index]  # CLAIMED: token is set
+            return Claim(outcome, event, token)
+        locks.release(token)
+        return Claim(outcome, event)
+
+    def complete(self, claim: Claim, now: float) -> bool:
+        """One INSERT (with the ``seq`` read at the claim), one commit; then unlock."""
+        store = self._store
+        event = claim.event
+        order = event.order
+        seq = self._next_seq.pop(claim.token, None)  # type: ignore[arg-type]
+        try:
+            conn = store._borrow()
+            try:
+                if seq is not None:
+                    inserted = conn.hot.execute(
+                        _INSERT_DONE_AT,
+                        (event.object_key, event.event_id, event.event_type, order[0],
+                         order[1], order[2], event.state, seq, now, event.change or None),
+                    ).rowcount  # fmt: skip
+                else:  # not claimed here (or claimed before a fork): the seq from the table
+                    inserted = conn.execute(_INSERT_DONE, _row(event, now)).rowcount
+            except sqlite3.Error:
+                conn.close()
+                raise
+            store._give_back(conn)
+        finally:
+            locks = self._locks
+            if locks is None or self._locks_pid != PROCESS[0]:
+                locks = self._object_locks()
+            locks.release(claim.token)
+        return inserted == 1
+
+    def release(self, claim: Claim) -> None:
+        """Unlock the object; nothing is written."""
+        if claim.token is not None:
+            self._next_seq.pop(claim.token, None)
+        self._object_locks().release(claim.token)
+
+    def close(self) -> None:
+        """Close the lock file with the store's last use of it (no claim held)."""
+        with self._guard:
+            locks, self._locks = self._locks, None
+        if locks is not None and self._locks_pid == PROCESS[0]:
+            done_with(locks)
 
 
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """Copy a file of the previous layout into the log, once (inside the schema transaction)."""
-    tables = {
-        name
-        for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)", _V1_TABLES
-        )
-    }
-    if tables != set(_V1_TABLES):
-        return
-    done = conn.execute("SELECT 1 FROM konbini_webhook_meta WHERE key = 'migrated_v1'").fetchone()
-    if done is not None:
-        return
-    # Each object's latest state first (with its order), then every other event record
-    # (without one: the old layout kept the order of the latest event only).
-    conn.execute(
-        "INSERT INTO konbini_webhook_log (object_key, event_id, event_type, status, terminal,"
-        " created, rank, state, seq, recorded_at)"
-        " SELECT object_key, event_id, event_type, 'done', terminal, created, rank, state, 1,"
-        " coalesce(updated_at, 0) FROM konbini_webhook_objects"
-        " WHERE event_id IS NOT NULL AND terminal IS NOT NULL ON CONFLICT DO NOTHING"
-    )
-    conn.execute(
-        "INSERT INTO konbini_webhook_log"
-        " (object_key, event_id, event_type, status, seq, recorded_at)"
-        " SELECT object_key, event_id, event_type, status, 0, recorded_at"
-        " FROM konbini_webhook_events WHERE true ON CONFLICT DO NOTHING"
-    )
-    conn.execute("INSERT INTO konbini_webhook_meta (key, value) VALUES ('migrated_v1', 'yes')")
+class _LeaseClaims:
+    """Claims as leases in ``konbini_webhook_claims`` (no POSIX locks): two commits per event."""
+
+    def __init__(self, store: SQLiteEventStore) -> None:
+        self._store = store
+
+    def claim(self, event: EventRecord, now: float, lease_seconds: float) -> Claim:
+        """Read the object and its lease, decide; a CLAIMED event gets a lease row."""
+        with self._store._transaction() as conn:
+            status, row = _read_object(conn, event)
+            lease = conn.execute(
+                "SELECT token, until FROM konbini_webhook_claims WHERE object_key = ?",
+                (event.object_key,),
+            ).fetchone()
+            if lease is not None:
+                row.inflight_token, row.inflight_until = lease
+            outcome = decide_claim(status, row, event, now)
+            if outcome is ClaimOutcome.SUPERSEDED:
+                _record_superseded(conn, event, now)
+            if outcome is not ClaimOutcome.CLAIMED:
+                return Claim(outcome, event)
+            token = secrets.token_hex(16)
+            conn.execute(
+                "INSERT INTO konbini_webhook_claims (object_key, token, until) VALUES (?, ?, ?)"
+                " ON CONFLICT (object_key) DO UPDATE SET token = excluded.token,"
+                " until = excluded.until",
+                (event.object_key, token, now + lease_seconds),
+            )
+            return Claim(outcome, event, token)
+
+    def complete(self, claim: Claim, now: float) -> bool:
+        """Drop the lease and record the event done, in one transaction."""
+        event = claim.event
+        with self._store._transaction() as conn:
+            conn.execute(
+                "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
+                (event.object_key, claim.token),
+            )
+            return conn.execute(_INSERT_DONE, _row(event, now)).rowcount == 1
+
+    def release(self, claim: Claim) -> None:
+        """Delete the lease if it is still this worker's."""
+        with self._store._transaction() as conn:
+            conn.execute(
+                "DELETE FROM konbini_webhook_claims WHERE object_key = ? AND token = ?",
+                (claim.event.object_key, claim.token),
+            )
+
+    def close(self) -> None:
+        """Nothing to close: leases live in the database."""

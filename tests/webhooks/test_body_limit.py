@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from konbini_sdk import KonbiniValidationError
 from konbini_sdk.webhooks import MemoryEventStore, WebhookProcessor
 from tests.webhooks.stripe_events import BASE_TIME, SECRET, encode, envelope, payment_intent, sign
 from tests.webhooks.test_examples import load_example
@@ -40,9 +41,9 @@ def test_processor_limit_is_configurable() -> None:
     assert smaller.process(EVENT, sign(EVENT)).status_code == 413
     assert smaller.process(EVENT.decode(), sign(EVENT)).status_code == 413  # str bodies too
     for bad in (0, -1):
-        with pytest.raises(ValueError, match="max_body_bytes"):
+        with pytest.raises(KonbiniValidationError, match="max_body_bytes"):
             WebhookProcessor([SECRET], store=MemoryEventStore(), max_body_bytes=bad)
-    with pytest.raises(TypeError, match="max_body_bytes"):
+    with pytest.raises(KonbiniValidationError, match="max_body_bytes"):
         WebhookProcessor([SECRET], store=MemoryEventStore(), max_body_bytes=1.5)  # type: ignore[arg-type]
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import sqlite3
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ from konbini_sdk.webhooks import (
     PaymentSucceeded,
     RefundFailed,
     RefundUpdated,
-    SQLiteEventStore,
     VoucherIssued,
     WebhookEvent,
     WebhookProcessor,
@@ -171,37 +168,6 @@ def test_twin_of_a_superseded_event_does_not_run(store: EventStore) -> None:
     assert calls == Counter({"evt_p": 1})
 
 
-def test_sqlite_file_of_the_previous_release_gains_the_change_column(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.executescript(
-        """CREATE TABLE konbini_webhook_log (
-            object_key TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
-            status TEXT NOT NULL CHECK (status IN ('done', 'superseded')),
-            terminal INTEGER, created INTEGER, rank INTEGER, state TEXT,
-            seq INTEGER NOT NULL, recorded_at REAL NOT NULL,
-            PRIMARY KEY (object_key, event_id)) WITHOUT ROWID;
-        CREATE TABLE konbini_webhook_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)
-            WITHOUT ROWID;
-        INSERT INTO konbini_webhook_meta VALUES ('claims', 'os_locks');
-        INSERT INTO konbini_webhook_log VALUES ('payment_intent:pi_old', 'evt_old',
-            'payment_intent.succeeded', 'done', 1, 100, 4, 'succeeded', 1, 1.0);"""
-    )
-    conn.close()
-    store = SQLiteEventStore(path)
-    try:
-        processor, calls = _processor(store)
-        paid = payment_intent(PI, "succeeded", BASE_TIME)
-        assert _deliver(processor, envelope("evt_n1", "payment_intent.succeeded", BASE_TIME,
-                                            paid)) == "processed"  # fmt: skip
-        assert _deliver(processor, envelope("evt_n2", "payment_intent.succeeded", BASE_TIME,
-                                            paid)) == "duplicate"  # fmt: skip
-        assert store.event_status("evt_old") == "done"
-        assert calls == Counter({"evt_n1": 1})
-    finally:
-        store.close()
-
-
 # --- signed but malformed --------------------------------------------------------------------
 
 
@@ -299,42 +265,3 @@ def test_identical_second_expiry_arriving_early_still_runs(store: EventStore) ->
     outcomes = [_deliver(processor, e) for e in (v1, f1, f2, v2, twin)]
     assert outcomes == ["processed", "processed", "processed", "superseded", "duplicate"]
     assert calls == ["evt_v1", "evt_f1", "evt_f2"]
-
-
-@pytest.mark.postgres
-def test_postgres_tables_of_the_previous_release_gain_the_change_column(
-    postgres_dsn: str,
-) -> None:
-    import psycopg
-
-    from konbini_sdk.webhooks import PostgresEventStore
-
-    prefix = "t_prev_release"
-    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {prefix}_events, {prefix}_objects")
-        conn.execute(
-            f"CREATE TABLE {prefix}_objects (object_key TEXT PRIMARY KEY, terminal INTEGER,"
-            " created BIGINT, rank INTEGER, event_id TEXT, event_type TEXT, state TEXT,"
-            " inflight_token TEXT, inflight_until DOUBLE PRECISION, updated_at DOUBLE PRECISION)"
-        )
-        conn.execute(
-            "INSERT INTO t_prev_release_objects (object_key, terminal, created, rank, event_id,"
-            " event_type, state) VALUES ('payment_intent:pi_old', 1, 100, 4, 'evt_old',"
-            " 'payment_intent.succeeded', 'succeeded')"
-        )
-    store = PostgresEventStore(postgres_dsn, table_prefix=prefix)
-    try:
-        processor, calls = _processor(store)
-        paid = payment_intent(PI, "succeeded", BASE_TIME)
-        assert _deliver(processor, envelope("evt_pg1", "payment_intent.succeeded", BASE_TIME,
-                                            paid)) == "processed"  # fmt: skip
-        assert _deliver(processor, envelope("evt_pg2", "payment_intent.succeeded", BASE_TIME,
-                                            paid)) == "duplicate"  # fmt: skip
-        old = store.object_state("payment_intent:pi_old")
-        assert old is not None
-        assert old.event_id == "evt_old"
-        assert calls == Counter({"evt_pg1": 1})
-    finally:
-        store.close()
-        with psycopg.connect(postgres_dsn, autocommit=True) as conn:
-            conn.execute(f"DROP TABLE IF EXISTS {prefix}_events, {prefix}_objects")

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from konbini_sdk import KonbiniValidationError
 from konbini_sdk.webhooks import (
     Claim,
     EventRecord,
@@ -516,28 +517,28 @@ def test_log_levels_of_the_other_outcomes(store_factory: StoreFactory, clock: Cl
 
 def test_one_handler_per_event_class(processor: WebhookProcessor) -> None:
     processor.on(PaymentSucceeded)(lambda e: None)
-    with pytest.raises(ValueError, match="PaymentSucceeded already has a handler"):
+    with pytest.raises(KonbiniValidationError, match="PaymentSucceeded already has a handler"):
         processor.on(PaymentSucceeded)(lambda e: None)
-    with pytest.raises(TypeError, match="not a concrete event class"):
+    with pytest.raises(KonbiniValidationError, match="not a concrete event class"):
         processor.on(WebhookEvent)
-    with pytest.raises(TypeError, match="typed event class"):
+    with pytest.raises(KonbiniValidationError, match="typed event class"):
         processor.on(dict)  # type: ignore[type-var]
 
 
 def test_configuration_is_checked_and_secrets_are_not_shown(tmp_path: Path) -> None:
     store = MemoryEventStore()
-    with pytest.raises(TypeError, match="list of secrets"):
+    with pytest.raises(KonbiniValidationError, match="list of secrets"):
         WebhookProcessor(SECRET, store=store)
-    with pytest.raises(ValueError, match="secrets"):
+    with pytest.raises(KonbiniValidationError, match="secrets"):
         WebhookProcessor([], store=store)
-    with pytest.raises(ValueError, match="secrets"):
+    with pytest.raises(KonbiniValidationError, match="secrets"):
         WebhookProcessor([SECRET, " "], store=store)
-    with pytest.raises(ValueError, match="tolerance"):
+    with pytest.raises(KonbiniValidationError, match="tolerance"):
         WebhookProcessor([SECRET], store=store, tolerance=0)
-    with pytest.raises(ValueError, match="lease_seconds"):
+    with pytest.raises(KonbiniValidationError, match="lease_seconds"):
         WebhookProcessor([SECRET], store=store, lease_seconds=0)
     assert SECRET not in repr(WebhookProcessor([SECRET], store=store))
-    with pytest.raises(ValueError, match="file path"):
+    with pytest.raises(KonbiniValidationError, match="file path"):
         SQLiteEventStore(":memory:")
 
 

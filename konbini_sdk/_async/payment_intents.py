@@ -1,0 +1,614 @@
+"""The Konbini PaymentIntent operations: created, confirmed, retried, turned into a voucher.
+
+One order, one PaymentIntent, one live voucher:
+
+- ``create`` sends a key derived from the order id (``konbini-sdk:v1:order:{id}:create``):
+  retries, restarts and concurrent callers all get the same intent (for the 24 hours Stripe
+  keeps keys; store ``voucher.payment_intent_id`` with the order for later look-ups).
+- Before confirming, the intent's current state decides: a live voucher is returned as it
+  is, a paid, processing or canceled intent raises :class:`~konbini_sdk.VoucherUnavailableError`
+  naming the status, and only an unconfirmed intent is confirmed.
+- ``confirm`` sends a key derived from the intent (``konbini-sdk:v1:pi:{id}:confirm``). A
+  *replayed* success is Stripe's stored answer from earlier and may be stale, so the intent
+  is read again: if it shows a voucher, that is the voucher; if the voucher has since died
+  (expired, canceled) the key is obsolete and the next generation is used.
+- Re-confirming a live voucher on purpose is ``reissue_voucher``, which says which voucher
+  it voided; updates that void a voucher need ``void_voucher=True``.
+
+Requests go through ``stripe.StripeClient.raw_request``: the same request, encoding,
+headers and errors as ``stripe_client.v1.payment_intents``, without building a
+``stripe.PaymentIntent`` for answers only read inside an operation. The decisions are the
+pure functions of :mod:`konbini_sdk._intents`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+import stripe
+from stripe import StripeResponse
+
+from konbini_sdk._async.engine import AsyncEngine
+from konbini_sdk._engine import Answer
+from konbini_sdk._exceptions import (
+    SETTLED_STATUSES,
+    CancellationRefusedError,
+    IdempotencyError,
+    InvalidRequestError,
+    KonbiniValidationError,
+    Operation,
+    PaymentIntentStateError,
+    StripeAPIError,
+    error_intent_status,
+    require_konbini,
+)
+from konbini_sdk._idempotency import ORDER_ID_METADATA_KEY, KeyChain, intent_key, order_key
+from konbini_sdk._intents import (
+    INTENTS_PATH,
+    OnChange,
+    PaymentIntentChange,
+    ReissuedVoucher,
+    after_stale_answer,
+    confirm_request_params,
+    confirmation_number_params,
+    create_params,
+    has_voucher,
+    intent_path,
+    is_confirmable,
+    no_voucher_error,
+    order_changed_error,
+    order_changes,
+    order_search_query,
+    settled_voucher,
+    update_discriminator,
+    update_params,
+    voucher_identity,
+    voucher_url,
+)
+from konbini_sdk._requests import BillingDetails, PaymentIntentRequest
+from konbini_sdk._retry import RetryPolicy
+from konbini_sdk._voucher import Voucher
+
+__all__ = ["AsyncPaymentIntents", "read_intent"]
+
+
+async def request_intent(
+    engine: AsyncEngine,
+    operation: Operation,
+    method: str,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    context: Mapping[str, Any],
+    chain: KeyChain | None = None,
+    voids_voucher: bool = False,
+) -> Answer[StripeResponse]:
+    """Send one PaymentIntent request (``raw_request``) through ``engine``."""
+    stripe_client = engine.stripe_client
+    body = dict(params or {})
+    return await engine.send(
+        operation,
+        lambda options: stripe_client.raw_request_async(method, path, **body, **options),
+        chain=chain,
+        context=context,
+        voids_voucher=voids_voucher,
+    )
+
+
+async def read_intent(
+    engine: AsyncEngine, payment_intent_id: str, context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return the PaymentIntent's current JSON (one retried ``GET``)."""
+    context = {"payment_intent_id": payment_intent_id, **context}
+    answer = await request_intent(
+        engine, "retrieve", "get", intent_path(payment_intent_id), context=context
+    )
+    return _json(answer)
+
+
+def _json(answer: Answer[StripeResponse]) -> dict[str, Any]:
+    """Return the answer's decoded body (the intent, or a search result, as plain JSON)."""
+    return cast("dict[str, Any]", answer.value.data)
+
+
+def _voucher_fields(voucher: Voucher) -> dict[str, Any]:
+    return {"payment_intent_id": voucher.payment_intent_id, "status": "requires_action"}
+
+
+def _intent_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
+    return {"payment_intent_id": intent.get("id"), "status": intent.get("status")}
+
+
+class AsyncPaymentIntents:
+    """The PaymentIntent operations of :class:`~konbini_sdk.AsyncKonbiniClient`.
+
+    Each public method is one operation: one INFO ``konbini.operation`` line (WARNING when
+    it fails), its requests' attempts at DEBUG.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """Return the retry policy every operation of this client follows."""
+        return self._engine.policy
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """Return the engine the client's requests run on (the SDK's services use it)."""
+        return self._engine
+
+    def _payment_intent(self, answer: Answer[StripeResponse]) -> stripe.PaymentIntent:
+        """Build the ``stripe.PaymentIntent`` a public method returns, once, from the answer.
+
+        The same object ``stripe_client.v1.payment_intents`` returns: its class, values and
+        ``last_response``.
+        """
+        built = self._engine.stripe_client.deserialize(answer.value, api_mode="V1")
+        return cast("stripe.PaymentIntent", built)
+
+    async def create_payment_intent(
+        self, request: PaymentIntentRequest, *, order_id: str
+    ) -> stripe.PaymentIntent:
+        """Create (unconfirmed) the PaymentIntent of the merchant's order ``order_id``.
+
+        ``metadata.order_id`` is set to ``order_id``, and the idempotency key derives from
+        it: calling again for the same order returns the same intent (within Stripe's 24-hour
+        key window); the same order with different parameters raises ``IdempotencyError``.
+        """
+        with self._engine.operation("create", {"order_id": order_id}) as op:
+            answer = await self._create(request, order_id)
+            op.done(**_intent_fields(_json(answer)))
+            return self._payment_intent(answer)
+
+    async def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
+        """Return the PaymentIntent's current state (retried like every operation)."""
+        context = {"payment_intent_id": payment_intent_id}
+        with self._engine.operation("retrieve", context) as op:
+            path = intent_path(payment_intent_id)
+            answer = await request_intent(self._engine, "retrieve", "get", path, context=context)
+            op.done(status=_json(answer).get("status"))
+            return self._payment_intent(answer)
+
+    async def get_voucher(self, payment_intent_id: str) -> Voucher:
+        """Return the live voucher of an intent (``VoucherUnavailableError`` names why not)."""
+        with self._engine.operation("get_voucher", {"payment_intent_id": payment_intent_id}) as op:
+            intent = await read_intent(self._engine, payment_intent_id, {})
+            voucher = Voucher.from_payment_intent(intent)
+            op.done(**_voucher_fields(voucher))
+            return voucher
+
+    async def confirm(
+        self,
+        payment_intent_id: str,
+        billing: BillingDetails,
+        *,
+        confirmation_number: str | None = None,
+    ) -> Voucher:
+        """Confirm the intent server-side with the customer's billing details; its voucher.
+
+        Reads the intent first: a live voucher is returned as it is (no second voucher);
+        a paid, processing or canceled intent raises ``VoucherUnavailableError`` naming the
+        status. To replace a live voucher on purpose use ``reissue_voucher``.
+        """
+        with self._engine.operation("confirm", {"payment_intent_id": payment_intent_id}) as op:
+            params = confirm_request_params(billing, confirmation_number)
+            intent = await read_intent(self._engine, payment_intent_id, {})
+            voucher = await self._ensure_voucher(intent, params, {})
+            op.done(**_voucher_fields(voucher))
+            return voucher
+
+    async def pay_order(
+        self,
+        order_id: str,
+        request: PaymentIntentRequest,
+        billing: BillingDetails,
+        *,
+        confirmation_number: str | None = None,
+        payment_intent_id: str | None = None,
+        on_change: OnChange = "raise",
+    ) -> Voucher:
+        """Create and confirm the Konbini payment of order ``order_id``; its voucher.
+
+        Safe to call again for the same order (after a crash, a timeout, a double click, or
+        from two threads or tasks at once): it returns the order's one live voucher and never
+        creates a second intent or voucher. ``confirmation_number`` (else the request's own,
+        else one Stripe generates) is shown to the customer at the store. Raises
+        ``VoucherUnavailableError`` if the order's intent is already paid, processing or
+        canceled (its ``status`` says which).
+
+        Stripe forgets idempotency keys after 24 hours: store ``voucher.payment_intent_id``
+        with the order and pass it as ``payment_intent_id`` on later calls, so that no new
+        intent is created for the order then (its ``metadata.order_id`` must match).
+
+        When the order changed since its intent was created (another amount, description,
+        expiry...: see ``order_changes``), ``on_change`` decides:
+
+        - ``"raise"`` (default): ``OrderChangedError`` names the order, its intent when
+          known, and the changed fields; nothing is sent that would change anything.
+        - ``"update"``: the order's intent (``payment_intent_id``, else found by
+          ``metadata.order_id`` with Stripe's Search API) is updated to the new parameters,
+          which voids its live voucher, and confirmed: the returned voucher replaces the
+          old one (tell the customer). One PaymentIntent per order still. While the
+          customer is paying at the store Stripe refuses: ``CancellationRefusedError``.
+        """
+        context = {"order_id": order_id}
+        with self._engine.operation("pay_order", context) as op:
+            if on_change not in ("raise", "update"):
+                raise KonbiniValidationError("on_change", "must be 'raise' or 'update'")
+            # Both validate the input: nothing is sent for a bad request.
+            params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
+            order = create_params(request, order_id)
+            intent = await self._order_intent(order_id, request, payment_intent_id, on_change)
+            # A paid, processing or canceled intent cannot change: _ensure_voucher says which.
+            open_intent = voucher_url(intent) is not None or is_confirmable(intent)
+            changed = order_changes(intent, order) if open_intent else []
+            if changed:
+                if on_change == "raise":
+                    raise order_changed_error(order_id, str(intent["id"]), None, changed)
+                intent = await self._apply_order_change(intent, order, context)
+            voucher = await self._ensure_voucher(intent, params, context)
+            op.done(**_voucher_fields(voucher))
+            return voucher
+
+    async def reissue_voucher(
+        self,
+        payment_intent_id: str,
+        billing: BillingDetails,
+        *,
+        confirmation_number: str | None = None,
+    ) -> ReissuedVoucher:
+        """Confirm again on purpose: a new voucher, and the old one stops working.
+
+        Use it when the customer lost the voucher, or to change the billing details or the
+        confirmation number. The result names the voided ``hosted_voucher_url``: tell the
+        customer. Idempotent per voided voucher: two calls racing to replace the same voucher
+        produce one new voucher. Raises ``CancellationRefusedError`` while the customer is
+        paying at the store (the old voucher cannot be voided then), and
+        ``VoucherUnavailableError`` if the intent is paid, processing or canceled.
+        """
+        context = {"payment_intent_id": payment_intent_id}
+        with self._engine.operation("reissue_voucher", context) as op:
+            params = confirm_request_params(billing, confirmation_number)
+            intent = await read_intent(self._engine, payment_intent_id, {})
+            old_url = voucher_url(intent)
+            old = voucher_identity(intent)
+            chain = KeyChain(intent_key(payment_intent_id, "reissue", old or payment_intent_id))
+            voucher = await self._confirm_until(
+                intent,
+                params,
+                chain,
+                {},
+                accept=lambda current: voucher_identity(current) not in (None, old),
+                proceed=lambda current: is_confirmable(current) or has_voucher(current),
+            )
+            op.done(**_voucher_fields(voucher))
+            return ReissuedVoucher(voucher=voucher, voided_voucher_url=old_url)
+
+    async def update_payment_intent(
+        self,
+        payment_intent_id: str,
+        request: PaymentIntentRequest,
+        *,
+        void_voucher: bool = False,
+    ) -> PaymentIntentChange:
+        """Update amount and Konbini options (expiry, description, number) from ``request``.
+
+        Updating an intent that is awaiting store payment cancels its voucher (Stripe does
+        so implicitly); that only happens with ``void_voucher=True``, else
+        ``KonbiniValidationError`` is raised before anything is sent; while the customer is
+        paying at the store Stripe refuses: ``CancellationRefusedError``.
+        ``metadata.order_id`` is kept.
+        """
+        params = update_params(request)
+        return await self._update(payment_intent_id, params, void_voucher=void_voucher)
+
+    async def update_confirmation_number(
+        self,
+        payment_intent_id: str,
+        confirmation_number: str,
+        *,
+        void_voucher: bool = False,
+    ) -> PaymentIntentChange:
+        """Set the confirmation number for the next confirmation (see ``void_voucher``).
+
+        To issue a new voucher with a new number in one step, use ``reissue_voucher``.
+        """
+        params = confirmation_number_params(confirmation_number)
+        return await self._update(payment_intent_id, params, void_voucher=void_voucher)
+
+    async def cancel(
+        self,
+        payment_intent_id: str,
+        *,
+        reason: str | None = None,
+    ) -> PaymentIntentChange:
+        """Cancel the intent; its voucher (named in the result) stops working.
+
+        Raises ``CancellationRefusedError`` while the customer is paying at the store (retry
+        after the slip expires). ``reason`` is Stripe's ``cancellation_reason``
+        (``abandoned``, ``duplicate``, ``fraudulent``, ``requested_by_customer``).
+        """
+        context = {"payment_intent_id": payment_intent_id}
+        with self._engine.operation("cancel", context) as op:
+            current = await read_intent(self._engine, payment_intent_id, {})
+            old_url = voucher_url(current)
+            params: dict[str, Any] = {}
+            if reason is not None:
+                params["cancellation_reason"] = reason
+            chain = KeyChain(intent_key(payment_intent_id, "cancel"))
+            path = intent_path(payment_intent_id, "cancel")
+            try:
+                answer = await request_intent(
+                    self._engine, "cancel", "post", path, params, context=context, chain=chain
+                )
+            except InvalidRequestError as error:
+                decided = await self._decide_state_refusal(error, payment_intent_id)
+                raise decided from error.__cause__
+            op.done(**_intent_fields(_json(answer)))
+            return PaymentIntentChange(self._payment_intent(answer), old_url)
+
+    # ---------------------------------------------------------------- steps
+
+    async def _create(self, request: PaymentIntentRequest, order_id: str) -> Answer[StripeResponse]:
+        params = create_params(request, order_id)
+        chain = KeyChain(order_key(order_id, "create"))
+        answer = await request_intent(
+            self._engine,
+            "create",
+            "post",
+            INTENTS_PATH,
+            params,
+            context={"order_id": order_id},
+            chain=chain,
+        )
+        require_konbini(_json(answer))
+        return answer
+
+    async def _order_intent(
+        self,
+        order_id: str,
+        request: PaymentIntentRequest,
+        payment_intent_id: str | None,
+        on_change: OnChange,
+    ) -> dict[str, Any]:
+        """Return the order's intent: the one named, else created (or found) for the order."""
+        context = {"order_id": order_id}
+        if payment_intent_id is not None:
+            intent = await read_intent(self._engine, payment_intent_id, context)
+            if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+                raise KonbiniValidationError(
+                    "payment_intent_id", "must be the intent of this order (metadata.order_id)"
+                )
+        else:
+            try:
+                created = await self._create(request, order_id)
+            except IdempotencyError as error:
+                if error.http_status != 400:
+                    raise
+                # The order's creation key holds other parameters: the order changed.
+                if on_change == "raise":
+                    raise order_changed_error(order_id, None, error) from error.__cause__
+                intent = await self._find_order_intent(order_id, context, error)
+            else:
+                intent = _json(created)
+                if created.replayed:
+                    # A stored create answer shows the intent as it was then: read it now.
+                    intent = await read_intent(self._engine, str(intent["id"]), context)
+        require_konbini(intent)
+        return intent
+
+    async def _find_order_intent(
+        self, order_id: str, context: Mapping[str, Any], error: IdempotencyError
+    ) -> dict[str, Any]:
+        """Find the order's intent with the Search API (``metadata.order_id``).
+
+        Stripe's search index can lag behind by up to a minute: when it finds nothing, or
+        several live intents, ``OrderChangedError`` asks for ``payment_intent_id``.
+        """
+        query = {"query": order_search_query(order_id), "limit": 10}
+        path = f"{INTENTS_PATH}/search"
+        answer = await request_intent(self._engine, "retrieve", "get", path, query, context=context)
+        found = [
+            intent
+            for intent in _json(answer).get("data") or ()
+            if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) == order_id
+        ]
+        live = [intent for intent in found if intent.get("status") != "canceled"]
+        if len(live) == 1:
+            return cast("dict[str, Any]", live[0])
+        if not found:
+            detail = (
+                "Stripe's search did not find it yet (its index can lag by a minute): pass "
+                "payment_intent_id (the voucher's payment_intent_id you stored) with "
+                "on_change='update'"
+            )
+            raise order_changed_error(order_id, None, error, detail=detail) from error.__cause__
+        if not live:  # only canceled ones: the newest says why no voucher can be issued
+            return cast("dict[str, Any]", max(found, key=lambda intent: intent.get("created", 0)))
+        detail = (
+            "several live PaymentIntents carry this order_id: pass payment_intent_id to "
+            "say which one to update"
+        )
+        raise order_changed_error(order_id, None, error, detail=detail) from error.__cause__
+
+    async def _apply_order_change(
+        self, intent: Mapping[str, Any], order: dict[str, Any], context: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Update the order's intent to the changed order (voiding its live voucher, if any).
+
+        A paid, processing or canceled intent cannot change: ``VoucherUnavailableError``
+        names its status. The update's key derives from the change and the state it
+        replaces, so concurrent callers applying the same change update once.
+        """
+        old_url = voucher_url(intent)
+        if old_url is None and not is_confirmable(intent):
+            raise no_voucher_error(intent)
+        intent_id = str(intent["id"])
+        ctx = {"payment_intent_id": intent_id, **context}
+        path = intent_path(intent_id)
+        discriminator = update_discriminator(intent, order)
+        chain = KeyChain(intent_key(intent_id, "order_change", discriminator))
+        answer = await request_intent(
+            self._engine,
+            "update",
+            "post",
+            path,
+            order,
+            context=ctx,
+            chain=chain,
+            voids_voucher=old_url is not None,
+        )
+        if not answer.replayed:
+            return _json(answer)
+        # A stored answer: the change was made before, and may have been undone since.
+        current = await read_intent(self._engine, intent_id, context)
+        if not order_changes(current, order):
+            return current
+        chain = KeyChain(intent_key(intent_id, "order_change", uuid.uuid4().hex))
+        answer = await request_intent(
+            self._engine,
+            "update",
+            "post",
+            path,
+            order,
+            context=ctx,
+            chain=chain,
+            voids_voucher=voucher_url(current) is not None,
+        )
+        return _json(answer)
+
+    async def _ensure_voucher(
+        self, intent: Mapping[str, Any], params: dict[str, Any], context: Mapping[str, Any]
+    ) -> Voucher:
+        chain = KeyChain(intent_key(str(intent["id"]), "confirm"))
+        return await self._confirm_until(
+            intent, params, chain, context, accept=has_voucher, proceed=is_confirmable
+        )
+
+    async def _confirm_until(
+        self,
+        intent: Mapping[str, Any],
+        params: dict[str, Any],
+        chain: KeyChain,
+        context: Mapping[str, Any],
+        *,
+        accept: Callable[[Mapping[str, Any]], bool],
+        proceed: Callable[[Mapping[str, Any]], bool],
+    ) -> Voucher:
+        """Confirm until the intent's current state is ``accept``-able, trusting no replay.
+
+        ``accept(intent)`` says the confirmation we want has happened (its voucher is live);
+        ``proceed(intent)`` says confirming now is allowed. A replayed success, or a key
+        already used with other parameters, is checked against a fresh read: if the effect
+        is not there the key is obsolete (its voucher has since died) and the chain moves on.
+        """
+        intent_id = str(intent["id"])
+        ctx = {"payment_intent_id": intent_id, **context}
+        path = intent_path(intent_id, "confirm")
+        for _ in range(self._engine.policy.max_key_generations):
+            settled = settled_voucher(intent, accept, proceed)
+            if settled is not None:
+                return settled
+            answer: Answer[StripeResponse] | None
+            try:
+                answer = await request_intent(
+                    self._engine,
+                    "confirm",
+                    "post",
+                    path,
+                    params,
+                    context=ctx,
+                    chain=chain,
+                    voids_voucher=has_voucher(intent),
+                )
+            except IdempotencyError as error:
+                if error.http_status != 400:
+                    raise
+                answer = None
+            if answer is not None and not answer.replayed:
+                return Voucher.from_payment_intent(_json(answer))
+            intent = await read_intent(self._engine, intent_id, context)
+            after_stale_answer(intent, chain, accept, proceed)
+        raise no_voucher_error(intent)
+
+    async def _update(
+        self, payment_intent_id: str, params: dict[str, Any], *, void_voucher: bool
+    ) -> PaymentIntentChange:
+        context = {"payment_intent_id": payment_intent_id}
+        with self._engine.operation("update", context) as op:
+            current = await read_intent(self._engine, payment_intent_id, {})
+            old_url = voucher_url(current)
+            awaiting = has_voucher(current)
+            if awaiting and not void_voucher:
+                raise KonbiniValidationError(
+                    "void_voucher",
+                    "the intent is awaiting store payment; updating it voids the customer's "
+                    "voucher, so pass void_voucher=True and tell the customer",
+                )
+            # Updates may repeat on purpose, so the key is per call: retries reuse it.
+            chain = KeyChain(intent_key(payment_intent_id, "update", uuid.uuid4().hex))
+            try:
+                answer = await request_intent(
+                    self._engine,
+                    "update",
+                    "post",
+                    intent_path(payment_intent_id),
+                    params,
+                    context=context,
+                    chain=chain,
+                    voids_voucher=awaiting,
+                )
+            except InvalidRequestError as error:
+                if not awaiting:
+                    raise
+                decided = await self._decide_state_refusal(error, payment_intent_id)
+                raise decided from error.__cause__
+            if "allowed_payment_method_types" in params:
+                require_konbini(_json(answer))
+            op.done(**_intent_fields(_json(answer)))
+            return PaymentIntentChange(self._payment_intent(answer), old_url)
+
+    async def _decide_state_refusal(
+        self, error: InvalidRequestError, payment_intent_id: str
+    ) -> StripeAPIError:
+        """Decide what a ``payment_intent_unexpected_state`` refusal of a cancel means.
+
+        The code alone proves nothing (Stripe does not document it for "the customer is
+        paying in the store", and uses it for paid and canceled intents too). When Stripe's
+        error carried the intent, the translation already decided from its status; else the
+        intent is read: only one that still has a live voucher was refused because the
+        customer is paying at the store (:class:`CancellationRefusedError`).
+        """
+        cause = error.__cause__
+        if (
+            error.code != "payment_intent_unexpected_state"
+            or not isinstance(cause, stripe.StripeError)
+            or error_intent_status(cause) is not None
+        ):
+            return error
+        intent = await read_intent(self._engine, payment_intent_id, {})
+        if not has_voucher(intent):
+            status = intent.get("status")
+            if isinstance(error, PaymentIntentStateError) or status not in SETTLED_STATUSES:
+                return error
+            return PaymentIntentStateError(
+                str(status),
+                "cancel",
+                payment_intent_id,
+                code=error.code,
+                http_status=error.http_status,
+                request_id=error.request_id,
+                param=error.param,
+                stripe_message=error.stripe_message,
+            )
+        return CancellationRefusedError(
+            code=error.code,
+            http_status=error.http_status,
+            request_id=error.request_id,
+            param=error.param,
+            stripe_message=error.stripe_message,
+        )

@@ -1,0 +1,123 @@
+"""Architecture rules of issue 18, checked on the package source.
+
+- No reads of other libraries' private internals (structlog's ``_config._CONFIG``, the
+  OpenSSL object behind ``hmac.HMAC``), and no named tuples or dataclasses built behind
+  their constructors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "konbini_sdk"
+
+#: Private attributes of other libraries the SDK once read (structlog's configuration
+#: object, the OpenSSL object behind ``hmac.HMAC``), and constructor bypasses.
+_PRIVATE_ATTRIBUTES = frozenset({"_config", "_CONFIG", "_hmac", "__dict__"})
+_BYPASSES = frozenset({("tuple", "__new__"), ("object", "__new__")})
+_GETTERS = frozenset({"getattr", "hasattr"})
+
+
+def _sources() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def _private_reads(path: Path) -> list[str]:
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if node.attr in _PRIVATE_ATTRIBUTES or (owner, node.attr) in _BYPASSES:
+                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in {
+            "getattr",
+            "hasattr",
+        }:
+            names = [a.value for a in node.args if isinstance(a, ast.Constant)]
+            found.extend(
+                f"{path.relative_to(PACKAGE)}:{node.lineno}: getattr {name!r}"
+                for name in names
+                if name in _PRIVATE_ATTRIBUTES
+            )
+    return found
+
+
+def test_no_reads_of_other_libraries_private_internals() -> None:
+    assert [read for path in _sources() for read in _private_reads(path)] == []
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, modules: set[str]) -> set[str]:
+    """Every konbini_sdk module ``path`` imports: at the top, in functions, or for typing."""
+    import ast
+
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{anchor}.{base}" if base else anchor
+            for alias in node.names:
+                # ``from package import submodule`` imports the submodule; a name, the module
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in modules else base)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module":
+            found.update(arg.value for arg in node.args if isinstance(arg, ast.Constant))
+        elif isinstance(node, ast.Dict):
+            # lazy-import tables: {"Name": "konbini_sdk.module"}
+            found.update(
+                value.value
+                for value in node.values
+                if isinstance(value, ast.Constant) and isinstance(value.value, str)
+            )
+    # A module "imports" a package's __init__ too; the package itself does not count.
+    return {module for module in found if module in modules and module != name}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = {_module_name(path) for path in _sources()}
+    return {_module_name(path): _imports(path, modules) for path in _sources()}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """Return one import cycle (a list of modules, first == last), or ``None``."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(module: str) -> list[str] | None:
+        state[module] = 1
+        stack.append(module)
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (found := visit(target)) is not None:
+                return found
+        stack.pop()
+        state[module] = 2
+        return None
+
+    for module in sorted(graph):
+        if module not in state and (found := visit(module)) is not None:
+            return found
+    return None
+
+
+def test_no_import_cycles_among_the_package_modules() -> None:
+    """Counting imports under ``TYPE_CHECKING``, inside functions, and the lazy tables."""
+    assert _cycle(_import_graph()) is None
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None
