@@ -284,7 +284,7 @@ def test_the_view_is_non_atomic_on_every_database_even_imported_before_the_setti
         print(BaseHandler().make_view_atomic(view) is view)
         """
     )
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr
