@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchange
-from konbini_sdk.testing._faults import Fault, FaultKind, Faults
+from konbini_sdk.testing._faults import Fault, FaultKind, FaultOptions, Faults
 from konbini_sdk.testing._relay import RelayedDelivery, WebhookRelay
 from konbini_sdk.testing._state import VoucherQuirks
 from konbini_sdk.testing._versions import VERSIONS as API_VERSIONS
@@ -50,6 +50,7 @@ __all__ = [
     "Exchange",
     "Fault",
     "FaultKind",
+    "FaultOptions",
     "Faults",
     "RefundBankAccount",
     "RelayedDelivery",

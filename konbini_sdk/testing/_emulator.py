@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final
+from typing import Any, Final, Unpack
 from urllib.parse import parse_qsl, urlsplit
 
 from konbini_sdk import __version__
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._clock import Clock
-from konbini_sdk.testing._faults import Fault, FaultKind, Faults
+from konbini_sdk.testing._faults import Fault, FaultKind, FaultOptions, Faults
 from konbini_sdk.testing._idempotency import IdempotencyStore, Stored
 from konbini_sdk.testing._resources import (
     card,
@@ -475,27 +475,9 @@ class Emulator:
 
     # ---- faults, webhooks, inspection ---------------------------------------------------
 
-    def inject(
-        self,
-        kind: FaultKind | str,
-        *,
-        method: str = "*",
-        path: str = "*",
-        times: int | None = 1,
-        probability: float | None = None,
-        seconds: float = 0.0,
-        status: int | None = None,
-    ) -> Fault:
-        """Inject a fault (same as ``emu.faults.add``); see :class:`FaultKind`."""
-        return self.faults.add(
-            kind,
-            method=method,
-            path=path,
-            times=times,
-            probability=probability,
-            seconds=seconds,
-            status=status,
-        )
+    def inject(self, kind: FaultKind | str, **options: Unpack[FaultOptions]) -> Fault:
+        """Inject a fault (same as ``emu.faults.add``); see :class:`FaultOptions`."""
+        return self.faults.add(kind, **options)
 
     def add_webhook_endpoint(
         self,

@@ -8,11 +8,11 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from konbini_sdk.testing._wire import ApiError
 
-__all__ = ["Fault", "FaultKind", "Faults"]
+__all__ = ["Fault", "FaultKind", "FaultOptions", "Faults"]
 
 
 class FaultKind(StrEnum):
@@ -72,6 +72,23 @@ _ERRORS: dict[FaultKind, tuple[int, str, str, str]] = {
         "An unknown error occurred (injected by the emulator).",
     ),
 }
+
+
+class FaultOptions(TypedDict, total=False):
+    """Where and how often a fault fires: :class:`Fault`'s fields of the same names.
+
+    ``method``/``path``: glob patterns (``*``, the default, matches every request).
+    ``times``: fire on the next N matches (default 1; ``None``: until removed).
+    ``probability``: fire on each match with this chance (seeded RNG). ``seconds``: the delay
+    of ``latency``. ``status``: override the HTTP status of an error kind.
+    """
+
+    method: str
+    path: str
+    times: int | None
+    probability: float | None
+    seconds: float
+    status: int | None
 
 
 @dataclass
@@ -134,29 +151,14 @@ class Faults:
         self._ids = itertools.count(1)
         self._rng = random.Random(seed)  # noqa: S311 - test behaviour, not secrets
 
-    def add(
-        self,
-        kind: FaultKind | str,
-        *,
-        method: str = "*",
-        path: str = "*",
-        times: int | None = 1,
-        probability: float | None = None,
-        seconds: float = 0.0,
-        status: int | None = None,
-    ) -> Fault:
-        """Inject a fault for requests matching ``method`` and ``path`` (glob patterns).
-
-        ``times``: fire on the next N matches (``None``: until removed). ``probability``: fire
-        on each match with this chance (seeded RNG). ``seconds``: the delay of ``latency``.
-        ``status``: override the HTTP status of an error kind.
-        """
-        kind = FaultKind(kind)
-        if probability is not None and not 0.0 <= probability <= 1.0:
+    def add(self, kind: FaultKind | str, **options: Unpack[FaultOptions]) -> Fault:
+        """Inject a fault for the requests it matches (see :class:`FaultOptions`)."""
+        fault = Fault(0, FaultKind(kind), **options)
+        if fault.probability is not None and not 0.0 <= fault.probability <= 1.0:
             raise ValueError("probability must be between 0 and 1")
-        if times is not None and times < 1:
+        if fault.times is not None and fault.times < 1:
             raise ValueError("times must be at least 1 (or None for unlimited)")
-        fault = Fault(next(self._ids), kind, method, path, times, probability, seconds, status)
+        fault.id = next(self._ids)
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -388,3 +388,22 @@ def test_same_key_from_many_threads_creates_one_intent(
     assert set(conflicts) <= {409}
     assert len(set(ids)) == 1
     assert len(client.v1.payment_intents.list().data) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"probability": 1.5}, "probability must be between 0 and 1"),
+        ({"times": 0}, "times must be at least 1"),
+    ],
+)
+def test_bad_fault_options_are_refused_and_use_no_id(options: Any, message: str) -> None:
+    emu = Emulator()
+    first = emu.inject(FaultKind.RATE_LIMIT)
+    with pytest.raises(ValueError, match=message):
+        emu.inject(FaultKind.RATE_LIMIT, **options)
+    second = emu.faults.add("server_error", path="/v1/charges", times=None)
+    assert (first.id, second.id) == (1, 2)
+    assert (first.method, first.path, first.times, first.probability) == ("*", "*", 1, None)
+    assert (second.kind, second.path, second.times) == (FaultKind.SERVER_ERROR, "/v1/charges", None)
+    assert [fault.id for fault in emu.faults.active()] == [1, 2]
