@@ -38,8 +38,8 @@ ids the answer names (``object_ids``: ``No such payment_intent: 'pi_123'`` gives
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, Final, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, cast
 
 import stripe
 
@@ -262,6 +262,13 @@ class ConfirmationNumberRejectedError(StripeAPIError):
         "the confirmation number was rejected as too common; ask for another number "
         "or let Stripe generate one"
     )
+
+    #: The PaymentIntent whose confirmation was refused, when Stripe named it (``pi_...``,
+    #: safe to log). ``pay_order`` creates and confirms in one request, so the intent exists
+    #: even though the confirmation failed: the next ``pay_order`` call for the order (with
+    #: another number) confirms this intent; from another process pass it as
+    #: ``payment_intent_id``.
+    payment_intent_id: str | None = None
 
 
 class CancellationRefusedError(StripeAPIError):
@@ -507,7 +514,7 @@ def translate_stripe_error(
     if cls is CardError and error_object is not None and error_object.decline_code:
         code = error_object.decline_code
     generic = cls in (InvalidRequestError, StripeAPIError)
-    return cls(
+    translated = cls(
         _CODE_MESSAGES.get(code or "") if generic else None,
         code=code,
         http_status=status,
@@ -516,6 +523,28 @@ def translate_stripe_error(
         stripe_message=message,
         object_ids=_object_ids(error, message),
     )
+    if isinstance(translated, ConfirmationNumberRejectedError):
+        translated.payment_intent_id = error_intent_id(error)
+    return translated
+
+
+def error_intent(error: stripe.StripeError) -> Mapping[str, Any] | None:
+    """Return the PaymentIntent Stripe sent with ``error`` (as a mapping), if it sent one.
+
+    Stripe sends it when the intent exists despite the error: a failed confirmation, and a
+    create with ``confirm=true`` whose confirmation failed after the intent was created.
+    """
+    body = error.json_body if isinstance(error.json_body, dict) else {}
+    details = body.get("error")
+    intent = details.get("payment_intent") if isinstance(details, dict) else None
+    return cast("Mapping[str, Any]", intent) if isinstance(intent, dict) else None
+
+
+def error_intent_id(error: stripe.StripeError) -> str | None:
+    """Return the id of the PaymentIntent Stripe sent with ``error``, if it sent one."""
+    intent = error_intent(error)
+    intent_id = intent.get("id") if intent is not None else None
+    return str(intent_id) if intent_id else None
 
 
 def _intent_in_error(

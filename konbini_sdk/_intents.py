@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
@@ -31,6 +33,7 @@ from konbini_sdk._voucher import Voucher
 __all__ = [
     "CONFIRMABLE_STATUSES",
     "OnChange",
+    "OrderIntents",
     "PaymentIntentChange",
     "ReissuedVoucher",
     "create_params",
@@ -38,6 +41,7 @@ __all__ = [
     "is_confirmable",
     "order_changes",
     "order_search_query",
+    "pay_params",
     "voucher_identity",
     "voucher_url",
 ]
@@ -164,6 +168,72 @@ def create_params(request: PaymentIntentRequest, order_id: str) -> dict[str, Any
         params.get("metadata"), order_id, ORDER_ID_METADATA_KEY
     )
     return params
+
+
+def pay_params(
+    request: PaymentIntentRequest,
+    billing: BillingDetails,
+    confirmation_number: str | None,
+    order_id: str,
+) -> dict[str, Any]:
+    """``POST /v1/payment_intents`` parameters that create *and* confirm the order's intent.
+
+    The create parameters (with the order id in ``metadata``), ``confirm=true``,
+    ``payment_method_data`` (``konbini`` with the billing details) and the Konbini options
+    with the confirmation number: the answer carries the voucher.
+    """
+    params = cast(
+        "dict[str, Any]", request.to_stripe_params_with_confirm(billing, confirmation_number)
+    )
+    params["metadata"] = metadata_with_order_id(
+        params.get("metadata"), order_id, ORDER_ID_METADATA_KEY
+    )
+    return params
+
+
+class OrderIntents:
+    """Which PaymentIntent each order has, as learned from Stripe's answers in this process.
+
+    ``pay_order`` creates and confirms under the order's creation key, whose parameters
+    include the billing details and the confirmation number: a second call for the order
+    with other ones gets Stripe's ``idempotency_error``, not the intent. This map (the
+    ``limit`` most recently used orders; thread-safe) names the intent so the call goes on
+    with it instead; an order it does not know is looked up with the Search API. Only ids
+    from answers whose ``metadata.order_id`` is the order are kept.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, order_id: str) -> str | None:
+        """Return the intent id known for ``order_id``, or ``None``."""
+        with self._lock:
+            intent_id = self._ids.get(order_id)
+            if intent_id is not None:
+                self._ids.move_to_end(order_id)
+            return intent_id
+
+    def learn(self, order_id: str, intent: Mapping[str, Any]) -> None:
+        """Remember ``intent`` as the order's, if its ``metadata.order_id`` says so."""
+        intent_id = intent.get("id")
+        if not intent_id or (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+            return
+        with self._lock:
+            self._ids[order_id] = str(intent_id)
+            self._ids.move_to_end(order_id)
+            while len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
+
+    def forget(self, order_id: str) -> None:
+        """Drop what is known of ``order_id``."""
+        with self._lock:
+            self._ids.pop(order_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
 
 
 #: What ``pay_order`` does when the order's intent has other parameters than the request:

@@ -68,6 +68,8 @@ class FakeStripe(stripe.HTTPClient):
     on_request: Callable[[Sent], None] | None = None
     #: Whether the account may use Konbini: ``allowed_payment_method_types`` drops it if not.
     konbini_enabled: bool = True
+    #: Whether the Search API finds nothing yet (Stripe's index lags up to a minute).
+    search_lags: bool = False
 
     #: Intents whose customer is paying at the store: cancel is refused (no intent in the
     #: error body, so the SDK must read the intent to know why).
@@ -187,6 +189,8 @@ class FakeStripe(stripe.HTTPClient):
             return self._respond(404, _error(404, "resource_missing"), replayed=False)
         if len(segments) == 2 and sent.method == "POST":
             return self._create(sent.params)
+        if segments[2:] == ["search"] and sent.method == "GET":
+            return self._search(sent.params.get("query", ""))
         intent = self.intents.get(segments[2]) if len(segments) > 2 else None
         if intent is None:
             return self._respond(404, _error(404, "resource_missing"), replayed=False)
@@ -215,6 +219,19 @@ class FakeStripe(stripe.HTTPClient):
                 intent["payment_method_options"]["konbini"]["confirmation_number"] = number
             return self._respond(200, intent, replayed=False)
         return self._respond(404, _error(404, "resource_missing"), replayed=False)
+
+    def _search(self, query: str) -> Response:
+        """``metadata['order_id']:'...'`` only (what the client searches with); no index lag
+        unless ``search_lags`` (then nothing is found, as right after a create)."""
+        prefix = "metadata['order_id']:'"
+        wanted = query[len(prefix) : -1] if query.startswith(prefix) else None
+        found = [
+            intent
+            for intent in self.intents.values()
+            if not self.search_lags and intent["metadata"].get("order_id") == wanted
+        ]
+        page = {"object": "search_result", "data": found, "has_more": False, "url": "/search"}
+        return self._respond(200, page, replayed=False)
 
     def _usable_types(self, params: dict[str, str]) -> list[str]:
         """What Stripe keeps of ``allowed_payment_method_types`` (it drops unusable types)."""
@@ -251,7 +268,15 @@ class FakeStripe(stripe.HTTPClient):
             "livemode": False,
         }
         self.intents[intent_id] = intent
-        return self._respond(200, intent, replayed=False)
+        if params.get("confirm") != "true":
+            return self._respond(200, intent, replayed=False)
+        # confirm=true: the intent exists whatever the confirmation says; a refused
+        # confirmation names it in the error, as Stripe does.
+        if "konbini" not in intent["payment_method_types"]:
+            body = _error(400, "payment_intent_incompatible_payment_method")
+            body["error"]["payment_intent"] = intent
+            return self._respond(400, body, replayed=False)
+        return self._confirm(intent, params)
 
     def _confirm(self, intent: dict[str, Any], params: dict[str, str]) -> Response:
         if intent["status"] not in (
