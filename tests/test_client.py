@@ -159,9 +159,7 @@ class TestPayOrder:
             other.pay_order(ORDER, request_, hanako)
         assert "payment_intent_id" in str(info.value)
         assert "Hanako" not in str(info.value)
-        again = other.pay_order(
-            ORDER, request_, hanako, payment_intent_id=first.payment_intent_id
-        )
+        again = other.pay_order(ORDER, request_, hanako, payment_intent_id=first.payment_intent_id)
         assert again == first
         assert len(fake.intents) == 1
         assert fake.vouchers_issued == 1

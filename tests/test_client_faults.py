@@ -86,13 +86,13 @@ def test_thousand_orders_under_faults_get_one_intent_and_one_voucher_each(
     assert set(voucher_events) == set(order_ids)
     assert max(voucher_events.values()) == 1, "an order got two vouchers"
     assert len({v.payment_intent_id for v in vouchers}) == ORDERS
-    assert sent >= 2 * ORDERS
+    assert sent >= ORDERS  # one request per payment without faults
 
     faults = {f.kind.value: f.fired for f in emulator.faults.active()}
     answered = len(emulator.requests)
     report = (
         f"fault test: {ORDERS} orders paid, {sent} requests sent ({sent / ORDERS:.2f} per "
-        f"successful payment; 2 without faults), {answered} logged by the emulator, "
+        f"successful payment; 1 without faults), {answered} logged by the emulator, "
         f"faults fired {faults}, {duration:.1f} s"
     )
     get_logger().info(

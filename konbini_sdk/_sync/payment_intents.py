@@ -35,6 +35,7 @@ from konbini_sdk._engine import Answer
 from konbini_sdk._exceptions import (
     SETTLED_STATUSES,
     CancellationRefusedError,
+    ConfirmationNumberRejectedError,
     IdempotencyError,
     InvalidRequestError,
     KonbiniValidationError,
@@ -601,6 +602,11 @@ class PaymentIntents:
                 if error.http_status != 400:
                     raise
                 answer = None
+            except ConfirmationNumberRejectedError as error:
+                # Name the intent, whether Stripe's error did or not: the next call with
+                # another number (or its payment_intent_id) confirms this one.
+                error.payment_intent_id = error.payment_intent_id or intent_id
+                raise
             if answer is not None and not answer.replayed:
                 return Voucher.from_payment_intent(_json(answer))
             intent = read_intent(self._engine, intent_id, context)
