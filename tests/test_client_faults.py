@@ -143,7 +143,7 @@ def test_one_order_paid_twice_concurrently_gets_one_intent_and_one_voucher(
 
 def test_fault_test_logs_carry_no_personal_data(emulator: Any) -> None:
     emulator.inject("payment_method_rate_limit", times=3)
-    emulator.inject("drop_after_commit", method="POST", path="/v1/payment_intents/*/confirm")
+    emulator.inject("drop_after_commit", method="POST", path="/v1/payment_intents")
     client = _client(emulator, RetryPolicy())
     with structlog.testing.capture_logs() as logs:
         client.pay_order("log-check-1", REQUEST, BILLING, confirmation_number="09012345678")
