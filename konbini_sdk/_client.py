@@ -51,7 +51,9 @@ class KonbiniClient(PaymentIntents):
             at once (the message says which; it never repeats the key).
         api_base: with a key, the API address to use (e.g. the emulator's ``api_base``).
         retry_policy: attempts and time budget per operation; default :class:`RetryPolicy`.
-        sleep, clock, rng: injectable for tests (``sleep=lambda s: None`` never waits).
+        sleep: waits between attempts; injectable for tests (``sleep=lambda s: None``).
+        clock: the monotonic clock of the time budget; injectable for tests.
+        rng: the random source of the backoff jitter; injectable for tests.
 
     Requests always carry ``max_network_retries=0`` as a per-request option, so a given
     ``StripeClient`` configured with network retries does not retry underneath the SDK.

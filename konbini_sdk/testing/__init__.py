@@ -28,6 +28,7 @@ from typing import Any
 
 from konbini_sdk.testing._emulator import DEFAULT_API_VERSION, Emulator, Exchange
 from konbini_sdk.testing._faults import Fault, FaultKind, Faults
+from konbini_sdk.testing._relay import RelayedDelivery, WebhookRelay
 from konbini_sdk.testing._state import VoucherQuirks
 from konbini_sdk.testing._versions import VERSIONS as API_VERSIONS
 from konbini_sdk.testing._webhooks import DeliveryAttempt, WebhookDelivery
@@ -51,9 +52,11 @@ __all__ = [
     "FaultKind",
     "Faults",
     "RefundBankAccount",
+    "RelayedDelivery",
     "Scenario",
     "VoucherQuirks",
     "WebhookDelivery",
+    "WebhookRelay",
     "scenario_for",
     "serve",
 ]

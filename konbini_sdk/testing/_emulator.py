@@ -519,9 +519,30 @@ class Emulator:
             )
         return signing_secret
 
-    def wait_for_deliveries(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued webhook delivery (and retry) is done; ``False`` on timeout."""
-        return self._dispatcher.wait(timeout)
+    def remove_webhook_endpoint(self, url: str) -> int:
+        """Delete every webhook endpoint registered with ``url``; returns how many.
+
+        Deliveries already queued for them are dropped (as after a ``DELETE``).
+        """
+        with self._state.lock:
+            return webhook_endpoints.delete_endpoints(self._state, url)
+
+    def wait_for_deliveries(self, timeout: float = 5.0, *, url: str | None = None) -> bool:
+        """Wait until every queued webhook delivery (and retry) is done; ``False`` on timeout.
+
+        With ``url``, only deliveries to the endpoints registered with that URL count (others
+        may still be retrying). Deliveries held back by a :class:`WebhookDelivery` mode are
+        released at once.
+        """
+        endpoints: frozenset[str] | None = None
+        if url is not None:
+            with self._state.lock:
+                endpoints = frozenset(
+                    str(endpoint["id"])
+                    for endpoint in self._state.all("webhook_endpoint")
+                    if endpoint["url"] == url
+                )
+        return self._dispatcher.wait(timeout, endpoints)
 
     @property
     def deliveries(self) -> list[DeliveryAttempt]:

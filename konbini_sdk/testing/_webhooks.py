@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +144,8 @@ class Dispatcher:
         self._queue: list[tuple[float, int, _Job]] = []
         self._seq = itertools.count()
         self._busy = 0
+        #: Endpoint id of each delivery in flight (one entry per delivery).
+        self._in_flight: list[str] = []
         self._log: list[DeliveryAttempt] = []
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -246,17 +248,29 @@ class Dispatcher:
             self._thread.join(timeout=self._timeout + 1)
             self._thread = None
 
-    def wait(self, timeout: float) -> bool:
-        """Block until nothing is queued or in flight (retries included); ``False`` on timeout."""
+    def wait(self, timeout: float, endpoints: Collection[str] | None = None) -> bool:
+        """Block until nothing is queued or in flight (retries included); ``False`` on timeout.
+
+        With ``endpoints`` (ids), only deliveries to those endpoints are waited for.
+        """
         deadline = time.monotonic() + timeout
         self.flush()
         with self._cond:
-            while self._queue or self._busy or self._held:
+            while self._pending(endpoints):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 self._cond.wait(remaining)
             return True
+
+    def _pending(self, endpoints: Collection[str] | None) -> bool:
+        if endpoints is None:
+            return bool(self._queue or self._busy or self._held)
+        return (
+            any(job.endpoint_id in endpoints for _, _, job in self._queue)
+            or any(held.job.endpoint_id in endpoints for held in self._held)
+            or any(endpoint_id in endpoints for endpoint_id in self._in_flight)
+        )
 
     def log(self) -> list[DeliveryAttempt]:
         """Every attempt so far, oldest first."""
@@ -282,11 +296,13 @@ class Dispatcher:
                     return
                 _, _, job = heapq.heappop(self._queue)
                 self._busy += 1
+                self._in_flight.append(job.endpoint_id)
             try:
                 self._deliver(job)
             finally:
                 with self._cond:
                     self._busy -= 1
+                    self._in_flight.remove(job.endpoint_id)
                     self._cond.notify_all()
 
     def _deliver(self, job: _Job) -> None:

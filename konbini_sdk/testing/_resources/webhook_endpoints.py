@@ -15,7 +15,7 @@ from konbini_sdk.testing._router import Call, Router, retrieve_handler
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Arr, Bool, Map, Node, Str, invalid
 
-__all__ = ["SECRETS", "create_endpoint", "register"]
+__all__ = ["SECRETS", "create_endpoint", "delete_endpoints", "register"]
 
 #: ``state.extra`` key: endpoint id → signing secret.
 SECRETS: Final = "webhook_endpoint_secrets"
@@ -79,6 +79,16 @@ def create_endpoint(
     state.add(endpoint)
     state.extra.setdefault(SECRETS, {})[endpoint["id"]] = signing_secret
     return endpoint, signing_secret
+
+
+def delete_endpoints(state: State, url: str) -> int:
+    """Delete every endpoint whose URL is ``url`` (and its secret); return how many."""
+    endpoints = state.objects.get("webhook_endpoint", {})
+    doomed = [endpoint_id for endpoint_id, found in endpoints.items() if found["url"] == url]
+    for endpoint_id in doomed:
+        del endpoints[endpoint_id]
+        state.extra.get(SECRETS, {}).pop(endpoint_id, None)
+    return len(doomed)
 
 
 def _create(call: Call) -> dict[str, Any]:
