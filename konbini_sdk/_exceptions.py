@@ -73,6 +73,7 @@ RATE_LIMIT_CODES: Final = frozenset(
 PAYMENT_METHOD_NOT_AVAILABLE: Final = "payment_method_not_available"
 REJECTED_CONFIRMATION_NUMBER: Final = "payment_intent_konbini_rejected_confirmation_number"
 UNEXPECTED_STATE: Final = "payment_intent_unexpected_state"
+INCOMPATIBLE_PAYMENT_METHOD: Final = "payment_intent_incompatible_payment_method"
 
 
 class KonbiniError(Exception):
@@ -128,15 +129,20 @@ class KonbiniNotAllowedError(KonbiniError):
     instead of refusing the request: most often Konbini is not enabled on the Stripe account
     (Dashboard → Settings → Payment methods), or the account is not a Japanese one. The
     object (``object_id``, a PaymentIntent or Checkout Session) was created without Konbini and
-    no voucher was issued; ``payment_method_types`` is what Stripe kept.
+    no voucher was issued; ``payment_method_types`` is what Stripe kept. ``object_id`` is
+    ``None`` (and ``payment_method_types`` empty) when Stripe refused ``pay_order``'s create
+    with ``confirm=true`` outright because the Konbini payment method does not fit the
+    intent (``payment_intent_incompatible_payment_method``): nothing was created.
     """
 
-    def __init__(self, object_id: str, payment_method_types: Sequence[str]) -> None:
+    def __init__(self, object_id: str | None, payment_method_types: Sequence[str]) -> None:
         self.object_id = object_id
         self.payment_method_types = tuple(payment_method_types)
         kept = ", ".join(self.payment_method_types) or "none"
+        # No object: Stripe refused a create with confirm=true outright (nothing created).
+        what = f"{object_id}'s" if object_id else "the PaymentIntent's"
         super().__init__(
-            f"Stripe left konbini out of {object_id}'s payment_method_types (kept: {kept}): "
+            f"Stripe left konbini out of {what} payment_method_types (kept: {kept}): "
             "enable Konbini for the account in the Stripe Dashboard (Settings, Payment "
             "methods); a Konbini payment needs a Japanese account and JPY"
         )

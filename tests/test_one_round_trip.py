@@ -21,6 +21,7 @@ from konbini_sdk import (
     BillingDetails,
     ConfirmationNumberRejectedError,
     KonbiniClient,
+    KonbiniNotAllowedError,
     OrderChangedError,
     PaymentIntentRequest,
 )
@@ -218,3 +219,16 @@ def test_order_intents_keep_the_order_own_intents_and_stay_bounded() -> None:
     known.learn("c", {"id": "pi_c", "metadata": {"order_id": "c"}})
     assert (known.get("a"), known.get("b"), known.get("c")) == ("pi_a", None, "pi_c")
     assert len(known) == 2
+
+
+def test_konbini_left_out_of_a_card_and_konbini_intent_is_a_typed_error() -> None:
+    with Emulator(konbini_enabled=False) as disabled:
+        client = _client(disabled)
+        request = PaymentIntentRequest(
+            amount=2000, allowed_payment_method_types=["card", "konbini"]
+        )
+        with pytest.raises(KonbiniNotAllowedError) as raised:
+            client.pay_order("one-trip-off", request, BILLING)
+        assert "enable Konbini" in str(raised.value)
+        assert disabled.events("payment_intent.requires_action") == []
+        assert _calls(disabled) == [("POST", "/v1/payment_intents", 400)]

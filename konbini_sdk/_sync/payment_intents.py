@@ -33,11 +33,13 @@ from stripe import StripeResponse
 
 from konbini_sdk._engine import Answer
 from konbini_sdk._exceptions import (
+    INCOMPATIBLE_PAYMENT_METHOD,
     SETTLED_STATUSES,
     CancellationRefusedError,
     ConfirmationNumberRejectedError,
     IdempotencyError,
     InvalidRequestError,
+    KonbiniNotAllowedError,
     KonbiniValidationError,
     Operation,
     PaymentIntentStateError,
@@ -440,6 +442,9 @@ class PaymentIntents:
             cause = error.__cause__
             created = error_intent(cause) if isinstance(cause, stripe.StripeError) else None
             if created is None or not isinstance(cause, stripe.StripeError):
+                if error.code == INCOMPATIBLE_PAYMENT_METHOD:
+                    # Konbini was left out of the intent's types: refused, nothing created.
+                    raise KonbiniNotAllowedError(None, ()) from cause
                 raise
             self._orders.learn(order_id, created)
             require_konbini(created)
