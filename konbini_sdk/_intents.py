@@ -304,6 +304,24 @@ def confirm_request_params(
     return cast("dict[str, Any]", confirm_params(billing, confirmation_number))
 
 
+def without_stored_number(
+    params: dict[str, Any], intent: Mapping[str, Any], number_given: bool
+) -> dict[str, Any]:
+    """Confirm parameters that let Stripe generate the number when none is given.
+
+    A confirmable intent may still carry the number of an earlier attempt in its Konbini
+    options (``pay_order`` sends the number at create, and a rejected number stays there):
+    confirming without one would send that number again. When the caller gave none,
+    ``""`` unsets it, so that Stripe generates one as documented.
+    """
+    if number_given or not is_confirmable(intent):
+        return params
+    options = ((intent.get("payment_method_options") or {}).get("konbini")) or {}
+    if not options.get("confirmation_number"):
+        return params
+    return {**params, "payment_method_options": {"konbini": {"confirmation_number": ""}}}
+
+
 def no_voucher_error(intent: Mapping[str, Any]) -> VoucherUnavailableError:
     next_action = intent.get("next_action") or {}
     return VoucherUnavailableError(

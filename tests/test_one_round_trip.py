@@ -232,3 +232,20 @@ def test_konbini_left_out_of_a_card_and_konbini_intent_is_a_typed_error() -> Non
         assert "enable Konbini" in str(raised.value)
         assert disabled.events("payment_intent.requires_action") == []
         assert _calls(disabled) == [("POST", "/v1/payment_intents", 400)]
+
+
+def test_after_a_rejected_number_paying_without_one_lets_stripe_generate_it(
+    emu: Emulator, konbini: KonbiniClient
+) -> None:
+    with pytest.raises(ConfirmationNumberRejectedError) as raised:
+        konbini.pay_order(
+            "one-trip-7", REQUEST, BILLING, confirmation_number=REJECTED_CONFIRMATION_NUMBER
+        )
+    # The rejected number stays in the intent's Konbini options; "send none" must not
+    # send it again: the confirmation unsets it and Stripe generates one.
+    voucher = konbini.pay_order("one-trip-7", REQUEST, BILLING)
+    assert voucher.payment_intent_id == raised.value.payment_intent_id
+    numbers = {store.confirmation_number for store in voucher.stores.values()}
+    assert len(numbers) == 1
+    assert REJECTED_CONFIRMATION_NUMBER not in numbers
+    assert _vouchers_of(emu, voucher.payment_intent_id) == 1

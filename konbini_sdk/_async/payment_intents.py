@@ -72,6 +72,7 @@ from konbini_sdk._intents import (
     update_params,
     voucher_identity,
     voucher_url,
+    without_stored_number,
 )
 from konbini_sdk._requests import BillingDetails, PaymentIntentRequest
 from konbini_sdk._retry import RetryPolicy, response_replayed
@@ -229,7 +230,8 @@ class AsyncPaymentIntents:
         Safe to call again for the same order (after a crash, a timeout, a double click, or
         from two threads or tasks at once): it returns the order's one live voucher and never
         creates a second intent or voucher. ``confirmation_number`` (else the request's own,
-        else one Stripe generates) is shown to the customer at the store. Raises
+        else one Stripe generates, also when an earlier attempt left a number on the order's
+        intent) is shown to the customer at the store. Raises
         ``VoucherUnavailableError`` if the order's intent is already paid, processing or
         canceled (its ``status`` says which).
 
@@ -288,6 +290,8 @@ class AsyncPaymentIntents:
                 if on_change == "raise":
                     raise order_changed_error(order_id, str(intent["id"]), None, changed)
                 intent = await self._apply_order_change(intent, order, context)
+            number_given = confirmation_number is not None or request.confirmation_number
+            params = without_stored_number(params, intent, bool(number_given))
             voucher = await self._ensure_voucher(intent, params, context)
             op.done(**_voucher_fields(voucher))
             return voucher
