@@ -6,6 +6,8 @@ One order, one PaymentIntent, one live voucher:
 - ``create`` sends a key derived from the order id (``konbini-sdk:v1:order:{id}:create``):
   retries, restarts and concurrent callers all get the same intent (for the 24 hours Stripe
   keeps keys; store ``voucher.payment_intent_id`` with the order for later look-ups).
+  ``pay_order`` creates *and* confirms under that key in one request (``confirm=true``); an
+  error naming the intent it created (a refused confirmation) never moves the key on.
 - Before confirming, the intent's current state decides: a live voucher is returned as it
   is, a paid, processing or canceled intent raises :class:`~konbini_sdk.VoucherUnavailableError`
   naming the status, and only an unconfirmed intent is confirmed.
@@ -168,7 +170,9 @@ class PaymentIntents:
 
         ``metadata.order_id`` is set to ``order_id``, and the idempotency key derives from
         it: calling again for the same order returns the same intent (within Stripe's 24-hour
-        key window); the same order with different parameters raises ``IdempotencyError``.
+        key window); the same order with different parameters raises ``IdempotencyError``,
+        and so does an order ``pay_order`` created (its one request carries the
+        confirmation too, under the same key: an order is created once, whichever came first).
         """
         with self._engine.operation("create", {"order_id": order_id}) as op:
             answer = self._create(request, order_id)
