@@ -47,6 +47,9 @@ RATE_LIMIT_PI = (400, _error(400, "payment_intent_rate_limit_exceeded"))
 RATE_LIMIT_429 = (429, _error(429, "rate_limit"))
 UNAVAILABLE = (400, _error(400, "payment_method_not_available"))
 SERVER_ERROR = (500, _error(500, None, "api_error"))
+#: A create with ``confirm=true`` whose confirmation hits Konbini's rate limit: the intent
+#: is created all the same (unconfirmed) and the stored error names it.
+RATE_LIMIT_AFTER_CREATE = "rate-limit-after-create"
 DROP_BEFORE = "drop-before"  # connection lost before the server did anything
 DROP_AFTER = "drop-after"  # the server committed, then the connection was lost
 
@@ -154,6 +157,15 @@ class FakeStripe(stripe.HTTPClient):
                 replay = CaseInsensitiveDict(stored_headers)
                 replay["Idempotent-Replayed"] = "true"
                 return text, status, replay
+            if fault == RATE_LIMIT_AFTER_CREATE:
+                unconfirmed = {k: v for k, v in params.items() if k != "confirm"}
+                created = json.loads(self._create(unconfirmed)[0])
+                body = _error(400, "payment_method_rate_limit_exceeded")
+                body["error"]["payment_intent"] = created
+                response = self._respond(400, body, replayed=False)
+                if key is not None:
+                    self._store[key] = (parts.path, params, response)
+                return response
             if fault is not None and fault != DROP_AFTER:
                 status, payload = fault
                 response = self._respond(status, payload, replayed=False)

@@ -31,6 +31,7 @@ from tests.fake_stripe import (
     DROP_AFTER,
     DROP_BEFORE,
     RATE_LIMIT_429,
+    RATE_LIMIT_AFTER_CREATE,
     RATE_LIMIT_PI,
     RATE_LIMIT_PM,
     SERVER_ERROR,
@@ -201,6 +202,29 @@ class TestPayOrder:
         assert keys == [CREATE_KEY, CREATE_KEY, CREATE_KEY + ":g2"]
         assert len(sleeps) == 1
         assert len(fake.intents) == 1
+
+    def test_a_rate_limited_confirmation_after_the_create_pays_the_created_intent(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        sleeps: list[float],
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+    ) -> None:
+        # Stripe created the intent, then refused the confirmation (rate limit), and stored
+        # that error under the key: resent, it is replayed. It names the intent: no next key
+        # generation (a second intent), no futile resends; the intent is read and confirmed.
+        fake.fail_next(RATE_LIMIT_AFTER_CREATE)
+        voucher = client.pay_order(ORDER, request_, billing)
+        assert _intents_for(fake, ORDER) == [voucher.payment_intent_id]
+        assert fake.vouchers_issued == 1
+        creates = fake.requests_to("/v1/payment_intents")
+        assert [s.idempotency_key for s in creates] == [CREATE_KEY, CREATE_KEY]
+        assert [s.path.rsplit("/", 1)[-1] for s in fake.sent[2:]] == [
+            voucher.payment_intent_id,
+            "confirm",
+        ]
+        assert len(sleeps) == 1  # one wait before resending; the replay is not retried
 
     def test_unstored_429_is_retried_with_the_same_key(
         self,
