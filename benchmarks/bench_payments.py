@@ -277,8 +277,8 @@ def run(
             note="against the same request without stripe's StripeObject construction",
         ),
         c.metric(
-            "every level rendered (DEBUG too): pay_order / bare create+confirm (wall)",
-            c.ratios(samples["sdk_pay_order_all_levels"], samples["bare_create_confirm"]),
+            "every level rendered (DEBUG too): pay_order / bare create with confirm=true (wall)",
+            c.ratios(samples["sdk_pay_order_all_levels"], samples["bare_create_and_confirm"]),
             "x",
             note="structlog rendering the attempt line too: two lines, not one",
         ),
