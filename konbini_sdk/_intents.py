@@ -19,7 +19,12 @@ from urllib.parse import quote_plus
 
 import stripe
 
-from konbini_sdk._exceptions import IdempotencyError, OrderChangedError, VoucherUnavailableError
+from konbini_sdk._exceptions import (
+    REJECTED_CONFIRMATION_NUMBER,
+    IdempotencyError,
+    OrderChangedError,
+    VoucherUnavailableError,
+)
 from konbini_sdk._idempotency import ORDER_ID_METADATA_KEY, KeyChain
 from konbini_sdk._requests import (
     BillingDetails,
@@ -309,15 +314,18 @@ def without_stored_number(
 ) -> dict[str, Any]:
     """Confirm parameters that let Stripe generate the number when none is given.
 
-    A confirmable intent may still carry the number of an earlier attempt in its Konbini
-    options (``pay_order`` sends the number at create, and a rejected number stays there):
-    confirming without one would send that number again. When the caller gave none,
-    ``""`` unsets it, so that Stripe generates one as documented.
+    ``pay_order`` sends the number at create (``confirm=true``): when Stripe rejects it, the
+    intent is created all the same with the rejected number in its Konbini options and the
+    rejection as ``last_payment_error``. Confirming without a number would send the rejected
+    one again, so when the caller gave none, ``""`` unsets it and Stripe generates one.
+    Only then: a number set since with ``update_confirmation_number`` is kept (any update
+    clears ``last_payment_error``, as Stripe documents).
     """
     if number_given or not is_confirmable(intent):
         return params
     options = ((intent.get("payment_method_options") or {}).get("konbini")) or {}
-    if not options.get("confirmation_number"):
+    error = intent.get("last_payment_error") or {}
+    if not options.get("confirmation_number") or error.get("code") != REJECTED_CONFIRMATION_NUMBER:
         return params
     return {**params, "payment_method_options": {"konbini": {"confirmation_number": ""}}}
 

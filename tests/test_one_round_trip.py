@@ -249,3 +249,23 @@ def test_after_a_rejected_number_paying_without_one_lets_stripe_generate_it(
     assert len(numbers) == 1
     assert REJECTED_CONFIRMATION_NUMBER not in numbers
     assert _vouchers_of(emu, voucher.payment_intent_id) == 1
+
+
+def test_a_number_set_after_a_rejection_is_the_one_confirmed(
+    emu: Emulator, konbini: KonbiniClient
+) -> None:
+    with pytest.raises(ConfirmationNumberRejectedError) as raised:
+        konbini.pay_order(
+            "one-trip-8", REQUEST, BILLING, confirmation_number=REJECTED_CONFIRMATION_NUMBER
+        )
+    intent_id = str(raised.value.payment_intent_id)
+    rejected = konbini.retrieve(intent_id)
+    assert rejected.last_payment_error is not None
+    assert rejected.last_payment_error.code == raised.value.code
+    # The merchant sets the next number on purpose: the update clears last_payment_error
+    # (as Stripe documents), and pay_order without a number confirms with that one.
+    konbini.update_confirmation_number(intent_id, OTHER_NUMBER)
+    assert konbini.retrieve(intent_id).last_payment_error is None
+    voucher = konbini.pay_order("one-trip-8", REQUEST, BILLING)
+    assert voucher.payment_intent_id == intent_id
+    assert {store.confirmation_number for store in voucher.stores.values()} == {OTHER_NUMBER}

@@ -454,7 +454,15 @@ def _create(call: Call) -> dict[str, Any]:
     state.emit("payment_intent.created", intent)
     if refused is not None:
         # Stripe creates the intent, then refuses its confirmation: the error names the
-        # intent (unconfirmed, no payment method), and the key's stored answer is the error.
+        # intent (unconfirmed, no payment method, the refusal as last_payment_error), and the
+        # key's stored answer is the error.
+        intent["last_payment_error"] = {
+            "type": refused.type,
+            "code": refused.code,
+            "message": refused.message,
+            "param": refused.param,
+            "payment_method_type": _method_type(method) if method is not None else None,
+        }
         raise ApiError(
             refused.status,
             refused.message,
@@ -596,6 +604,9 @@ def _update(call: Call) -> dict[str, Any]:
     candidate = {**intent, "payment_method_options": dict(intent["payment_method_options"])}
     _apply_fields(state, candidate, params)
     _check_types(state, candidate, confirming=False)
+    # Stripe: last_payment_error "will be cleared if the PaymentIntent is later updated for
+    # any reason".
+    candidate["last_payment_error"] = None
     method = _resolve_method(state, candidate, params)
     if method is not None and _method_type(method) not in candidate["payment_method_types"]:
         raise _incompatible(method, candidate)
