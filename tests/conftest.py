@@ -20,6 +20,7 @@ secret-looking replaced by fixed placeholders. See ``tests/cassettes/README.md``
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import pytest
 import stripe
+import structlog
 import vcr
 from vcr.request import Request
 
@@ -63,6 +65,87 @@ RECORDED_AGAINST_HEADER = "Konbini-Recorded-Against"
 CLIENT_SECRET_PLACEHOLDER = "pi_REDACTED_secret_REDACTED"
 
 _SECRETS = re.compile(r"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the package and the demo shop once, before any test (or parallel worker) runs.
+
+    Many tests start fresh interpreters (the CLI, the examples, the lazy imports, the
+    benchmarks); without bytecode each would compile the package's sources again (with
+    ``PYTHONDONTWRITEBYTECODE`` set nothing is ever cached). ``pip install`` compiles the same
+    way; the files go to ``__pycache__`` (ignored by git). Only the main process does it.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    root = Path(__file__).resolve().parent.parent
+    for folder in (root / "konbini_sdk", root / "examples"):
+        compileall.compile_dir(folder, quiet=1)
+
+
+#: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
+#: there is expensive (the benchmark run, Chromium) or stateful, and would otherwise be set up
+#: once on each worker that gets one of its tests. Every other test is scheduled on its own.
+ONE_WORKER_MODULES = frozenset(
+    {
+        "tests/test_benchmarks_smoke.py",
+        "tests/shop/test_shop_browser.py",
+        "tests/test_hardening_privacy.py",
+        "tests/testing/test_webhook_delivery_mode.py",
+    }
+)
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """How many workers ``-n auto`` (the default, see pyproject.toml) starts: ``None`` lets
+    pytest-xdist decide (one per CPU); 0 runs serially, in this process. An explicit
+    ``-n N`` is obeyed.
+
+    Serially against Stripe test mode: the scenarios (``KONBINI_SCENARIOS_TARGET=stripe``) and
+    a re-recording on Stripe (``KONBINI_RECORD=1`` with a key) pace their requests under the
+    account's rate limit in one process; parallel workers would each pace alone.
+    Serially when only test files or tests are named (``pytest tests/test_x.py::name``): the
+    workers' start would cost more than they save, and ``-s`` and ``--pdb`` work as usual.
+    """
+    on_stripe = os.environ.get("KONBINI_SCENARIOS_TARGET") == "stripe" or (
+        bool(os.environ.get("KONBINI_RECORD")) and bool(os.environ.get("STRIPE_API_KEY"))
+    )
+    named = [arg.split("::", 1)[0] for arg in config.args]
+    only_files = bool(named) and all(arg.endswith(".py") for arg in named)
+    return 0 if on_stripe or only_files else None
+
+
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n`` and the default ``--dist load``: each test goes to whichever worker is free,
+    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together.
+
+    (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
+    through an attribute pytest no longer reads.)
+    """
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in ONE_WORKER_MODULES else nodeid
+
+    return OneWorkerModules(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the modules holding a ``slow`` test first, each module's tests in their order.
+
+    The parallel workers take the tests in collection order: a long test left for the end
+    would keep one worker busy while the others sit idle.
+    """
+    slow_modules = {
+        getattr(item, "module", None) for item in items if item.get_closest_marker("slow")
+    }
+    # A stable sort: only whole modules move, and nothing else changes order.
+    items.sort(key=lambda item: getattr(item, "module", None) not in slow_modules)
 
 
 def normalised_form(body: bytes | str | None) -> list[tuple[str, str]]:
@@ -121,6 +204,20 @@ def _response_filter(recorded_against: str) -> Callable[[dict[str, Any]], dict[s
         return {**response, "headers": headers, "body": {"string": scrub(text).encode()}}
 
     return before_record_response
+
+
+@pytest.fixture(autouse=True)
+def structlog_left_unconfigured() -> Iterator[None]:
+    """Undo ``capture_logs``' side effect: it leaves ``structlog.is_configured()`` true.
+
+    The CLI configures structlog only when nobody else did, and some tests check that nobody
+    did: a test that captured logs must not leave the flag set for the tests after it,
+    whichever they are (the parallel workers run the tests in no fixed order).
+    """
+    was_configured = structlog.is_configured()
+    yield
+    if not was_configured and structlog.is_configured():
+        structlog.reset_defaults()
 
 
 @dataclass

@@ -6,10 +6,10 @@ import random
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
 from konbini_sdk import KonbiniClient
 from konbini_sdk.testing import Emulator
+from tests.conftest import structlog_left_unconfigured  # noqa: F401 - the modules import it here
 from tests.testing.conftest import emulator_problems
 
 
@@ -34,16 +34,3 @@ def konbini(emu: Emulator, sleeps: list[float]) -> KonbiniClient:
     return KonbiniClient(
         "sk_test_emulated", api_base=emu.api_base, sleep=sleeps.append, rng=random.Random(3)
     )
-
-
-@pytest.fixture(autouse=True)
-def structlog_left_unconfigured() -> Iterator[None]:
-    """Undo ``capture_logs``' side effect: it leaves ``structlog.is_configured()`` true.
-
-    The CLI configures structlog only when nobody else did, so a test that captured logs
-    must not leave the flag set for the tests after it.
-    """
-    was_configured = structlog.is_configured()
-    yield
-    if not was_configured and structlog.is_configured():
-        structlog.reset_defaults()

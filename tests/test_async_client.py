@@ -172,16 +172,19 @@ def test_one_order_paid_concurrently_gets_one_intent_and_one_voucher(emulator: A
     assert set(_per_order(emulator, "payment_intent.requires_action").values()) == {1}
 
 
-def test_two_hundred_orders_under_faults_get_one_intent_and_one_voucher_each(
+@pytest.mark.slow
+def test_a_sale_under_every_fault_kind_gets_one_intent_and_one_voucher_per_order(
     emulator: Any,
 ) -> None:
+    # Each kind fires on its own share of the requests that reach it (~50% fail in all), so
+    # 60 orders (~250 requests) see every kind many times over.
     emulator.inject("payment_method_rate_limit", times=None, probability=0.15)
     emulator.inject("payment_intent_rate_limit", times=None, probability=0.15)
-    emulator.inject("server_error", times=None, probability=0.05)
-    emulator.inject("drop_after_commit", times=None, probability=0.05)
-    emulator.inject("drop_before_commit", times=None, probability=0.05)
+    emulator.inject("server_error", times=None, probability=0.12)
+    emulator.inject("drop_after_commit", times=None, probability=0.12)
+    emulator.inject("drop_before_commit", times=None, probability=0.12)
     client = _client(emulator, RetryPolicy(max_attempts=25, max_elapsed_seconds=600))
-    order_ids = [f"async-sale-{n:03d}" for n in range(200)]
+    order_ids = [f"async-sale-{n:03d}" for n in range(60)]
     limit = asyncio.Semaphore(16)
 
     async def pay(order_id: str) -> Voucher:
@@ -199,10 +202,10 @@ def test_two_hundred_orders_under_faults_get_one_intent_and_one_voucher_each(
     assert max(created.values()) == 1, "an order got two PaymentIntents"
     assert set(issued) == set(order_ids)
     assert max(issued.values()) == 1, "an order got two vouchers"
-    assert len({voucher.payment_intent_id for voucher in vouchers}) == 200
+    assert len({voucher.payment_intent_id for voucher in vouchers}) == len(order_ids)
     faults = {fault.kind.value: fault.fired for fault in emulator.faults.active()}
-    assert faults["drop_after_commit"] > 0
-    assert faults["payment_method_rate_limit"] > 0
+    assert all(fired > 0 for fired in faults.values()), faults
+    assert len(faults) == 5
     text = repr(logs)
     for secret in ("taro.yamada@example.com", "Yamada Taro", "sk_test_async"):
         assert secret not in text

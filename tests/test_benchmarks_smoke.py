@@ -19,6 +19,8 @@ sys.path.insert(0, str(BENCH_DIR))
 import _common  # noqa: E402 - benchmarks/ is not a package
 import run as bench_run  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 SPREAD_KEYS = {"median", "p25", "p75", "min", "max", "n"}
 METRIC_KEYS = {"name", "value", "unit", "spread", "goal", "met", "note"}
 

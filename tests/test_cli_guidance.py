@@ -143,7 +143,9 @@ class _Unsupported(http.server.BaseHTTPRequestHandler):
 @pytest.fixture(params=[_Html404, _Unsupported], ids=["404-html", "501"])
 def other_server(request: pytest.FixtureRequest) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), request.param)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield f"127.0.0.1:{server.server_port}"

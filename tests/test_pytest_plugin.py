@@ -19,6 +19,9 @@ import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "merchant_checkout"
 
+#: Each test runs pytest in a subprocess (seconds each): scheduled first (tests/conftest.py).
+pytestmark = pytest.mark.slow
+
 
 def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``python -m pytest`` in ``project`` with warnings as errors and no inherited options."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import selectors
+import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +32,74 @@ class Answer:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False
+
+
+class PromptServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer whose :meth:`shutdown` returns at once, not after a poll.
+
+    The standard loop notices a shutdown only when its ``select`` times out (every
+    ``poll_interval``), so stopping an emulator cost up to that interval each time. Here the
+    loop also waits on one end of a socket pair, and :meth:`shutdown` writes to the other end.
+    """
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._stop_requested = False
+        self._stopped = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Handle requests until :meth:`shutdown` (``poll_interval`` only bounds each wait)."""
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_reader, selectors.EVENT_READ)
+                while not self._stop_requested:
+                    ready = selector.select(poll_interval)
+                    if self._stop_requested:
+                        break
+                    for key, _ in ready:
+                        if key.fileobj is self:
+                            self._accept_one()
+                        else:  # a wake-up byte without a stop request: drop it
+                            self._wake_reader.recv(64)
+                    self.service_actions()
+        finally:
+            self._stop_requested = False
+            self._stopped.set()
+
+    def _accept_one(self) -> None:
+        """Accept one waiting connection and hand it to a handler thread (as the base does)."""
+        try:
+            request, client_address = self.get_request()
+        except OSError:
+            return
+        if not self.verify_request(request, client_address):
+            self.shutdown_request(request)
+            return
+        try:
+            self.process_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+            self.shutdown_request(request)
+        except BaseException:
+            self.shutdown_request(request)
+            raise
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` (running in another thread) and wait until it returns."""
+        self._stop_requested = True
+        self._wake_writer.send(b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        """Close the listening socket and the wake-up pair."""
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
 
 
 def make_server(host: str, port: int, core: Callable[[Incoming], Answer]) -> ThreadingHTTPServer:
@@ -68,6 +139,4 @@ def make_server(host: str, port: int, core: Callable[[Incoming], Answer]) -> Thr
         def log_message(self, format: str, *args: object) -> None:
             """Silence the default stderr access log (the emulator keeps its own)."""
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return PromptServer((host, port), Handler)

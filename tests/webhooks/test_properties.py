@@ -11,6 +11,7 @@ import copy
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -40,6 +41,8 @@ from tests.webhooks.stripe_events import (
     refund,
     sign,
 )
+
+pytestmark = pytest.mark.slow
 
 PI = "pi_3KbFuzz0001"
 SEEDS: list[dict[str, Any]] = [

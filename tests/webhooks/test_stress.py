@@ -34,6 +34,8 @@ from tests.webhooks.stress_worker import (
 )
 from tests.webhooks.stripe_events import Stream, build_stream, expected_final_state, sign
 
+pytestmark = pytest.mark.slow
+
 N_EVENTS = 200
 N_DELIVERIES = 1000
 FAILURE_RATE = 0.05
@@ -180,10 +182,19 @@ def test_django_worker_processes(
 def run_processes(
     plan: Plan, tmp_path: Path, main: Callable[..., int], database: object
 ) -> list[tuple[int, str, str]]:
-    """Run ``WORKERS`` processes (spawned), each with its own store on ``database``."""
+    """Run ``WORKERS`` processes, each with its own store on ``database``.
+
+    Fresh processes (nothing inherited from this one), forked from a fork server that has
+    already imported the worker module and Django: starting them then costs no imports.
+    Where there is no fork server (Windows), they are spawned.
+    """
     markers = tmp_path / "markers"
     markers.mkdir()
-    context = multiprocessing.get_context("spawn")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["tests.webhooks.stress_worker", "django.db.models"])
+    else:
+        context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         jobs = [
             pool.apply_async(

@@ -37,7 +37,13 @@ class RunningShop:
 def serve_app(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Iterator[BaseWSGIServer]:
     """Serve ``app`` in a background thread (one thread per request) until the block ends."""
     server = make_server(host, port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="konbini-shop", daemon=True)
+    # A short poll: stopping the shop waits for the serve loop to notice (at most 50 ms).
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name="konbini-shop",
+        daemon=True,
+    )
     thread.start()
     try:
         yield server

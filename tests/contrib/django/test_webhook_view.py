@@ -6,6 +6,9 @@ HTTP to the served project, two deliveries of one event at once, and the view's 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -256,3 +259,33 @@ def test_a_body_over_the_limit_is_413_and_never_read_in_full(shop_db: str) -> No
     with override_settings(KONBINI_WEBHOOK_MAX_BODY_BYTES=len(PAID)):
         assert post(PAID) == (200, "processed")  # exactly at the limit
     assert runs(shop_db) == Counter({("fulfil", "evt_dj_paid"): 1})
+
+
+def test_the_view_is_non_atomic_on_every_database_even_imported_before_the_settings() -> None:
+    """The app exempts the view when it loads, whatever imported the view module earlier."""
+    script = textwrap.dedent(
+        """
+        import django
+        from django.conf import settings
+
+        from konbini_sdk.contrib.django import views  # before the settings exist
+
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:",
+                    "ATOMIC_REQUESTS": True}
+        settings.configure(
+            INSTALLED_APPS=["konbini_sdk.contrib.django"],
+            DATABASES={"default": database, "orders": dict(database)},
+            KONBINI_WEBHOOK_SECRETS=["whsec_test"],
+        )
+        django.setup()
+        from django.core.handlers.base import BaseHandler
+
+        view = views.webhook_view
+        print(BaseHandler().make_view_atomic(view) is view)
+        """
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
