@@ -70,7 +70,7 @@ def test_a_sale_under_every_fault_kind_gets_one_intent_and_one_voucher_per_order
 ) -> None:
     _inject_sale_day_faults(emulator)
     # Sleeps are no-ops here, so give the budget attempts rather than seconds: at a 56%
-    # fault rate, 8 attempts would leave a few of the 200+ operations failing by chance
+    # fault rate, 8 attempts would leave a few of the 100+ operations failing by chance
     # (25 leave one in ~10^6 runs).
     client = _client(emulator, RetryPolicy(max_attempts=25, max_elapsed_seconds=600))
     order_ids = [f"sale-{n:04d}" for n in range(ORDERS)]
