@@ -21,6 +21,16 @@ never confirmed again. After a decline the customer may try another card, or the
 again, on the same intent: a submit that arrives after a decline is a new attempt (it may be
 declined again, but a card is charged at most once per order).
 
+Why two requests (create, then confirm) and not one (``confirm=true`` with the
+``payment_method`` at create, as Konbini's ``pay_order`` does): the PaymentMethod would
+then be part of the order's creation key. A customer whose first card is declined tries
+another one within seconds, often on another web worker: that request's key holds other
+parameters (Stripe answers ``idempotency_error``), and the order's intent could only be found
+with the Search API, whose index lags up to a minute. The customer would be refused, or a
+second intent (a second possible charge) created for the order, which is what this flow
+exists to prevent. Keeping the card out of the creation key keeps every attempt on one intent
+without a search; a first payment costs one more round trip.
+
 Cards only, as the guide warns; Konbini needs webhooks (or :mod:`konbini_sdk._polling`).
 The services ``CardPayments`` and ``AsyncCardPayments`` are :mod:`konbini_sdk._async.card`
 (the sync twin generated); this module holds the request model and the decisions.

@@ -22,7 +22,12 @@ import stripe
 from stripe import StripeResponse
 
 from konbini_sdk._api_version import STRIPE_API_VERSION
-from konbini_sdk._exceptions import Operation, StripeAPIError, translate_stripe_error
+from konbini_sdk._exceptions import (
+    Operation,
+    StripeAPIError,
+    error_intent_id,
+    translate_stripe_error,
+)
 from konbini_sdk._idempotency import KeyChain
 from konbini_sdk._logging import get_logger
 from konbini_sdk._retry import is_definitive, response_replayed
@@ -137,12 +142,17 @@ def refusal(
     duration_ms: int,
     *,
     voids_voucher: bool = False,
+    creates: bool = False,
 ) -> StripeAPIError | None:
     """Translate and log (DEBUG) a refusal; ``None`` means "resend now with the next key".
 
     ``voids_voucher``: the request would void a live voucher, so Stripe's refusal while the
     customer pays at the store is a refused cancellation. The chain moves on only when
     Stripe *replays* a definitive error for its key (see :mod:`konbini_sdk._idempotency`).
+    ``creates``: the request creates a PaymentIntent (``confirm=true`` at create); an error
+    that names a PaymentIntent proves Stripe created it under this key (the confirmation
+    failed after the creation), so the chain never moves past it: a new key would create a
+    second intent. The error is raised, and the caller goes on with the named intent.
     """
     error = translate_stripe_error(original, operation="cancel" if voids_voucher else operation)
     replayed = response_replayed(original.headers)
@@ -154,7 +164,8 @@ def refusal(
     _log_attempt(
         "error", operation, chain, replayed, original.request_id, duration_ms, context, details
     )
-    if chain is not None and walk_left and replayed and is_definitive(error):
+    created = creates and error_intent_id(original) is not None
+    if chain is not None and walk_left and replayed and is_definitive(error) and not created:
         chain.advance()  # the key is bound for good to a refusal that created nothing
         return None
     return error

@@ -38,8 +38,8 @@ ids the answer names (``object_ids``: ``No such payment_intent: 'pi_123'`` gives
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, Final, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal, cast
 
 import stripe
 
@@ -73,6 +73,7 @@ RATE_LIMIT_CODES: Final = frozenset(
 PAYMENT_METHOD_NOT_AVAILABLE: Final = "payment_method_not_available"
 REJECTED_CONFIRMATION_NUMBER: Final = "payment_intent_konbini_rejected_confirmation_number"
 UNEXPECTED_STATE: Final = "payment_intent_unexpected_state"
+INCOMPATIBLE_PAYMENT_METHOD: Final = "payment_intent_incompatible_payment_method"
 
 
 class KonbiniError(Exception):
@@ -128,15 +129,20 @@ class KonbiniNotAllowedError(KonbiniError):
     instead of refusing the request: most often Konbini is not enabled on the Stripe account
     (Dashboard → Settings → Payment methods), or the account is not a Japanese one. The
     object (``object_id``, a PaymentIntent or Checkout Session) was created without Konbini and
-    no voucher was issued; ``payment_method_types`` is what Stripe kept.
+    no voucher was issued; ``payment_method_types`` is what Stripe kept. ``object_id`` is
+    ``None`` (and ``payment_method_types`` empty) when Stripe refused ``pay_order``'s create
+    with ``confirm=true`` outright because the Konbini payment method does not fit the
+    intent (``payment_intent_incompatible_payment_method``): nothing was created.
     """
 
-    def __init__(self, object_id: str, payment_method_types: Sequence[str]) -> None:
+    def __init__(self, object_id: str | None, payment_method_types: Sequence[str]) -> None:
         self.object_id = object_id
         self.payment_method_types = tuple(payment_method_types)
         kept = ", ".join(self.payment_method_types) or "none"
+        # No object: Stripe refused a create with confirm=true outright (nothing created).
+        what = f"{object_id}'s" if object_id else "the PaymentIntent's"
         super().__init__(
-            f"Stripe left konbini out of {object_id}'s payment_method_types (kept: {kept}): "
+            f"Stripe left konbini out of {what} payment_method_types (kept: {kept}): "
             "enable Konbini for the account in the Stripe Dashboard (Settings, Payment "
             "methods); a Konbini payment needs a Japanese account and JPY"
         )
@@ -262,6 +268,13 @@ class ConfirmationNumberRejectedError(StripeAPIError):
         "the confirmation number was rejected as too common; ask for another number "
         "or let Stripe generate one"
     )
+
+    #: The PaymentIntent whose confirmation was refused, when Stripe named it (``pi_...``,
+    #: safe to log). ``pay_order`` creates and confirms in one request, so the intent exists
+    #: even though the confirmation failed: the next ``pay_order`` call for the order (with
+    #: another number) confirms this intent; from another process pass it as
+    #: ``payment_intent_id``.
+    payment_intent_id: str | None = None
 
 
 class CancellationRefusedError(StripeAPIError):
@@ -507,7 +520,7 @@ def translate_stripe_error(
     if cls is CardError and error_object is not None and error_object.decline_code:
         code = error_object.decline_code
     generic = cls in (InvalidRequestError, StripeAPIError)
-    return cls(
+    translated = cls(
         _CODE_MESSAGES.get(code or "") if generic else None,
         code=code,
         http_status=status,
@@ -516,6 +529,28 @@ def translate_stripe_error(
         stripe_message=message,
         object_ids=_object_ids(error, message),
     )
+    if isinstance(translated, ConfirmationNumberRejectedError):
+        translated.payment_intent_id = error_intent_id(error)
+    return translated
+
+
+def error_intent(error: stripe.StripeError) -> Mapping[str, Any] | None:
+    """Return the PaymentIntent Stripe sent with ``error`` (as a mapping), if it sent one.
+
+    Stripe sends it when the intent exists despite the error: a failed confirmation, and a
+    create with ``confirm=true`` whose confirmation failed after the intent was created.
+    """
+    body = error.json_body if isinstance(error.json_body, dict) else {}
+    details = body.get("error")
+    intent = details.get("payment_intent") if isinstance(details, dict) else None
+    return cast("Mapping[str, Any]", intent) if isinstance(intent, dict) else None
+
+
+def error_intent_id(error: stripe.StripeError) -> str | None:
+    """Return the id of the PaymentIntent Stripe sent with ``error``, if it sent one."""
+    intent = error_intent(error)
+    intent_id = intent.get("id") if intent is not None else None
+    return str(intent_id) if intent_id else None
 
 
 def _intent_in_error(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, cast
@@ -17,7 +19,12 @@ from urllib.parse import quote_plus
 
 import stripe
 
-from konbini_sdk._exceptions import IdempotencyError, OrderChangedError, VoucherUnavailableError
+from konbini_sdk._exceptions import (
+    REJECTED_CONFIRMATION_NUMBER,
+    IdempotencyError,
+    OrderChangedError,
+    VoucherUnavailableError,
+)
 from konbini_sdk._idempotency import ORDER_ID_METADATA_KEY, KeyChain
 from konbini_sdk._requests import (
     BillingDetails,
@@ -31,6 +38,7 @@ from konbini_sdk._voucher import Voucher
 __all__ = [
     "CONFIRMABLE_STATUSES",
     "OnChange",
+    "OrderIntents",
     "PaymentIntentChange",
     "ReissuedVoucher",
     "create_params",
@@ -38,6 +46,7 @@ __all__ = [
     "is_confirmable",
     "order_changes",
     "order_search_query",
+    "pay_params",
     "voucher_identity",
     "voucher_url",
 ]
@@ -166,6 +175,72 @@ def create_params(request: PaymentIntentRequest, order_id: str) -> dict[str, Any
     return params
 
 
+def pay_params(
+    request: PaymentIntentRequest,
+    billing: BillingDetails,
+    confirmation_number: str | None,
+    order_id: str,
+) -> dict[str, Any]:
+    """``POST /v1/payment_intents`` parameters that create *and* confirm the order's intent.
+
+    The create parameters (with the order id in ``metadata``), ``confirm=true``,
+    ``payment_method_data`` (``konbini`` with the billing details) and the Konbini options
+    with the confirmation number: the answer carries the voucher.
+    """
+    params = cast(
+        "dict[str, Any]", request.to_stripe_params_with_confirm(billing, confirmation_number)
+    )
+    params["metadata"] = metadata_with_order_id(
+        params.get("metadata"), order_id, ORDER_ID_METADATA_KEY
+    )
+    return params
+
+
+class OrderIntents:
+    """Which PaymentIntent each order has, as learned from Stripe's answers in this process.
+
+    ``pay_order`` creates and confirms under the order's creation key, whose parameters
+    include the billing details and the confirmation number: a second call for the order
+    with other ones gets Stripe's ``idempotency_error``, not the intent. This map (the
+    ``limit`` most recently used orders; thread-safe) names the intent so the call goes on
+    with it instead; an order it does not know is looked up with the Search API. Only ids
+    from answers whose ``metadata.order_id`` is the order are kept.
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._ids: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, order_id: str) -> str | None:
+        """Return the intent id known for ``order_id``, or ``None``."""
+        with self._lock:
+            intent_id = self._ids.get(order_id)
+            if intent_id is not None:
+                self._ids.move_to_end(order_id)
+            return intent_id
+
+    def learn(self, order_id: str, intent: Mapping[str, Any]) -> None:
+        """Remember ``intent`` as the order's, if its ``metadata.order_id`` says so."""
+        intent_id = intent.get("id")
+        if not intent_id or (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+            return
+        with self._lock:
+            self._ids[order_id] = str(intent_id)
+            self._ids.move_to_end(order_id)
+            while len(self._ids) > self._limit:
+                self._ids.popitem(last=False)
+
+    def forget(self, order_id: str) -> None:
+        """Drop what is known of ``order_id``."""
+        with self._lock:
+            self._ids.pop(order_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._ids)
+
+
 #: What ``pay_order`` does when the order's intent has other parameters than the request:
 #: ``"raise"`` :class:`~konbini_sdk.OrderChangedError`, or ``"update"`` the intent and pay it.
 OnChange = Literal["raise", "update"]
@@ -232,6 +307,27 @@ def confirm_request_params(
     billing: BillingDetails, confirmation_number: str | None
 ) -> dict[str, Any]:
     return cast("dict[str, Any]", confirm_params(billing, confirmation_number))
+
+
+def without_stored_number(
+    params: dict[str, Any], intent: Mapping[str, Any], number_given: bool
+) -> dict[str, Any]:
+    """Confirm parameters that let Stripe generate the number when none is given.
+
+    ``pay_order`` sends the number at create (``confirm=true``): when Stripe rejects it, the
+    intent is created all the same with the rejected number in its Konbini options and the
+    rejection as ``last_payment_error``. Confirming without a number would send the rejected
+    one again, so when the caller gave none, ``""`` unsets it and Stripe generates one.
+    Only then: a number set since with ``update_confirmation_number`` is kept (any update
+    clears ``last_payment_error``, as Stripe documents).
+    """
+    if number_given or not is_confirmable(intent):
+        return params
+    options = ((intent.get("payment_method_options") or {}).get("konbini")) or {}
+    error = intent.get("last_payment_error") or {}
+    if not options.get("confirmation_number") or error.get("code") != REJECTED_CONFIRMATION_NUMBER:
+        return params
+    return {**params, "payment_method_options": {"konbini": {"confirmation_number": ""}}}
 
 
 def no_voucher_error(intent: Mapping[str, Any]) -> VoucherUnavailableError:

@@ -44,6 +44,7 @@ from konbini_sdk._exceptions import (
     OutcomeUnknownError,
     RateLimitedError,
     StripeAPIError,
+    error_intent_id,
 )
 
 if TYPE_CHECKING:
@@ -124,6 +125,12 @@ def retry_after_seconds(error: BaseException) -> float | None:
 
 def is_retryable(error: BaseException) -> bool:
     """Tell whether ``error`` is temporary and the same request may be sent again."""
+    original = _original(error)
+    if original is not None and error_intent_id(original) and was_replayed(error):
+        # A stored refusal naming a PaymentIntent (a create whose confirmation was refused,
+        # even for a rate limit): the key replays it on every resend, and the caller goes on
+        # with the named intent instead.
+        return False
     if isinstance(error, RateLimitedError | ConnectionFailedError):
         return True
     if isinstance(error, IdempotencyError):

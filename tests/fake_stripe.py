@@ -47,6 +47,9 @@ RATE_LIMIT_PI = (400, _error(400, "payment_intent_rate_limit_exceeded"))
 RATE_LIMIT_429 = (429, _error(429, "rate_limit"))
 UNAVAILABLE = (400, _error(400, "payment_method_not_available"))
 SERVER_ERROR = (500, _error(500, None, "api_error"))
+#: A create with ``confirm=true`` whose confirmation hits Konbini's rate limit: the intent
+#: is created all the same (unconfirmed) and the stored error names it.
+RATE_LIMIT_AFTER_CREATE = "rate-limit-after-create"
 DROP_BEFORE = "drop-before"  # connection lost before the server did anything
 DROP_AFTER = "drop-after"  # the server committed, then the connection was lost
 
@@ -68,6 +71,8 @@ class FakeStripe(stripe.HTTPClient):
     on_request: Callable[[Sent], None] | None = None
     #: Whether the account may use Konbini: ``allowed_payment_method_types`` drops it if not.
     konbini_enabled: bool = True
+    #: Whether the Search API finds nothing yet (Stripe's index lags up to a minute).
+    search_lags: bool = False
 
     #: Intents whose customer is paying at the store: cancel is refused (no intent in the
     #: error body, so the SDK must read the intent to know why).
@@ -152,6 +157,15 @@ class FakeStripe(stripe.HTTPClient):
                 replay = CaseInsensitiveDict(stored_headers)
                 replay["Idempotent-Replayed"] = "true"
                 return text, status, replay
+            if fault == RATE_LIMIT_AFTER_CREATE:
+                unconfirmed = {k: v for k, v in params.items() if k != "confirm"}
+                created = json.loads(self._create(unconfirmed)[0])
+                body = _error(400, "payment_method_rate_limit_exceeded")
+                body["error"]["payment_intent"] = created
+                response = self._respond(400, body, replayed=False)
+                if key is not None:
+                    self._store[key] = (parts.path, params, response)
+                return response
             if fault is not None and fault != DROP_AFTER:
                 status, payload = fault
                 response = self._respond(status, payload, replayed=False)
@@ -187,6 +201,8 @@ class FakeStripe(stripe.HTTPClient):
             return self._respond(404, _error(404, "resource_missing"), replayed=False)
         if len(segments) == 2 and sent.method == "POST":
             return self._create(sent.params)
+        if segments[2:] == ["search"] and sent.method == "GET":
+            return self._search(sent.params.get("query", ""))
         intent = self.intents.get(segments[2]) if len(segments) > 2 else None
         if intent is None:
             return self._respond(404, _error(404, "resource_missing"), replayed=False)
@@ -215,6 +231,19 @@ class FakeStripe(stripe.HTTPClient):
                 intent["payment_method_options"]["konbini"]["confirmation_number"] = number
             return self._respond(200, intent, replayed=False)
         return self._respond(404, _error(404, "resource_missing"), replayed=False)
+
+    def _search(self, query: str) -> Response:
+        """``metadata['order_id']:'...'`` only (what the client searches with); no index lag
+        unless ``search_lags`` (then nothing is found, as right after a create)."""
+        prefix = "metadata['order_id']:'"
+        wanted = query[len(prefix) : -1] if query.startswith(prefix) else None
+        found = [
+            intent
+            for intent in self.intents.values()
+            if not self.search_lags and intent["metadata"].get("order_id") == wanted
+        ]
+        page = {"object": "search_result", "data": found, "has_more": False, "url": "/search"}
+        return self._respond(200, page, replayed=False)
 
     def _usable_types(self, params: dict[str, str]) -> list[str]:
         """What Stripe keeps of ``allowed_payment_method_types`` (it drops unusable types)."""
@@ -251,7 +280,15 @@ class FakeStripe(stripe.HTTPClient):
             "livemode": False,
         }
         self.intents[intent_id] = intent
-        return self._respond(200, intent, replayed=False)
+        if params.get("confirm") != "true":
+            return self._respond(200, intent, replayed=False)
+        # confirm=true: the intent exists whatever the confirmation says; a refused
+        # confirmation names it in the error, as Stripe does.
+        if "konbini" not in intent["payment_method_types"]:
+            body = _error(400, "payment_intent_incompatible_payment_method")
+            body["error"]["payment_intent"] = intent
+            return self._respond(400, body, replayed=False)
+        return self._confirm(intent, params)
 
     def _confirm(self, intent: dict[str, Any], params: dict[str, str]) -> Response:
         if intent["status"] not in (

@@ -286,8 +286,6 @@ def test_pay_order_logs_one_info_line_and_debug_steps(emulator: Any) -> None:
     assert [(e["event"], e["operation"]) for e in infos] == [("konbini.operation", "pay_order")]
     assert infos[0]["payment_intent_id"] == voucher.payment_intent_id
     others = [(e["event"], e.get("operation"), e["log_level"]) for e in logs if e not in infos]
-    assert others == [
-        ("konbini.attempt", "create", "debug"),
-        ("konbini.attempt", "confirm", "debug"),
-    ]
+    # One request: created and confirmed together (confirm=true).
+    assert others == [("konbini.attempt", "create", "debug")]
     assert "taro.yamada@example.com" not in repr(logs)

@@ -17,6 +17,7 @@ from konbini_sdk import (
     InvalidRequestError,
     KonbiniClient,
     KonbiniValidationError,
+    OrderChangedError,
     OutcomeUnknownError,
     PaymentIntentRequest,
     PaymentMethodUnavailableError,
@@ -30,6 +31,7 @@ from tests.fake_stripe import (
     DROP_AFTER,
     DROP_BEFORE,
     RATE_LIMIT_429,
+    RATE_LIMIT_AFTER_CREATE,
     RATE_LIMIT_PI,
     RATE_LIMIT_PM,
     SERVER_ERROR,
@@ -78,7 +80,7 @@ def _intents_for(fake: FakeStripe, order_id: str) -> list[str]:
 
 
 class TestPayOrder:
-    def test_creates_confirms_and_returns_the_voucher(
+    def test_creates_and_confirms_in_one_request_and_returns_the_voucher(
         self,
         client: KonbiniClient,
         fake: FakeStripe,
@@ -91,17 +93,18 @@ class TestPayOrder:
         assert voucher.hosted_voucher_url.startswith("https://")
         assert {code.confirmation_number for code in voucher.stores.values()} == {PHONE_NUMBER}
         assert str(voucher.expires_at.tzinfo) == "JST"
-        create, confirm = fake.requests_to("/v1/payment_intents"), fake.requests_to("/confirm")
-        assert len(create) == 1
-        assert len(confirm) == 1
-        assert create[0].params["metadata[order_id]"] == ORDER
-        assert "confirm" not in create[0].params
-        assert create[0].idempotency_key == CREATE_KEY
-        intent_id = voucher.payment_intent_id
-        assert confirm[0].idempotency_key == f"konbini-sdk:v1:pi:{intent_id}:confirm"
-        assert confirm[0].params["payment_method_data[type]"] == "konbini"
-        assert confirm[0].params["payment_method_data[billing_details][email]"] == EMAIL
-        assert len(fake.sent) == 2  # no read needed after a fresh create
+        assert len(fake.sent) == 1  # one round trip: no confirm, no read
+        (create,) = fake.sent
+        assert (create.method, create.path) == ("POST", "/v1/payment_intents")
+        assert create.idempotency_key == CREATE_KEY
+        assert create.params["metadata[order_id]"] == ORDER
+        assert create.params["confirm"] == "true"
+        assert create.params["payment_method_data[type]"] == "konbini"
+        assert create.params["payment_method_data[billing_details][email]"] == EMAIL
+        number = create.params["payment_method_options[konbini][confirmation_number]"]
+        assert number == PHONE_NUMBER
+        assert create.params["payment_method_options[konbini][product_description]"]
+        assert create.params["allowed_payment_method_types[0]"] == "konbini"
 
     def test_paying_the_same_order_again_returns_the_same_voucher(
         self,
@@ -115,7 +118,52 @@ class TestPayOrder:
         assert second == first
         assert len(_intents_for(fake, ORDER)) == 1
         assert fake.vouchers_issued == 1
-        assert [s.method for s in fake.sent[2:]] == ["POST", "GET"]  # replayed create, read
+        # The client knows the order's intent from the first answer: it reads it.
+        assert [s.method for s in fake.sent[1:]] == ["GET"]
+        # Another process (no memory of the order): the replayed answer is read again.
+        other = KonbiniClient(fake.client(), sleep=lambda _: None)
+        assert other.pay_order(ORDER, request_, billing) == first
+        assert [s.method for s in fake.sent[2:]] == ["POST", "GET"]
+        assert fake.vouchers_issued == 1
+
+    def test_other_billing_for_a_paid_order_in_another_process_finds_its_intent(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+    ) -> None:
+        first = client.pay_order(ORDER, request_, billing)
+        other = KonbiniClient(fake.client(), sleep=lambda _: None)
+        hanako = BillingDetails(name="Yamada Hanako", email="hanako@example.com")
+        # The creation key holds Taro's details: Stripe refuses it; the search finds it.
+        assert other.pay_order(ORDER, request_, hanako) == first
+        assert [(s.method, s.path.rsplit("/", 1)[-1]) for s in fake.sent[1:]] == [
+            ("POST", "payment_intents"),
+            ("GET", "search"),
+        ]
+        assert len(fake.intents) == 1
+        assert fake.vouchers_issued == 1
+
+    def test_other_billing_before_the_search_index_has_the_intent_asks_for_its_id(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+    ) -> None:
+        first = client.pay_order(ORDER, request_, billing)
+        fake.search_lags = True
+        other = KonbiniClient(fake.client(), sleep=lambda _: None)
+        hanako = BillingDetails(name="Yamada Hanako", email="hanako@example.com")
+        with pytest.raises(OrderChangedError) as info:
+            other.pay_order(ORDER, request_, hanako)
+        assert "payment_intent_id" in str(info.value)
+        assert "Hanako" not in str(info.value)
+        again = other.pay_order(ORDER, request_, hanako, payment_intent_id=first.payment_intent_id)
+        assert again == first
+        assert len(fake.intents) == 1
+        assert fake.vouchers_issued == 1
 
     def test_same_order_with_other_parameters_is_an_idempotency_error(
         self,
@@ -127,7 +175,14 @@ class TestPayOrder:
         client.pay_order(ORDER, request_, billing)
         with pytest.raises(IdempotencyError) as info:
             client.pay_order(ORDER, PaymentIntentRequest(amount=3000), billing)
-        assert isinstance(info.value.__cause__, stripe.StripeError)
+        assert isinstance(info.value, OrderChangedError)
+        assert info.value.changed == ("amount",)
+        # From another process: Stripe refuses the key's other parameters; the search
+        # finds the order's intent, whose amount differs.
+        other = KonbiniClient(fake.client(), sleep=lambda _: None)
+        with pytest.raises(OrderChangedError) as info:
+            other.pay_order(ORDER, PaymentIntentRequest(amount=3000), billing)
+        assert info.value.changed == ("amount",)
         assert len(fake.intents) == 1
 
     @pytest.mark.parametrize("fault", [RATE_LIMIT_PM, RATE_LIMIT_PI])
@@ -147,6 +202,29 @@ class TestPayOrder:
         assert keys == [CREATE_KEY, CREATE_KEY, CREATE_KEY + ":g2"]
         assert len(sleeps) == 1
         assert len(fake.intents) == 1
+
+    def test_a_rate_limited_confirmation_after_the_create_pays_the_created_intent(
+        self,
+        client: KonbiniClient,
+        fake: FakeStripe,
+        sleeps: list[float],
+        request_: PaymentIntentRequest,
+        billing: BillingDetails,
+    ) -> None:
+        # Stripe created the intent, then refused the confirmation (rate limit), and stored
+        # that error under the key: resent, it is replayed. It names the intent: no next key
+        # generation (a second intent), no futile resends; the intent is read and confirmed.
+        fake.fail_next(RATE_LIMIT_AFTER_CREATE)
+        voucher = client.pay_order(ORDER, request_, billing)
+        assert _intents_for(fake, ORDER) == [voucher.payment_intent_id]
+        assert fake.vouchers_issued == 1
+        creates = fake.requests_to("/v1/payment_intents")
+        assert [s.idempotency_key for s in creates] == [CREATE_KEY, CREATE_KEY]
+        assert [s.path.rsplit("/", 1)[-1] for s in fake.sent[2:]] == [
+            voucher.payment_intent_id,
+            "confirm",
+        ]
+        assert len(sleeps) == 1  # one wait before resending; the replay is not retried
 
     def test_unstored_429_is_retried_with_the_same_key(
         self,
@@ -200,6 +278,8 @@ class TestPayOrder:
         request_: PaymentIntentRequest,
         billing: BillingDetails,
     ) -> None:
+        first = client.pay_order(ORDER, request_, billing)
+        fake.expire(first.payment_intent_id)  # the next call confirms again
         fake.on_request = lambda sent: (
             fake.fail_next(DROP_AFTER)
             if sent.path.endswith("/confirm")
@@ -211,7 +291,7 @@ class TestPayOrder:
         confirms = fake.requests_to("/confirm")
         assert len(confirms) == 2
         assert confirms[0].idempotency_key == confirms[1].idempotency_key
-        assert fake.vouchers_issued == 1
+        assert fake.vouchers_issued == 2
         assert fake.intents[voucher.payment_intent_id]["status"] == "requires_action"
 
     def test_dropped_before_and_5xx_are_retried(
@@ -273,7 +353,8 @@ class TestPayOrder:
         with pytest.raises(VoucherUnavailableError) as info:
             client.pay_order(ORDER, request_, billing)
         assert info.value.status == "succeeded"
-        assert len(fake.requests_to("/confirm")) == 1
+        assert fake.requests_to("/confirm") == []
+        assert fake.vouchers_issued == 1
 
     def test_expired_voucher_gets_one_new_voucher(
         self,
@@ -288,10 +369,16 @@ class TestPayOrder:
         assert second.payment_intent_id == first.payment_intent_id
         assert second.hosted_voucher_url != first.hosted_voucher_url
         keys = [s.idempotency_key for s in fake.requests_to("/confirm")]
-        assert keys[-1].endswith(":confirm:g2")  # the stored confirm was obsolete
+        assert keys == [f"konbini-sdk:v1:pi:{first.payment_intent_id}:confirm"]
         assert fake.vouchers_issued == 2
         assert client.pay_order(ORDER, request_, billing) == second
         assert fake.vouchers_issued == 2
+        fake.expire(second.payment_intent_id)
+        third = client.pay_order(ORDER, request_, billing)
+        keys = [s.idempotency_key for s in fake.requests_to("/confirm")]
+        assert keys[-1].endswith(":confirm:g2")  # the stored confirm was obsolete
+        assert third.hosted_voucher_url != second.hosted_voucher_url
+        assert fake.vouchers_issued == 3
 
     def test_a_known_intent_is_reused_after_the_key_window(
         self,
@@ -557,13 +644,13 @@ class TestLogging:
         with capture_logs() as logs:
             voucher = client.pay_order(ORDER, request_, billing, confirmation_number=PHONE_NUMBER)
         attempts = [e for e in logs if e["event"] == "konbini.attempt"]
-        assert len(attempts) == len(fake.sent) == 4
+        assert len(attempts) == len(fake.sent) == 3  # refused, replayed refusal, created
         assert attempts[0]["error_code"] == "payment_method_rate_limit_exceeded"
         assert attempts[0]["request_id"].startswith("req_fake")
         assert [a["key_generation"] for a in attempts[:3]] == [1, 1, 2]
         assert [a["attempt"] for a in attempts[:3]] == [1, 2, 2]  # a replay walk: same attempt
         assert attempts[1]["replayed"] is True
-        assert attempts[-1]["payment_intent_id"] == voucher.payment_intent_id
+        assert attempts[-1]["object_id"] == voucher.payment_intent_id
         assert attempts[-1]["status"] == "requires_action"
         assert all(isinstance(a["duration_ms"], int) for a in attempts)
         assert any(e["event"] == "konbini.retry" for e in logs)
@@ -604,11 +691,9 @@ class TestLogging:
         steps = [e for e in logs if e["event"] == "konbini.operation" and e is not line]
         assert steps == []
         ok = [e for e in logs if e["event"] == "konbini.attempt" and e["outcome"] == "ok"]
-        assert [(e["operation"], e["log_level"]) for e in ok] == [
-            ("create", "debug"),
-            ("confirm", "debug"),
-        ]
-        assert ok[-1]["payment_intent_id"] == voucher.payment_intent_id
+        # create and confirm are one request (confirm=true): one attempt.
+        assert [(e["operation"], e["log_level"]) for e in ok] == [("create", "debug")]
+        assert ok[-1]["object_id"] == voucher.payment_intent_id
         text = repr(logs)
         for secret in (EMAIL, NAME, "Yamada", PHONE_NUMBER, "sk_test", "Bearer"):
             assert secret not in text
@@ -667,9 +752,9 @@ class TestStripeObjects:
         built: list[str],
     ) -> None:
         voucher = client.pay_order(ORDER, request_, billing)
-        again = client.pay_order(ORDER, request_, billing)  # replayed create, then a read
+        again = client.pay_order(ORDER, request_, billing)  # the known intent, read
         assert again == voucher
-        assert len(fake.sent) == 4
+        assert len(fake.sent) == 2
         assert built == []
 
     def test_public_methods_return_the_payment_intent_stripe_returns(

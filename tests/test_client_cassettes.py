@@ -184,17 +184,20 @@ def test_rejected_confirmation_number(stripe_backend: StripeBackend) -> None:
         client.pay_order("cassette-rejected-1", REQUEST, BILLING, confirmation_number="01234567890")
     assert info.value.code == "payment_intent_konbini_rejected_confirmation_number"
     assert "01234567890" not in str(info.value)
+    # Created and confirmed in one request: the intent exists, and the error names it.
+    assert info.value.payment_intent_id is not None
     # Another number then works, on the same intent.
     voucher = client.pay_order("cassette-rejected-1", REQUEST, BILLING, confirmation_number=NUMBER)
     assert all(c.confirmation_number == NUMBER for c in voucher.stores.values())
+    assert voucher.payment_intent_id == info.value.payment_intent_id
 
 
 @pytest.mark.parametrize(
     "kind", ["payment_method_rate_limit", "payment_intent_rate_limit", "rate_limit", "server_error"]
 )
 def test_temporary_errors_are_retried(stripe_backend: StripeBackend, kind: str) -> None:
-    stripe_backend.inject(kind, method="POST", path="/v1/payment_intents", times=2)
-    stripe_backend.inject(kind, method="POST", path="/v1/payment_intents/*/confirm", times=1)
+    # pay_order is one request (create with confirm=true): the faults hit it.
+    stripe_backend.inject(kind, method="POST", path="/v1/payment_intents", times=3)
     client = _client(stripe_backend)
     voucher = client.pay_order(f"cassette-{kind}-1", REQUEST, BILLING)
     assert voucher.payment_intent_id.startswith("pi_")
@@ -202,7 +205,7 @@ def test_temporary_errors_are_retried(stripe_backend: StripeBackend, kind: str) 
 
 def test_payment_method_unavailable_is_not_retried(stripe_backend: StripeBackend) -> None:
     stripe_backend.inject(
-        "payment_method_not_available", method="POST", path="/v1/payment_intents/*/confirm", times=1
+        "payment_method_not_available", method="POST", path="/v1/payment_intents", times=1
     )
     client = _client(stripe_backend)
     with pytest.raises(PaymentMethodUnavailableError):

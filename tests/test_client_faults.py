@@ -70,7 +70,7 @@ def test_a_sale_under_every_fault_kind_gets_one_intent_and_one_voucher_per_order
 ) -> None:
     _inject_sale_day_faults(emulator)
     # Sleeps are no-ops here, so give the budget attempts rather than seconds: at a 56%
-    # fault rate, 8 attempts would leave a few of the 200+ operations failing by chance
+    # fault rate, 8 attempts would leave a few of the 100+ operations failing by chance
     # (25 leave one in ~10^6 runs).
     client = _client(emulator, RetryPolicy(max_attempts=25, max_elapsed_seconds=600))
     order_ids = [f"sale-{n:04d}" for n in range(ORDERS)]
@@ -89,13 +89,13 @@ def test_a_sale_under_every_fault_kind_gets_one_intent_and_one_voucher_per_order
     assert set(voucher_events) == set(order_ids)
     assert max(voucher_events.values()) == 1, "an order got two vouchers"
     assert len({v.payment_intent_id for v in vouchers}) == ORDERS
-    assert sent >= 2 * ORDERS
+    assert sent >= ORDERS  # one request per payment without faults
 
     faults = {f.kind.value: f.fired for f in emulator.faults.active()}
     answered = len(emulator.requests)
     report = (
         f"fault test: {ORDERS} orders paid, {sent} requests sent ({sent / ORDERS:.2f} per "
-        f"successful payment; 2 without faults), {answered} logged by the emulator, "
+        f"successful payment; 1 without faults), {answered} logged by the emulator, "
         f"faults fired {faults}, {duration:.1f} s"
     )
     get_logger().info(
@@ -147,7 +147,7 @@ def test_one_order_paid_twice_concurrently_gets_one_intent_and_one_voucher(
 
 def test_fault_test_logs_carry_no_personal_data(emulator: Any) -> None:
     emulator.inject("payment_method_rate_limit", times=3)
-    emulator.inject("drop_after_commit", method="POST", path="/v1/payment_intents/*/confirm")
+    emulator.inject("drop_after_commit", method="POST", path="/v1/payment_intents")
     client = _client(emulator, RetryPolicy())
     with structlog.testing.capture_logs() as logs:
         client.pay_order("log-check-1", REQUEST, BILLING, confirmation_number="09012345678")

@@ -99,7 +99,9 @@ def test_ids_over_the_accepted_length_are_still_refused() -> None:
 
 def test_pay_order_with_a_100_kanji_order_id(emu: Emulator, konbini: KonbiniClient) -> None:
     voucher = konbini.pay_order(KANJI_100, REQUEST, BILLING)
-    again = konbini.pay_order(KANJI_100, REQUEST, BILLING)
+    # Another process's client (no memory of the order): the hashed key is replayed.
+    restarted = KonbiniClient("sk_test_emulated", api_base=emu.api_base, sleep=lambda _: None)
+    again = restarted.pay_order(KANJI_100, REQUEST, BILLING)
     assert again.payment_intent_id == voucher.payment_intent_id
     assert again.hosted_voucher_url == voucher.hosted_voucher_url
     other = konbini.pay_order(KANJI_100_OTHER, REQUEST, BILLING)

@@ -52,7 +52,9 @@ def test_429_on_confirm_is_retried_too(fault: Any) -> None:
             fake.fail_next(fault)
 
     fake.on_request = on_request
-    client.pay_order("order-429c", REQUEST, BILLING)
+    # pay_order confirms at create (one request); the confirm endpoint is confirm's.
+    intent = client.create_payment_intent(REQUEST, order_id="order-429c")
+    client.confirm(intent.id, BILLING)
     confirms = fake.requests_to("/confirm")
     assert len(confirms) == 2  # refused once (429), then confirmed with the same key
     assert confirms[0].idempotency_key == confirms[1].idempotency_key

@@ -45,14 +45,16 @@ def _intents_of(emu: Emulator, order_id: str) -> list[str]:
 
 
 def test_changed_order_raises_order_changed_error(emu: Emulator, konbini: KonbiniClient) -> None:
-    konbini.pay_order("order-c1", FIRST, BILLING)
+    first = konbini.pay_order("order-c1", FIRST, BILLING)
     with pytest.raises(OrderChangedError) as caught:
         konbini.pay_order("order-c1", CHANGED, BILLING)
     error = caught.value
     assert isinstance(error, IdempotencyError)  # what it was before, more precisely
     assert error.order_id == "order-c1"
+    # The client learned the order's intent from the first answer: it names it.
+    assert error.payment_intent_id == first.payment_intent_id
     text = str(error)
-    assert "order 'order-c1' already has a PaymentIntent with other parameters" in text
+    assert f"order 'order-c1' already has a PaymentIntent ({first.payment_intent_id})" in text
     assert "on_change='update'" in text
     assert "Yamada" not in text
     assert len(_intents_of(emu, "order-c1")) == 1

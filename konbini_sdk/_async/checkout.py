@@ -3,6 +3,10 @@
 Each public method is one operation: one INFO ``konbini.operation`` line (WARNING when it
 fails) with ids and states only; the requests inside log their attempts at DEBUG. The
 request and state models are :mod:`konbini_sdk._checkout`.
+
+Round trips: creating a session is already one request. The PaymentIntent behind it is
+created and confirmed by Stripe's page when the customer submits the form, not by the
+server, so there is no create-then-confirm pair here to merge (unlike ``pay_order``).
 """
 
 from __future__ import annotations

@@ -74,6 +74,7 @@ class AsyncEngine:
         context: Mapping[str, Any] | None = None,
         walk: bool = True,
         voids_voucher: bool = False,
+        creates: bool = False,
     ) -> Answer[Sent]:
         """Run ``request(options)`` with the retry policy; its answer, or the SDK's error.
 
@@ -82,8 +83,10 @@ class AsyncEngine:
         conflicts, refused connections) are retried with backoff under the same key; a
         definitive error Stripe *replays* for the key moves ``chain`` to its next
         generation and is resent at once (``walk=False``: raised instead, for callers that
-        derive a fresh key themselves). Other errors are raised as the SDK's typed errors,
-        with the ``stripe`` error as ``__cause__``. ``context``: ids for the log lines.
+        derive a fresh key themselves; ``creates=True``: a request creating a PaymentIntent,
+        whose replayed error naming the intent is raised, never walked past). Other errors
+        are raised as the SDK's typed errors, with the ``stripe`` error as ``__cause__``.
+        ``context``: ids for the log lines.
         """
         ctx = dict(context or {})
 
@@ -105,6 +108,7 @@ class AsyncEngine:
                         fields,
                         elapsed,
                         voids_voucher=voids_voucher,
+                        creates=creates,
                     )
                     if error is None:
                         walked += 1

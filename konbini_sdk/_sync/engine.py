@@ -75,6 +75,7 @@ class Engine:
         context: Mapping[str, Any] | None = None,
         walk: bool = True,
         voids_voucher: bool = False,
+        creates: bool = False,
     ) -> Answer[Sent]:
         """Run ``request(options)`` with the retry policy; its answer, or the SDK's error.
 
@@ -83,8 +84,10 @@ class Engine:
         conflicts, refused connections) are retried with backoff under the same key; a
         definitive error Stripe *replays* for the key moves ``chain`` to its next
         generation and is resent at once (``walk=False``: raised instead, for callers that
-        derive a fresh key themselves). Other errors are raised as the SDK's typed errors,
-        with the ``stripe`` error as ``__cause__``. ``context``: ids for the log lines.
+        derive a fresh key themselves; ``creates=True``: a request creating a PaymentIntent,
+        whose replayed error naming the intent is raised, never walked past). Other errors
+        are raised as the SDK's typed errors, with the ``stripe`` error as ``__cause__``.
+        ``context``: ids for the log lines.
         """
         ctx = dict(context or {})
 
@@ -106,6 +109,7 @@ class Engine:
                         fields,
                         elapsed,
                         voids_voucher=voids_voucher,
+                        creates=creates,
                     )
                     if error is None:
                         walked += 1

@@ -6,6 +6,8 @@ One order, one PaymentIntent, one live voucher:
 - ``create`` sends a key derived from the order id (``konbini-sdk:v1:order:{id}:create``):
   retries, restarts and concurrent callers all get the same intent (for the 24 hours Stripe
   keeps keys; store ``voucher.payment_intent_id`` with the order for later look-ups).
+  ``pay_order`` creates *and* confirms under that key in one request (``confirm=true``); an
+  error naming the intent it created (a refused confirmation) never moves the key on.
 - Before confirming, the intent's current state decides: a live voucher is returned as it
   is, a paid, processing or canceled intent raises :class:`~konbini_sdk.VoucherUnavailableError`
   naming the status, and only an unconfirmed intent is confirmed.
@@ -33,14 +35,18 @@ from stripe import StripeResponse
 
 from konbini_sdk._engine import Answer
 from konbini_sdk._exceptions import (
+    INCOMPATIBLE_PAYMENT_METHOD,
     SETTLED_STATUSES,
     CancellationRefusedError,
+    ConfirmationNumberRejectedError,
     IdempotencyError,
     InvalidRequestError,
+    KonbiniNotAllowedError,
     KonbiniValidationError,
     Operation,
     PaymentIntentStateError,
     StripeAPIError,
+    error_intent,
     error_intent_status,
     require_konbini,
 )
@@ -48,6 +54,7 @@ from konbini_sdk._idempotency import ORDER_ID_METADATA_KEY, KeyChain, intent_key
 from konbini_sdk._intents import (
     INTENTS_PATH,
     OnChange,
+    OrderIntents,
     PaymentIntentChange,
     ReissuedVoucher,
     after_stale_answer,
@@ -61,14 +68,16 @@ from konbini_sdk._intents import (
     order_changed_error,
     order_changes,
     order_search_query,
+    pay_params,
     settled_voucher,
     update_discriminator,
     update_params,
     voucher_identity,
     voucher_url,
+    without_stored_number,
 )
 from konbini_sdk._requests import BillingDetails, PaymentIntentRequest
-from konbini_sdk._retry import RetryPolicy
+from konbini_sdk._retry import RetryPolicy, response_replayed
 from konbini_sdk._sync.engine import Engine
 from konbini_sdk._voucher import Voucher
 
@@ -85,6 +94,7 @@ def request_intent(
     context: Mapping[str, Any],
     chain: KeyChain | None = None,
     voids_voucher: bool = False,
+    creates: bool = False,
 ) -> Answer[StripeResponse]:
     """Send one PaymentIntent request (``raw_request``) through ``engine``."""
     stripe_client = engine.stripe_client
@@ -95,6 +105,7 @@ def request_intent(
         chain=chain,
         context=context,
         voids_voucher=voids_voucher,
+        creates=creates,
     )
 
 
@@ -131,6 +142,7 @@ class PaymentIntents:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._orders = OrderIntents()
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -158,7 +170,9 @@ class PaymentIntents:
 
         ``metadata.order_id`` is set to ``order_id``, and the idempotency key derives from
         it: calling again for the same order returns the same intent (within Stripe's 24-hour
-        key window); the same order with different parameters raises ``IdempotencyError``.
+        key window); the same order with different parameters raises ``IdempotencyError``,
+        and so does an order ``pay_order`` created (its one request carries the
+        confirmation too, under the same key: an order is created once, whichever came first).
         """
         with self._engine.operation("create", {"order_id": order_id}) as op:
             answer = self._create(request, order_id)
@@ -214,12 +228,31 @@ class PaymentIntents:
     ) -> Voucher:
         """Create and confirm the Konbini payment of order ``order_id``; its voucher.
 
+        One round trip in the common case: a single ``POST /v1/payment_intents`` with
+        ``confirm=true``, the billing details and the Konbini options, under the order's
+        creation key (``konbini-sdk:v1:order:{id}:create``), answers with the voucher.
+
         Safe to call again for the same order (after a crash, a timeout, a double click, or
         from two threads or tasks at once): it returns the order's one live voucher and never
         creates a second intent or voucher. ``confirmation_number`` (else the request's own,
-        else one Stripe generates) is shown to the customer at the store. Raises
+        else one Stripe generates, also when an earlier attempt left a number on the order's
+        intent) is shown to the customer at the store. Raises
         ``VoucherUnavailableError`` if the order's intent is already paid, processing or
         canceled (its ``status`` says which).
+
+        More requests are sent only where they are needed: when the order's intent is
+        already known (``payment_intent_id``, or an earlier answer in this process) it is
+        read (``GET``), then confirmed only if it shows no live voucher; a replayed answer
+        (the same call made before) is checked by reading the intent again, and an expired
+        or canceled voucher is replaced by confirming again; a changed order is updated
+        first (``on_change="update"``).
+
+        The creation key covers the billing details and the confirmation number too: a
+        call for the same order with other ones (e.g. after
+        ``ConfirmationNumberRejectedError``, whose ``payment_intent_id`` names the intent
+        Stripe created) goes on with the order's intent, known from this process or found
+        with Stripe's Search API; when the search does not find it yet (its index can lag
+        by a minute), ``OrderChangedError`` asks for ``payment_intent_id``.
 
         Stripe forgets idempotency keys after 24 hours: store ``voucher.payment_intent_id``
         with the order and pass it as ``payment_intent_id`` on later calls, so that no new
@@ -240,10 +273,21 @@ class PaymentIntents:
         with self._engine.operation("pay_order", context) as op:
             if on_change not in ("raise", "update"):
                 raise KonbiniValidationError("on_change", "must be 'raise' or 'update'")
-            # Both validate the input: nothing is sent for a bad request.
+            # All three validate the input: nothing is sent for a bad request.
             params = cast("dict[str, Any]", request.confirm_params(billing, confirmation_number))
             order = create_params(request, order_id)
-            intent = self._order_intent(order_id, request, payment_intent_id, on_change)
+            combined = pay_params(request, billing, confirmation_number, order_id)
+            known = payment_intent_id or self._orders.get(order_id)
+            if known is not None:
+                intent = self._named_intent(
+                    order_id, known, context, named=payment_intent_id is not None
+                )
+            else:
+                voucher, intent = self._create_confirmed(order_id, combined, context)
+                if voucher is not None:
+                    op.done(**_voucher_fields(voucher))
+                    return voucher
+            require_konbini(intent)
             # A paid, processing or canceled intent cannot change: _ensure_voucher says which.
             open_intent = voucher_url(intent) is not None or is_confirmable(intent)
             changed = order_changes(intent, order) if open_intent else []
@@ -251,6 +295,8 @@ class PaymentIntents:
                 if on_change == "raise":
                     raise order_changed_error(order_id, str(intent["id"]), None, changed)
                 intent = self._apply_order_change(intent, order, context)
+            number_given = confirmation_number is not None or request.confirmation_number
+            params = without_stored_number(params, intent, bool(number_given))
             voucher = self._ensure_voucher(intent, params, context)
             op.done(**_voucher_fields(voucher))
             return voucher
@@ -366,40 +412,76 @@ class PaymentIntents:
             context={"order_id": order_id},
             chain=chain,
         )
+        self._orders.learn(order_id, _json(answer))
         require_konbini(_json(answer))
         return answer
 
-    def _order_intent(
-        self,
-        order_id: str,
-        request: PaymentIntentRequest,
-        payment_intent_id: str | None,
-        on_change: OnChange,
-    ) -> dict[str, Any]:
-        """Return the order's intent: the one named, else created (or found) for the order."""
-        context = {"order_id": order_id}
-        if payment_intent_id is not None:
-            intent = read_intent(self._engine, payment_intent_id, context)
-            if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
-                raise KonbiniValidationError(
-                    "payment_intent_id", "must be the intent of this order (metadata.order_id)"
-                )
-        else:
-            try:
-                created = self._create(request, order_id)
-            except IdempotencyError as error:
-                if error.http_status != 400:
-                    raise
-                # The order's creation key holds other parameters: the order changed.
-                if on_change == "raise":
-                    raise order_changed_error(order_id, None, error) from error.__cause__
-                intent = self._find_order_intent(order_id, context, error)
-            else:
-                intent = _json(created)
-                if created.replayed:
-                    # A stored create answer shows the intent as it was then: read it now.
-                    intent = read_intent(self._engine, str(intent["id"]), context)
+    def _create_confirmed(
+        self, order_id: str, params: dict[str, Any], context: Mapping[str, Any]
+    ) -> tuple[Voucher | None, dict[str, Any]]:
+        """Create and confirm the order's intent in one request (``confirm=true``).
+
+        Returns its voucher when the answer is fresh and shows one; else ``None`` and the
+        intent as it is now, for ``pay_order`` to decide on: a replayed answer (or a
+        replayed refusal naming the intent) is stale, so the intent is read again. Stripe
+        refusing the key's parameters (``idempotency_error``: the order, the billing details
+        or the confirmation number differ from the key's first use) is answered by the
+        order's intent, found with the Search API. A fresh refusal of the confirmation
+        (the intent was created all the same, e.g. ``ConfirmationNumberRejectedError``)
+        is raised; the intent it names is remembered for the next call.
+        """
+        chain = KeyChain(order_key(order_id, "create"))
+        try:
+            answer = request_intent(
+                self._engine,
+                "create",
+                "post",
+                INTENTS_PATH,
+                params,
+                context=context,
+                chain=chain,
+                creates=True,
+            )
+        except IdempotencyError as error:
+            if error.http_status != 400:
+                raise
+            return None, self._find_order_intent(order_id, context, error)
+        except StripeAPIError as error:
+            cause = error.__cause__
+            created = error_intent(cause) if isinstance(cause, stripe.StripeError) else None
+            if created is None or not isinstance(cause, stripe.StripeError):
+                if error.code == INCOMPATIBLE_PAYMENT_METHOD:
+                    # Konbini was left out of the intent's types: refused, nothing created.
+                    raise KonbiniNotAllowedError(None, ()) from cause
+                raise
+            self._orders.learn(order_id, created)
+            require_konbini(created)
+            if not response_replayed(cause.headers):
+                raise
+            # A stored refusal from an earlier call: the intent may have moved on since.
+            return None, read_intent(self._engine, str(created["id"]), context)
+        intent = _json(answer)
+        self._orders.learn(order_id, intent)
         require_konbini(intent)
+        if answer.replayed:
+            # A stored answer shows the intent as it was then: read it now.
+            return None, read_intent(self._engine, str(intent["id"]), context)
+        if has_voucher(intent):
+            return Voucher.from_payment_intent(intent), intent
+        return None, intent
+
+    def _named_intent(
+        self, order_id: str, payment_intent_id: str, context: Mapping[str, Any], *, named: bool
+    ) -> dict[str, Any]:
+        """Read the order's known intent (``named``: the caller's ``payment_intent_id``)."""
+        intent = read_intent(self._engine, payment_intent_id, context)
+        if (intent.get("metadata") or {}).get(ORDER_ID_METADATA_KEY) != order_id:
+            if not named:  # cannot happen: only the order's own intents are remembered
+                self._orders.forget(order_id)
+            raise KonbiniValidationError(
+                "payment_intent_id", "must be the intent of this order (metadata.order_id)"
+            )
+        self._orders.learn(order_id, intent)
         return intent
 
     def _find_order_intent(
@@ -420,12 +502,15 @@ class PaymentIntents:
         ]
         live = [intent for intent in found if intent.get("status") != "canceled"]
         if len(live) == 1:
+            self._orders.learn(order_id, live[0])
             return cast("dict[str, Any]", live[0])
         if not found:
             detail = (
-                "Stripe's search did not find it yet (its index can lag by a minute): pass "
-                "payment_intent_id (the voucher's payment_intent_id you stored) with "
-                "on_change='update'"
+                "its creation key was first used with other parameters (the order, the "
+                "billing details or the confirmation number) and Stripe's search did not "
+                "find its PaymentIntent yet (its index can lag by a minute): pass "
+                "payment_intent_id (the voucher's, or the error's, that you stored; with "
+                "on_change='update' if the order changed)"
             )
             raise order_changed_error(order_id, None, error, detail=detail) from error.__cause__
         if not live:  # only canceled ones: the newest says why no voucher can be issued
@@ -530,6 +615,11 @@ class PaymentIntents:
                 if error.http_status != 400:
                     raise
                 answer = None
+            except ConfirmationNumberRejectedError as error:
+                # Name the intent, whether Stripe's error did or not: the next call with
+                # another number (or its payment_intent_id) confirms this one.
+                error.payment_intent_id = error.payment_intent_id or intent_id
+                raise
             if answer is not None and not answer.replayed:
                 return Voucher.from_payment_intent(_json(answer))
             intent = read_intent(self._engine, intent_id, context)

@@ -6,17 +6,14 @@ import pytest
 
 from konbini_sdk import (
     ConfirmationNumberRejectedError,
-    PaymentIntentRequest,
     PaymentState,
     describe_payment,
 )
 from konbini_sdk.testing import REJECTED_CONFIRMATION_NUMBER, Scenario
 from tests.scenarios._common import (
     AMOUNT,
-    DESCRIPTION,
     WITHIN_IMMEDIATE,
     WITHIN_PAYMENT,
-    customer,
     pay,
 )
 from tests.scenarios._target import TestModeTarget
@@ -76,20 +73,21 @@ def test_a_rejected_confirmation_number_leaves_the_intent_unconfirmed(
             Scenario.SUCCEED_IMMEDIATELY,
             confirmation_number=REJECTED_CONFIRMATION_NUMBER,
         )
-    assert raised.value.code == "payment_intent_konbini_rejected_confirmation_number"
-    assert REJECTED_CONFIRMATION_NUMBER not in str(raised.value)
-    # The order's intent, found again through its idempotent create (no Search: Stripe's
-    # search index lags behind writes).
-    intent = target.konbini.create_payment_intent(
-        PaymentIntentRequest(amount=AMOUNT, product_description=DESCRIPTION),
-        order_id=target.order_id("rejected"),
-    )
+    error = raised.value
+    assert error.code == "payment_intent_konbini_rejected_confirmation_number"
+    assert REJECTED_CONFIRMATION_NUMBER not in str(error)
+    # Created and confirmed in one request: Stripe created the intent all the same, and
+    # the error names it (no Search: Stripe's search index lags behind writes).
+    assert error.payment_intent_id is not None
+    intent = target.konbini.retrieve(error.payment_intent_id)
     assert intent.status == "requires_payment_method"
     assert intent.payment_method is None
-    # Another number on the same order then works.
-    voucher = target.konbini.confirm(
-        intent.id,
-        customer(Scenario.SUCCEED_IMMEDIATELY),
+    assert intent.metadata["order_id"] == target.order_id("rejected")
+    # Paying the order again with another number confirms that same intent.
+    voucher = pay(
+        target,
+        "rejected",
+        Scenario.SUCCEED_IMMEDIATELY,
         confirmation_number=Scenario.SUCCEED_IMMEDIATELY.confirmation_number,
     )
     assert voucher.payment_intent_id == intent.id

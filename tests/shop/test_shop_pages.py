@@ -186,7 +186,8 @@ def test_a_payment_service_problem_is_shown_and_pay_again_works(
     app: Flask, client: FlaskClient, emulator: Emulator, fault: FaultKind, words: str
 ) -> None:
     order_id = new_order(client)
-    emulator.inject(fault, method="POST", path="/v1/payment_intents/*/confirm", times=None)
+    # pay_order creates and confirms in one request: the fault hits that request.
+    emulator.inject(fault, method="POST", path="/v1/payment_intents", times=None)
     answer = client.post(f"/orders/{order_id}/pay", data=GOOD)
     assert answer.status_code == 422
     form_error = re.search(r'id="form-error"[^>]*>(.*?)</p>', answer.get_data(as_text=True), re.S)

@@ -8,6 +8,7 @@ added by another module without editing this one.
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any, Final, Protocol
 
@@ -427,12 +428,37 @@ def _create(call: Call) -> dict[str, Any]:
     _check_types(state, intent, confirming=False)
     method = _resolve_method(state, intent, params)
     confirm = bool(params.get("confirm"))
+    refused: ApiError | None = None
     if confirm:
-        _precheck_confirm(state, intent, params, method)
+        try:
+            _precheck_confirm(state, intent, params, method)
+        except ApiError as error:
+            if error.code not in CREATED_DESPITE:
+                raise
+            refused = error
     elif method is not None and _method_type(method) not in intent["payment_method_types"]:
         raise _incompatible(method, intent)
     state.add(intent)
     state.emit("payment_intent.created", intent)
+    if refused is not None:
+        # Stripe creates the intent, then refuses its confirmation: the error names the
+        # intent (unconfirmed, no payment method, the refusal as last_payment_error), and the
+        # key's stored answer is the error.
+        intent["last_payment_error"] = {
+            "type": refused.type,
+            "code": refused.code,
+            "message": refused.message,
+            "param": refused.param,
+            "payment_method_type": _method_type(method) if method is not None else None,
+        }
+        raise ApiError(
+            refused.status,
+            refused.message,
+            type_=refused.type,
+            code=refused.code,
+            param=refused.param,
+            extra={"payment_intent": copy.deepcopy(intent)},
+        )
     if method is not None and "id" not in method:
         method = payment_methods.create_from_data(state, method, intent["customer"])
     if method is not None:
@@ -441,6 +467,11 @@ def _create(call: Call) -> dict[str, Any]:
     if confirm:
         confirm_intent(state, intent, method)
     return call.respond(intent, params)
+
+
+#: Confirmation refusals of a create with ``confirm=true`` that leave the intent created
+#: (Stripe refuses the confirmation, not the creation): the error carries the intent.
+CREATED_DESPITE: Final = frozenset({"payment_intent_konbini_rejected_confirmation_number"})
 
 
 def _resolve_method(
@@ -561,6 +592,9 @@ def _update(call: Call) -> dict[str, Any]:
     candidate = {**intent, "payment_method_options": dict(intent["payment_method_options"])}
     _apply_fields(state, candidate, params)
     _check_types(state, candidate, confirming=False)
+    # Stripe: last_payment_error "will be cleared if the PaymentIntent is later updated for
+    # any reason".
+    candidate["last_payment_error"] = None
     method = _resolve_method(state, candidate, params)
     if method is not None and _method_type(method) not in candidate["payment_method_types"]:
         raise _incompatible(method, candidate)
