@@ -16,17 +16,30 @@ and encodes it back before hashing, about half of its cost on a Konbini event.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import time
 from collections.abc import Callable, Sequence
-from typing import Final, NoReturn
+from typing import Final, NoReturn, Protocol
 
 from konbini_sdk._exceptions import WebhookError
 
 __all__ = ["SignatureVerifier"]
 
 
+class _HashState(Protocol):
+    """What the check uses of a ``hashlib.sha256()`` object (its public methods)."""
+
+    def copy(self) -> _HashState: ...
+    def update(self, data: bytes, /) -> None: ...
+    def digest(self) -> bytes: ...
+    def hexdigest(self) -> str: ...
+
+
 _SCHEME: Final = "v1"
+_BLOCK: Final = 64  # SHA-256's block size in bytes
+_IPAD: Final = bytes(b ^ 0x36 for b in range(256))  # translate tables: each byte XOR ipad
+_OPAD: Final = bytes(b ^ 0x5C for b in range(256))  # ... and XOR opad
 
 
 class SignatureVerifier:
@@ -45,9 +58,10 @@ class SignatureVerifier:
         self, secrets: Sequence[str], tolerance: int, now: Callable[[], float] = time.time
     ) -> None:
         self._keys = tuple(secret.encode("utf-8") for secret in secrets)
-        # One keyed HMAC per secret, copied per delivery (``HMAC.copy``): the key schedule
-        # is done once (``hmac.digest`` redoes it on every call).
-        self._macs = tuple(hmac.new(key, digestmod="sha256") for key in self._keys)
+        # Per secret, HMAC-SHA256's two keyed SHA-256 states (RFC 2104), hashed once and
+        # copied per delivery: ``hmac.digest`` redoes the key schedule on every call, and
+        # ``hmac.HMAC.copy`` costs Python frames (2.8 µs against 2.3 for a 2.8 KB body).
+        self._macs = tuple(_keyed_states(key) for key in self._keys)
         self._tolerance = tolerance
         self._now = now
 
@@ -68,10 +82,12 @@ class SignatureVerifier:
         if parsed is not None:
             timestamp, signatures = parsed
             signed = b"%d." % timestamp + body
-            for keyed in self._macs:
-                mac = keyed.copy()
-                mac.update(signed)
-                expected = mac.hexdigest()
+            for inner_keyed, outer_keyed in self._macs:
+                inner = inner_keyed.copy()
+                inner.update(signed)
+                outer = outer_keyed.copy()
+                outer.update(inner.digest())
+                expected = outer.hexdigest()
                 # Every v1 is compared (no early exit on the first match): constant time.
                 matched = False
                 for signature in signatures:
@@ -81,6 +97,20 @@ class SignatureVerifier:
                         return
                     _refuse(body, "timestamp outside tolerance")
         _refuse(body, "bad signature")
+
+
+def _keyed_states(key: bytes) -> tuple[_HashState, _HashState]:
+    """HMAC-SHA256's inner and outer SHA-256 states for ``key`` (RFC 2104), nothing hashed yet.
+
+    ``HMAC(key, m) = SHA256((K ^ opad) || SHA256((K ^ ipad) || m))``, ``K`` the key padded
+    with zeros to SHA-256's 64-byte block (hashed first if longer).
+    """
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    padded = key.ljust(_BLOCK, b"\0")
+    inner = hashlib.sha256(padded.translate(_IPAD))
+    outer = hashlib.sha256(padded.translate(_OPAD))
+    return inner, outer
 
 
 def _refuse(body: bytes, reason: str) -> NoReturn:
