@@ -220,6 +220,30 @@ def structlog_left_unconfigured() -> Iterator[None]:
         structlog.reset_defaults()
 
 
+def make_recorder(recorded_against: str | None) -> vcr.VCR:
+    """A vcrpy recorder with every filter: replay only (``None``), or record all, saying
+    ``recorded_against`` in each response (vcrpy also runs the response filter on loaded
+    interactions, so replay has none)."""
+    recorder = vcr.VCR(
+        record_mode="none" if recorded_against is None else "all",
+        match_on=("method", "path", "query", "form_body"),
+        filter_headers=[
+            "authorization",
+            "user-agent",
+            "x-stripe-client-user-agent",
+            "x-stripe-client-telemetry",
+            "cookie",
+        ],
+        before_record_request=_as_recorded,
+        before_record_response=(
+            None if recorded_against is None else _response_filter(recorded_against)
+        ),
+        decode_compressed_response=True,
+    )
+    recorder.register_matcher("form_body", match_form_body)
+    return recorder
+
+
 @dataclass
 class StripeBackend:
     """What a cassette-backed test talks to; ``mode`` is replay, emulator or stripe."""
@@ -307,22 +331,7 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
             ),
         )
         recorded_against = f"stripe test mode, Stripe API {konbini_sdk.STRIPE_API_VERSION}"
-    recorder = vcr.VCR(
-        record_mode="none" if mode == "replay" else "all",
-        match_on=("method", "path", "query", "form_body"),
-        filter_headers=[
-            "authorization",
-            "user-agent",
-            "x-stripe-client-user-agent",
-            "x-stripe-client-telemetry",
-            "cookie",
-        ],
-        before_record_request=_as_recorded,
-        # vcrpy runs this filter on loaded interactions too: only while recording.
-        before_record_response=None if mode == "replay" else _response_filter(recorded_against),
-        decode_compressed_response=True,
-    )
-    recorder.register_matcher("form_body", match_form_body)
+    recorder = make_recorder(None if mode == "replay" else recorded_against)
     try:
         if mode != "replay":
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import vcr
 
 import konbini_sdk
 from konbini_sdk.testing import Emulator
-from tests.conftest import CASSETTES, _as_recorded, _response_filter, match_form_body
+from tests.conftest import CASSETTES, make_recorder
 from tests.scenarios._target import EmulatorClock, RealClock, TestModeTarget
 
 TARGET_VARIABLE = "KONBINI_SCENARIOS_TARGET"
@@ -57,22 +57,7 @@ def scenario_cassette(node: pytest.Item) -> Path:
 def scenario_recorder() -> vcr.VCR:
     """A vcrpy recorder (mode ``all``) with the filters of ``tests/conftest.py``."""
     recorded_against = f"stripe test mode, Stripe API {konbini_sdk.STRIPE_API_VERSION}"
-    recorder = vcr.VCR(
-        record_mode="all",
-        match_on=("method", "path", "query", "form_body"),
-        filter_headers=[
-            "authorization",
-            "user-agent",
-            "x-stripe-client-user-agent",
-            "x-stripe-client-telemetry",
-            "cookie",
-        ],
-        before_record_request=_as_recorded,
-        before_record_response=_response_filter(recorded_against),
-        decode_compressed_response=True,
-    )
-    recorder.register_matcher("form_body", match_form_body)
-    return recorder
+    return make_recorder(recorded_against)
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -17,6 +15,7 @@ import stripe
 
 from konbini_sdk.testing import API_VERSIONS, DEFAULT_API_VERSION, Emulator
 from konbini_sdk.testing._versions import render
+from tests.testing.webhook_receiver import Receiver
 
 DAHLIA = "2026-05-27.dahlia"
 JULY_DAHLIA = "2026-07-29.dahlia"
@@ -400,46 +399,16 @@ def test_an_object_created_at_endive_reads_back_at_dahlia(emu: Emulator) -> None
 # ---- events: in the webhook endpoint's version, or the request's ----------------------------
 
 
-class Inbox:
-    """A local webhook endpoint keeping every (body, signature) it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, str]] = []
-        inbox = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
-                inbox.received.append((body, self.headers["Stripe-Signature"]))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def inboxes() -> Iterator[tuple[Inbox, Inbox]]:
-    pair = (Inbox(), Inbox())
+def inboxes() -> Iterator[tuple[Receiver, Receiver]]:
+    pair = (Receiver(), Receiver())
     yield pair
     for inbox in pair:
         inbox.close()
 
 
 def test_events_are_rendered_in_each_endpoints_version(
-    emu: Emulator, client: stripe.StripeClient, inboxes: tuple[Inbox, Inbox]
+    emu: Emulator, client: stripe.StripeClient, inboxes: tuple[Receiver, Receiver]
 ) -> None:
     old_inbox, new_inbox = inboxes
     wanted: list[str] = ["payment_intent.created"]
@@ -473,7 +442,7 @@ def test_events_are_rendered_in_each_endpoints_version(
 
 
 def test_an_emulator_default_version_applies_to_endpoints_without_one(
-    inboxes: tuple[Inbox, Inbox],
+    inboxes: tuple[Receiver, Receiver],
 ) -> None:
     with Emulator(seed=3, api_version=DAHLIA) as emu:
         secret = emu.add_webhook_endpoint(inboxes[0].url, events=["payment_intent.created"])
