@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
 
-from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -56,17 +54,10 @@ def _answer(result: WebhookResult) -> HttpResponse:
 _webhook_view.__name__ = _webhook_view.__qualname__ = "webhook_view"
 
 
-def _non_atomic(view: Callable[[HttpRequest], HttpResponse]) -> Any:
-    """Exempt ``view`` from ``ATOMIC_REQUESTS`` on every database (those known at load time)."""
-    aliases = list(settings.DATABASES) if settings.configured else [DEFAULT_DB_ALIAS]
-    for alias in aliases:
-        view = transaction.non_atomic_requests(using=alias)(view)
-    return view
-
-
 #: The view. CSRF-exempt (Stripe signs the body instead; it cannot send a token), POST only,
-#: and never inside ``ATOMIC_REQUESTS``' transaction (of any database in ``DATABASES`` when
-#: the app loads): the store's claims must commit before the handler runs.
+#: and never inside ``ATOMIC_REQUESTS``' transaction: the app exempts it on every database in
+#: ``DATABASES`` when it loads (``KonbiniConfig.ready``), so the store's claims commit before
+#: the handler runs.
 webhook_view: Final[Callable[[HttpRequest], HttpResponse]] = csrf_exempt(
-    require_POST(_non_atomic(_webhook_view))
+    require_POST(_webhook_view)
 )
