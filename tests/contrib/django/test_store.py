@@ -73,3 +73,25 @@ def test_without_django_the_import_says_what_to_install() -> None:
     assert done.stdout.strip() == (
         "konbini_sdk.contrib.django needs Django: pip install 'konbini-sdk[django]'"
     )
+
+
+def test_a_backend_that_cannot_ignore_conflicts_is_refused_by_djangos_own_error(
+    django_sqlite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upsert is written in the backend's dialect; where it has none (Oracle), Django's
+    ``NotSupportedError`` says so, as ``bulk_create(ignore_conflicts=True)`` always did."""
+    from django.db import NotSupportedError, connections
+
+    from konbini_sdk.contrib.django import DjangoEventStore
+    from konbini_sdk.webhooks import OrderKey
+    from konbini_sdk.webhooks._store import EventRecord
+
+    monkeypatch.setattr(connections[django_sqlite].features, "supports_ignore_conflicts", False)
+    store = DjangoEventStore(django_sqlite)
+    event = EventRecord(
+        "evt_store_paid", "payment_intent.succeeded", "payment_intent:pi_3StorePaid",
+        OrderKey(1, BASE_TIME, 3), "succeeded",
+    )  # fmt: skip
+    with pytest.raises(NotSupportedError, match="does not support ignoring conflicts"):
+        store.claim(event, now=BASE_TIME, lease_seconds=60)
+    assert store.event_status("evt_store_paid") is None
