@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from konbini_sdk.testing._server import serve_in_background, stop_serving
+from konbini_sdk.testing._server import PromptServer, serve_in_background, stop_serving
 from konbini_sdk.testing._webhooks import sign
 
 if TYPE_CHECKING:
@@ -350,9 +350,7 @@ def _catcher(catch: Callable[[bytes, str], None]) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:
             """Silence the default stderr access log (a library prints nothing)."""
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    return server
+    return PromptServer(("127.0.0.1", 0), Handler)  # stops at once, without a poll
 
 
 def _sender(target: Any, path: str | None) -> Callable[[bytes, str], Any]:

@@ -14,11 +14,13 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 import pytest
 import stripe
 
 from konbini_sdk.testing import Emulator, Scenario
+from konbini_sdk.testing._server import PromptServer, serve_in_background, stop_serving
 from tests.django_project import settings as shop_settings
 from tests.django_project.fixtures import close_thread_connections
 from tests.webhooks.stripe_events import BASE_TIME, encode, envelope, payment_intent, sign
@@ -54,32 +56,39 @@ def post(body: bytes, secret: str = NEW_SECRET, **kw: Any) -> tuple[int, str]:
     return answer.status_code, answer.content.decode()
 
 
+class _ThreadedWSGIServer(PromptServer, WSGIServer):
+    """A WSGI server (the standard library's) answering each request in its own thread, whose
+    ``shutdown()`` returns at once (werkzeug's waits for its half-second poll)."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """No access log on stderr."""
+
+
 @contextmanager
 def served() -> Iterator[str]:
     """The shop project served over HTTP on a free loopback port (threaded, as in production)."""
     from django.core.wsgi import get_wsgi_application
-    from werkzeug.serving import make_server
 
     django_app = get_wsgi_application()
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         # Close Django's response (request_finished: this thread's database connections)
-        # before answering: werkzeug skips close() when the client hangs up first.
+        # before answering: a server may skip close() when the client hangs up first.
         response = django_app(environ, start_response)
         try:
             return [b"".join(response)]
         finally:
             response.close()
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server = _ThreadedWSGIServer(("127.0.0.1", 0), _QuietHandler)
+    server.set_app(app)
+    thread = serve_in_background(server, "django-shop")
     try:
         yield f"http://127.0.0.1:{server.server_port}"
     finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
+        stop_serving(server, thread)
 
 
 def konbini_payment(client: stripe.StripeClient, email: str, order: str) -> Any:
