@@ -24,6 +24,7 @@ import compileall
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,11 +76,52 @@ def pytest_configure(config: pytest.Config) -> None:
     ``PYTHONDONTWRITEBYTECODE`` set nothing is ever cached). ``pip install`` compiles the same
     way; the files go to ``__pycache__`` (ignored by git). Only the main process does it.
     """
+    _rewrite_only_the_tests(config)
+    _keep_the_rewritten_tests(config)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
     root = Path(__file__).resolve().parent.parent
     for folder in (root / "konbini_sdk", root / "examples"):
         compileall.compile_dir(folder, quiet=1)
+
+
+def _rewrite_only_the_tests(config: pytest.Config) -> None:
+    """Leave third-party packages' ``assert`` statements as they are: rewrite only ours.
+
+    pytest rewrites the asserts of every package whose distribution registers a pytest plugin
+    (hypothesis, anyio, xdist...), at each import, in every process (with
+    ``PYTHONDONTWRITEBYTECODE`` nothing is cached): hypothesis alone is 1.3 MB of source,
+    parsed and rewritten in each parallel worker and again by the main process when
+    hypothesis' plugin writes its summary. Those rewrites only improve the message of an
+    assert failing inside hypothesis; the tests' own modules (and the plugins under
+    ``tests``) keep theirs. If pytest's internals change, nothing happens but the slowness.
+    """
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    if isinstance(marked, set):
+        marked.intersection_update({name for name in marked if name.split(".")[0] == "tests"})
+
+
+def _keep_the_rewritten_tests(config: pytest.Config) -> None:
+    """Let pytest keep the test modules it rewrites (``__pycache__/*-pytest-*.pyc``).
+
+    pytest rewrites each test module's asserts on import and keeps the result beside it,
+    unless bytecode writing is off (``PYTHONDONTWRITEBYTECODE``): then every run, and every
+    parallel worker, parses and rewrites all ~120 test modules again (about 3 CPU-seconds per
+    process). Writing is allowed while the tests are collected, the modules' import; the
+    process's own setting comes back after it (:func:`pytest_collection_finish`), like
+    :func:`pytest_configure`'s compilation of the package.
+    """
+    config.stash[_BYTECODE_SETTING] = sys.dont_write_bytecode
+    sys.dont_write_bytecode = False
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Bytecode writing goes back to the process's own setting (see above)."""
+    sys.dont_write_bytecode = session.config.stash.get(_BYTECODE_SETTING, sys.dont_write_bytecode)
+
+
+_BYTECODE_SETTING = pytest.StashKey[bool]()
 
 
 #: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
