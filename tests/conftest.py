@@ -83,11 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
-#: there is expensive (the benchmark run, Chromium) or stateful, and would otherwise be set up
+#: there is expensive (Chromium, fresh interpreters) or stateful, and would otherwise be set up
 #: once on each worker that gets one of its tests. Every other test is scheduled on its own.
 ONE_WORKER_MODULES = frozenset(
     {
-        "tests/test_benchmarks_smoke.py",
+        "tests/test_lazy_imports.py",
         "tests/shop/test_shop_browser.py",
         "tests/test_hardening_privacy.py",
         "tests/testing/test_webhook_delivery_mode.py",
