@@ -11,7 +11,7 @@ fixtures, their scope, a project's own emulator, a failing merchant test), which
 in-process ``pytest.main`` shows as well: a new pytest configuration that loads the entry
 points itself, in this process.
 
-This suite's own dev-only plugins (hypothesis, anyio) are disabled in those runs: a
+This suite's own dev-only plugins (hypothesis, anyio, xdist) are disabled in those runs: a
 merchant's project need not have them, and loading hypothesis's alone costs more than half a
 second per run.
 """
@@ -44,6 +44,10 @@ OPTIONS = (
     "no:hypothesispytest",
     "-p",
     "no:anyio",
+    "-p",
+    "no:xdist",
+    "-p",
+    "no:xdist.looponfail",
     "-W",
     "error",
     "-rfE",
