@@ -185,7 +185,7 @@ class AsyncKonbiniClient(AsyncPaymentIntents):
         connections to the event loop that opened them: use one client per event loop.
         """
         if self._own_http_client is not None:
-            await self._own_http_client.aclose()
+            await self._own_http_client.close_async()  # type: ignore[no-untyped-call]
 
     async def __aenter__(self) -> AsyncKonbiniClient:
         """Return the client; :meth:`aclose` runs on leaving the block."""
