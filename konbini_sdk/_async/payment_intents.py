@@ -62,6 +62,7 @@ from konbini_sdk._intents import (
     confirmation_number_params,
     create_params,
     has_voucher,
+    intent_log_fields,
     intent_path,
     is_confirmable,
     no_voucher_error,
@@ -73,6 +74,7 @@ from konbini_sdk._intents import (
     update_discriminator,
     update_params,
     voucher_identity,
+    voucher_log_fields,
     voucher_url,
     without_stored_number,
 )
@@ -124,14 +126,6 @@ def _json(answer: Answer[StripeResponse]) -> dict[str, Any]:
     return cast("dict[str, Any]", answer.value.data)
 
 
-def _voucher_fields(voucher: Voucher) -> dict[str, Any]:
-    return {"payment_intent_id": voucher.payment_intent_id, "status": "requires_action"}
-
-
-def _intent_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
-    return {"payment_intent_id": intent.get("id"), "status": intent.get("status")}
-
-
 class AsyncPaymentIntents:
     """The PaymentIntent operations of :class:`~konbini_sdk.AsyncKonbiniClient`.
 
@@ -175,7 +169,7 @@ class AsyncPaymentIntents:
         """
         with self._engine.operation("create", {"order_id": order_id}) as op:
             answer = await self._create(request, order_id)
-            op.done(**_intent_fields(_json(answer)))
+            op.done(**intent_log_fields(_json(answer)))
             return self._payment_intent(answer)
 
     async def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
@@ -192,7 +186,7 @@ class AsyncPaymentIntents:
         with self._engine.operation("get_voucher", {"payment_intent_id": payment_intent_id}) as op:
             intent = await read_intent(self._engine, payment_intent_id, {})
             voucher = Voucher.from_payment_intent(intent)
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return voucher
 
     async def confirm(
@@ -212,7 +206,7 @@ class AsyncPaymentIntents:
             params = confirm_request_params(billing, confirmation_number)
             intent = await read_intent(self._engine, payment_intent_id, {})
             voucher = await self._ensure_voucher(intent, params, {})
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return voucher
 
     async def pay_order(
@@ -284,7 +278,7 @@ class AsyncPaymentIntents:
             else:
                 voucher, intent = await self._create_confirmed(order_id, combined, context)
                 if voucher is not None:
-                    op.done(**_voucher_fields(voucher))
+                    op.done(**voucher_log_fields(voucher))
                     return voucher
             require_konbini(intent)
             # A paid, processing or canceled intent cannot change: _ensure_voucher says which.
@@ -297,7 +291,7 @@ class AsyncPaymentIntents:
             number_given = confirmation_number is not None or request.confirmation_number
             params = without_stored_number(params, intent, bool(number_given))
             voucher = await self._ensure_voucher(intent, params, context)
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return voucher
 
     async def reissue_voucher(
@@ -331,7 +325,7 @@ class AsyncPaymentIntents:
                 accept=lambda current: voucher_identity(current) not in (None, old),
                 proceed=lambda current: is_confirmable(current) or has_voucher(current),
             )
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return ReissuedVoucher(voucher=voucher, voided_voucher_url=old_url)
 
     async def update_payment_intent(
@@ -394,7 +388,7 @@ class AsyncPaymentIntents:
             except InvalidRequestError as error:
                 decided = await self._decide_state_refusal(error, payment_intent_id)
                 raise decided from error.__cause__
-            op.done(**_intent_fields(_json(answer)))
+            op.done(**intent_log_fields(_json(answer)))
             return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     # ---------------------------------------------------------------- steps
@@ -659,7 +653,7 @@ class AsyncPaymentIntents:
                 raise decided from error.__cause__
             if "allowed_payment_method_types" in params:
                 require_konbini(_json(answer))
-            op.done(**_intent_fields(_json(answer)))
+            op.done(**intent_log_fields(_json(answer)))
             return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     async def _decide_state_refusal(

@@ -29,6 +29,7 @@ from konbini_sdk._refund_view import (
     RefundView,
     check_refund_reason,
     check_stripe_id,
+    is_live_refund,
     refund_amount,
     refund_log_fields,
     remainder_of,
@@ -151,7 +152,7 @@ class AsyncRefunds:
             # the helper is sent. A Refund has no ``livemode``; its PaymentIntent and its
             # charge do, so they come expanded in the same read.
             refund = await self._read(refund_id, {"expand": ["payment_intent", "charge"]})
-            if _livemode(refund):
+            if is_live_refund(refund.to_dict()):
                 raise KonbiniValidationError(
                     "api_key", "test helpers need a test key (sk_test_...), not a live key"
                 )
@@ -340,10 +341,3 @@ class AsyncRefunds:
             if not page.has_more or not page.data:
                 return found
             starting_after = str(page.data[-1].id)
-
-
-def _livemode(refund: stripe.Refund) -> bool:
-    """Whether the refund lives in live mode, as its expanded PaymentIntent or charge says."""
-    data = refund.to_dict()
-    owners = [data.get("payment_intent"), data.get("charge")]
-    return any(isinstance(owner, dict) and owner.get("livemode") is True for owner in owners)
