@@ -528,36 +528,29 @@ class AsyncPaymentIntents:
             raise no_voucher_error(intent)
         intent_id = str(intent["id"])
         ctx = {"payment_intent_id": intent_id, **context}
-        path = intent_path(intent_id)
-        discriminator = update_discriminator(intent, order)
-        chain = KeyChain(intent_key(intent_id, "order_change", discriminator))
-        answer = await request_intent(
-            self._engine,
-            "update",
-            "post",
-            path,
-            order,
-            context=ctx,
-            chain=chain,
-            voids_voucher=old_url is not None,
-        )
+
+        async def update(discriminator: str, voids_voucher: bool) -> Answer[StripeResponse]:
+            chain = KeyChain(intent_key(intent_id, "order_change", discriminator))
+            path = intent_path(intent_id)
+            return await request_intent(
+                self._engine,
+                "update",
+                "post",
+                path,
+                order,
+                context=ctx,
+                chain=chain,
+                voids_voucher=voids_voucher,
+            )
+
+        answer = await update(update_discriminator(intent, order), old_url is not None)
         if not answer.replayed:
             return _json(answer)
         # A stored answer: the change was made before, and may have been undone since.
         current = await read_intent(self._engine, intent_id, context)
         if not order_changes(current, order):
             return current
-        chain = KeyChain(intent_key(intent_id, "order_change", uuid.uuid4().hex))
-        answer = await request_intent(
-            self._engine,
-            "update",
-            "post",
-            path,
-            order,
-            context=ctx,
-            chain=chain,
-            voids_voucher=voucher_url(current) is not None,
-        )
+        answer = await update(uuid.uuid4().hex, voucher_url(current) is not None)
         return _json(answer)
 
     async def _ensure_voucher(
