@@ -61,68 +61,56 @@ def _sqlite_lock(alias: str) -> threading.Lock:
         return _SQLITE_LOCKS.setdefault(alias, threading.Lock())
 
 
-#: The statements, with ``{names}`` for the quoted table and column names (see _Statements).
+#: The statements, with ``{names}`` for quoted table and column names (see _Statements).
 _STATUS = "SELECT {status} FROM {events} WHERE {event_id} = %s"
 _RECORD = (
     "INSERT INTO {events} ({event_id}, {event_type}, {object_key}, {status}, {recorded_at})"
     " VALUES (%s, %s, %s, %s, %s)"
 )
-_UPSERT = "{insert} {objects} ({key}) VALUES (%s) {on_conflict}"
+_UPSERT = "{insert} {objects} ({object_key}) VALUES (%s) {on_conflict}"
 _LOCK_ROW = (
-    "SELECT {terminal}, {created}, {rank}, {inflight_token}, {inflight_until}, {latest_type},"
-    " {change_digest} FROM {objects} WHERE {key} = %s {for_update}"
+    "SELECT {terminal}, {created}, {rank}, {inflight_token}, {inflight_until}, {event_type},"
+    " {change_digest} FROM {objects} WHERE {object_key} = %s {for_update}"
 )
 _OBJECT_STATE = (
-    "SELECT {terminal}, {created}, {rank}, {latest_event}, {latest_type}, {state}"
-    " FROM {objects} WHERE {key} = %s AND {latest_event} IS NOT NULL"
+    "SELECT {terminal}, {created}, {rank}, {event_id}, {event_type}, {state}"
+    " FROM {objects} WHERE {object_key} = %s AND {event_id} IS NOT NULL"
 )
 _TAKE_LEASE = (
     "UPDATE {objects} SET {inflight_token} = %s, {inflight_until} = %s, {updated_at} = %s"
-    " WHERE {key} = %s"
+    " WHERE {object_key} = %s"
 )
 _RELEASE = (
     "UPDATE {objects} SET {inflight_token} = NULL, {inflight_until} = NULL"
-    " WHERE {key} = %s AND {inflight_token} = %s"
+    " WHERE {object_key} = %s AND {inflight_token} = %s"
 )
 _MOVE = (
-    "UPDATE {objects} SET {terminal} = %s, {created} = %s, {rank} = %s, {latest_event} = %s,"
-    " {latest_type} = %s, {state} = %s, {change_digest} = %s, {updated_at} = %s"
-    " WHERE {key} = %s"
+    "UPDATE {objects} SET {terminal} = %s, {created} = %s, {rank} = %s, {event_id} = %s,"
+    " {event_type} = %s, {state} = %s, {change_digest} = %s, {updated_at} = %s"
+    " WHERE {object_key} = %s"
 )
+#: The columns the statements name: the models' field names (no field sets ``db_column``).
+_COLUMNS = (
+    "event_id", "event_type", "object_key", "status", "recorded_at", "terminal", "created",
+    "rank", "state", "change_digest", "inflight_token", "inflight_until", "updated_at",
+)  # fmt: skip
 
 
 class _Statements:
     """The store's SQL for one database alias, in that database's dialect (built once).
 
-    Names come from the models (tables, columns) quoted by the backend; the backend also gives
-    its form of an insert that ignores a conflict and its ``FOR UPDATE`` (none on SQLite).
+    The backend quotes the names and gives its form of an insert that ignores a conflict and
+    its ``FOR UPDATE`` (none on SQLite).
     """
 
     def __init__(self, using: str) -> None:
-        from konbini_sdk.contrib.django.models import ProcessedEvent, TrackedObject
+        from konbini_sdk.contrib.django.models import EVENT_TABLE, OBJECT_TABLE
 
         connection = connections[using]
         ops, features = connection.ops, connection.features
-        names: dict[str, str] = {
-            "events": ops.quote_name(ProcessedEvent._meta.db_table),
-            "objects": ops.quote_name(TrackedObject._meta.db_table),
-        }
-        for name in ("event_id", "event_type", "object_key", "status", "recorded_at"):
-            names[name] = ops.quote_name(ProcessedEvent._meta.get_field(name).column)
-        for name, field in (
-            ("key", "object_key"),
-            ("terminal", "terminal"),
-            ("created", "created"),
-            ("rank", "rank"),
-            ("latest_event", "event_id"),
-            ("latest_type", "event_type"),
-            ("state", "state"),
-            ("change_digest", "change_digest"),
-            ("inflight_token", "inflight_token"),
-            ("inflight_until", "inflight_until"),
-            ("updated_at", "updated_at"),
-        ):
-            names[name] = ops.quote_name(TrackedObject._meta.get_field(field).column)
+        names = {column: ops.quote_name(column) for column in _COLUMNS}
+        names["events"] = ops.quote_name(EVENT_TABLE)
+        names["objects"] = ops.quote_name(OBJECT_TABLE)
         names["for_update"] = ops.for_update_sql() if features.has_select_for_update else ""
         names["insert"] = ops.insert_statement(on_conflict=OnConflict.IGNORE)
         names["on_conflict"] = ops.on_conflict_suffix_sql([], OnConflict.IGNORE, [], []) or ""

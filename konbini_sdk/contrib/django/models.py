@@ -12,6 +12,9 @@ from django.db import models
 
 #: Stripe ids are at most 255 characters; object keys add the kind (``payment_intent:``).
 _KEY_LENGTH = 300
+#: The tables' names (the store's statements name them too; the columns are the field names).
+EVENT_TABLE = "konbini_webhook_event"
+OBJECT_TABLE = "konbini_webhook_object"
 
 
 class ProcessedEvent(models.Model):  # type: ignore[misc]  # django is untyped (no stubs)
@@ -27,7 +30,7 @@ class ProcessedEvent(models.Model):  # type: ignore[misc]  # django is untyped (
     recorded_at = models.FloatField(db_index=True)
 
     class Meta:  # noqa: D106
-        db_table = "konbini_webhook_event"
+        db_table = EVENT_TABLE
         verbose_name = "processed webhook event"
 
     def __str__(self) -> str:
@@ -58,7 +61,7 @@ class TrackedObject(models.Model):  # type: ignore[misc]  # django is untyped (n
     updated_at = models.FloatField(null=True)
 
     class Meta:  # noqa: D106
-        db_table = "konbini_webhook_object"
+        db_table = OBJECT_TABLE
         verbose_name = "webhook object"
 
     def __str__(self) -> str:

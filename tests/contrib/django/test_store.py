@@ -95,3 +95,24 @@ def test_a_backend_that_cannot_ignore_conflicts_is_refused_by_djangos_own_error(
     with pytest.raises(NotSupportedError, match="does not support ignoring conflicts"):
         store.claim(event, now=BASE_TIME, lease_seconds=60)
     assert store.event_status("evt_store_paid") is None
+
+
+def test_the_statements_name_the_models_tables_and_columns(django_sqlite: str) -> None:
+    """The store's SQL names the tables and columns itself: they must be the models'."""
+    from konbini_sdk.contrib.django import _store
+    from konbini_sdk.contrib.django.models import (
+        EVENT_TABLE,
+        OBJECT_TABLE,
+        ProcessedEvent,
+        TrackedObject,
+    )
+
+    assert (ProcessedEvent._meta.db_table, TrackedObject._meta.db_table) == (
+        EVENT_TABLE,
+        OBJECT_TABLE,
+    )
+    columns = {
+        field.column for model in (ProcessedEvent, TrackedObject)
+        for field in model._meta.concrete_fields
+    }  # fmt: skip
+    assert set(_store._COLUMNS) <= columns
