@@ -128,6 +128,24 @@ def test_summary_lists_every_benchmark_and_the_goals(quick_results: Path) -> Non
     assert [d["benchmark"] for d in combined["results"]] == list(bench_run.BENCHMARKS)
 
 
+def test_webhook_breakdown_runs_every_side() -> None:
+    """The README's webhook breakdown tool still runs against the current store."""
+    done = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(BENCH_DIR / "webhook_breakdown.py"), "--rounds", "1", "--batch", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    table = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    rows = [line.split("|")[1].strip() for line in table]
+    assert rows[1:] == [
+        "full", "constant_digest", "no_select", "no_insert", "no_sql", "exclusive", "no_store",
+        "bare",
+    ]  # fmt: skip
+
+
 def test_run_refuses_unknown_benchmark_names(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         bench_run.main(["nonsense", "--out", str(tmp_path)])
