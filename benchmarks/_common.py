@@ -8,7 +8,9 @@ table and writes ``<out>/<name>.json`` and ``<out>/<name>.md``. The smoke test
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
+import functools
 import json
 import math
 import os
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -208,6 +210,15 @@ def parser(description: str) -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- environment
 
 
+@functools.cache
+def _devnull() -> TextIO:
+    """One sink for the whole process, open as long as it runs (also when the smoke test
+    calls a script's ``main`` several times in one process), closed at exit."""
+    sink = open(os.devnull, "w")  # noqa: SIM115 (closed at exit)
+    atexit.register(sink.close)
+    return sink
+
+
 def quiet_structlog() -> None:
     """Configure structlog as a production service would: INFO and above, JSON lines.
 
@@ -219,7 +230,6 @@ def quiet_structlog() -> None:
 
     import structlog
 
-    sink = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,
@@ -227,7 +237,7 @@ def quiet_structlog() -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.WriteLoggerFactory(file=sink),
+        logger_factory=structlog.WriteLoggerFactory(file=_devnull()),
         cache_logger_on_first_use=True,
     )
 
@@ -262,8 +272,8 @@ def emulator_process(latency_seconds: float = 0.0) -> Iterator[str]:
         text=True,
         cwd=REPO_ROOT,
     )
+    assert proc.stdout is not None
     try:
-        assert proc.stdout is not None
         api_base = proc.stdout.readline().strip()
         if not api_base.startswith("http://"):
             raise RuntimeError("the emulator process did not start")
@@ -275,6 +285,7 @@ def emulator_process(latency_seconds: float = 0.0) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        proc.stdout.close()
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -1,7 +1,7 @@
 """Run every benchmark (or those named), each in a fresh interpreter; write a summary.
 
     python benchmarks/run.py                 # all, full size (several minutes)
-    python benchmarks/run.py --quick         # all, tiny (seconds; what the smoke test runs)
+    python benchmarks/run.py --quick         # all, tiny (seconds; the smoke test's sizes)
     python benchmarks/run.py payments import # some
     python benchmarks/run.py --collect       # rebuild the summary from the JSON files
 

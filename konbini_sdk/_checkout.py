@@ -54,6 +54,7 @@ from konbini_sdk._rules import rule as _rule
 from konbini_sdk._status import stripe_mapping
 
 if TYPE_CHECKING:
+    import stripe
     from stripe.params.checkout import SessionCreateParams
 
 
@@ -62,6 +63,7 @@ __all__ = [
     "CheckoutPriceData",
     "CheckoutSessionRequest",
     "CheckoutState",
+    "session_log_fields",
 ]
 
 #: Checkout accepts at most this many line items in payment mode.
@@ -408,3 +410,12 @@ class CheckoutState(BaseModel):
             url=data.get("url"),
             client_secret=data.get("client_secret"),
         )
+
+
+def session_log_fields(session: stripe.checkout.Session) -> dict[str, Any]:
+    """Return a session operation's log fields: ids and states (no URL, secret or email)."""
+    return {
+        "session_id": getattr(session, "id", None),
+        "status": getattr(session, "status", None),
+        "payment_status": getattr(session, "payment_status", None),
+    }

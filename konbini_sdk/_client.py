@@ -82,7 +82,9 @@ class KonbiniClient(PaymentIntents):
     ) -> None:
         policy, jitter = _checked_settings(stripe_client, retry_policy, rng)
         self._stripe = sync_stripe_client(stripe_client, api_base)
-        engine = Engine(self._stripe, policy=policy, sleep=sleep, clock=clock, rng=jitter)
+        engine = Engine(
+            stripe_client=self._stripe, policy=policy, sleep=sleep, clock=clock, rng=jitter
+        )
         super().__init__(engine)
 
     @functools.cached_property
@@ -153,7 +155,9 @@ class AsyncKonbiniClient(AsyncPaymentIntents):
         policy, jitter = _checked_settings(stripe_client, retry_policy, rng)
         self._stripe, self._own_http_client = async_stripe_client(stripe_client, api_base)
         wait = sleep or asyncio_sleep
-        engine = AsyncEngine(self._stripe, policy=policy, sleep=wait, clock=clock, rng=jitter)
+        engine = AsyncEngine(
+            stripe_client=self._stripe, policy=policy, sleep=wait, clock=clock, rng=jitter
+        )
         super().__init__(engine)
 
     @functools.cached_property
@@ -185,7 +189,7 @@ class AsyncKonbiniClient(AsyncPaymentIntents):
         connections to the event loop that opened them: use one client per event loop.
         """
         if self._own_http_client is not None:
-            await self._own_http_client.aclose()
+            await self._own_http_client.close_async()  # type: ignore[no-untyped-call]
 
     async def __aenter__(self) -> AsyncKonbiniClient:
         """Return the client; :meth:`aclose` runs on leaving the block."""

@@ -648,8 +648,9 @@ def _chain(error: BaseException) -> list[BaseException]:
         if item is None or any(item is seen for seen in found):
             continue
         found.append(item)
-        todo += [item.__cause__, item.__context__, getattr(item, "reason", None)]
-        todo += [arg for arg in item.args if isinstance(arg, BaseException)]
+        # ``reason`` is an exception on urllib3's errors, text on others (vcrpy's...).
+        wrapped = [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+        todo += [each for each in wrapped if isinstance(each, BaseException)]
     return found
 
 

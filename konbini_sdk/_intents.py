@@ -43,11 +43,13 @@ __all__ = [
     "ReissuedVoucher",
     "create_params",
     "has_voucher",
+    "intent_log_fields",
     "is_confirmable",
     "order_changes",
     "order_search_query",
     "pay_params",
     "voucher_identity",
+    "voucher_log_fields",
     "voucher_url",
 ]
 
@@ -396,3 +398,13 @@ def confirmation_number_params(confirmation_number: str) -> dict[str, Any]:
     """Return the update parameters that set the next confirmation number."""
     number = normalize_confirmation_number(confirmation_number)
     return {"payment_method_options": {"konbini": {"confirmation_number": number}}}
+
+
+def voucher_log_fields(voucher: Voucher) -> dict[str, Any]:
+    """Return the log fields of an operation that ends with a live voucher."""
+    return {"payment_intent_id": voucher.payment_intent_id, "status": "requires_action"}
+
+
+def intent_log_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the log fields of an operation that ends with ``intent``: its id and status."""
+    return {"payment_intent_id": intent.get("id"), "status": intent.get("status")}

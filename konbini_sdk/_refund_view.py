@@ -38,6 +38,7 @@ __all__ = [
     "RefundView",
     "check_refund_reason",
     "check_stripe_id",
+    "is_live_refund",
     "refund_amount",
     "refund_log_fields",
     "refundable_remainder",
@@ -297,6 +298,16 @@ def refund_log_fields(view: RefundView) -> dict[str, Any]:
         "payment_intent_id": view.payment_intent_id,
         "status": view.state.value,
     }
+
+
+def is_live_refund(refund: Mapping[str, Any]) -> bool:
+    """Whether a refund lives in live mode, as its expanded PaymentIntent or charge says.
+
+    A Refund has no ``livemode`` of its own: read it with ``expand`` of ``payment_intent``
+    and ``charge``. Unexpanded (ids only), it counts as not live.
+    """
+    owners = [refund.get("payment_intent"), refund.get("charge")]
+    return any(isinstance(owner, Mapping) and owner.get("livemode") is True for owner in owners)
 
 
 def remainder_of(intent: Mapping[str, Any]) -> int:

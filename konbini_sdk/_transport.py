@@ -87,10 +87,6 @@ class _HTTPXClient(stripe.HTTPXClient):
             kwargs["content"] = data
         return [args, kwargs]
 
-    async def aclose(self) -> None:
-        """Close the httpx connection pool."""
-        await self._client_async.aclose()
-
 
 def async_stripe_client(
     stripe_client: stripe.StripeClient | str, api_base: str | None

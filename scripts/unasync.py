@@ -50,8 +50,12 @@ def unasync_text(text: str) -> str:
 
 
 def _ruff(args: list[str], text: str, name: str) -> str:
-    result = subprocess.run(  # noqa: S603 (ruff, from this interpreter)
-        [sys.executable, "-m", "ruff", *args, "--stdin-filename", name, "-"],
+    # The ruff binary itself: ``python -m ruff`` would start an interpreter to find it, for
+    # each of the two passes over each module.
+    from ruff import find_ruff_bin
+
+    result = subprocess.run(  # noqa: S603 (ruff, installed beside this interpreter)
+        [find_ruff_bin(), *args, "--stdin-filename", name, "-"],
         input=text,
         capture_output=True,
         text=True,

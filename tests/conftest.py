@@ -83,11 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
-#: there is expensive (the benchmark run, Chromium) or stateful, and would otherwise be set up
+#: there is expensive (Chromium, fresh interpreters) or stateful, and would otherwise be set up
 #: once on each worker that gets one of its tests. Every other test is scheduled on its own.
 ONE_WORKER_MODULES = frozenset(
     {
-        "tests/test_benchmarks_smoke.py",
+        "tests/test_lazy_imports.py",
         "tests/shop/test_shop_browser.py",
         "tests/test_hardening_privacy.py",
         "tests/testing/test_webhook_delivery_mode.py",
@@ -136,13 +136,17 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the modules holding a ``slow`` test first, each module's tests in their order.
+    """Run the modules holding a ``slow`` or ``browser`` test first, each module's tests in
+    their order.
 
-    The parallel workers take the tests in collection order: a long test left for the end
-    would keep one worker busy while the others sit idle.
+    The parallel workers take the tests in collection order: a long test (or the browser
+    module, ~12 s on one worker) left for the end would keep one worker busy while the others
+    sit idle.
     """
     slow_modules = {
-        getattr(item, "module", None) for item in items if item.get_closest_marker("slow")
+        getattr(item, "module", None)
+        for item in items
+        if item.get_closest_marker("slow") or item.get_closest_marker("browser")
     }
     # A stable sort: only whole modules move, and nothing else changes order.
     items.sort(key=lambda item: getattr(item, "module", None) not in slow_modules)

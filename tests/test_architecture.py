@@ -1,8 +1,8 @@
 """Architecture rules of issue 18, checked on the package source.
 
-- No reads of other libraries' private internals (structlog's ``_config._CONFIG``, the
-  OpenSSL object behind ``hmac.HMAC``), and no named tuples or dataclasses built behind
-  their constructors.
+- No reads of other libraries' private internals: no ``_name`` the package does not define
+  itself (structlog's ``_config._CONFIG``, the OpenSSL object behind ``hmac.HMAC``, stripe's
+  ``_requestor``...), and no named tuples or dataclasses built behind their constructors.
 """
 
 from __future__ import annotations
@@ -12,40 +12,88 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "konbini_sdk"
 
 #: Private attributes of other libraries the SDK once read (structlog's configuration
-#: object, the OpenSSL object behind ``hmac.HMAC``), and constructor bypasses.
-_PRIVATE_ATTRIBUTES = frozenset({"_config", "_CONFIG", "_hmac", "__dict__"})
+#: object, the OpenSSL object behind ``hmac.HMAC``, stripe's requestor holding the API key),
+#: and constructor bypasses: flagged even if the SDK had a name of its own like them.
+_PRIVATE_ATTRIBUTES = frozenset({"_config", "_CONFIG", "_hmac", "_requestor", "__dict__"})
 _BYPASSES = frozenset({("tuple", "__new__"), ("object", "__new__")})
-_GETTERS = frozenset({"getattr", "hasattr"})
+_GETTERS = frozenset({"getattr", "hasattr", "setattr"})
 
 
 def _sources() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
-def _private_reads(path: Path) -> list[str]:
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _own_private_names() -> set[str]:
+    """Every ``_name`` the package defines: modules, functions, classes, parameters,
+    imports ``as _name``, and the attributes and variables it assigns."""
     import ast
 
+    names = {path.stem for path in _sources()}
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+            elif isinstance(node, ast.alias):
+                names.add(node.asname or node.name.rpartition(".")[2])
+            elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Store):
+                names.add(node.id if isinstance(node, ast.Name) else node.attr)
+    return {name for name in names if _is_private(name)}
+
+
+def _private_reads(source: str, where: str, own: set[str]) -> list[str]:
+    """Reads of private attributes the package does not define (another library's)."""
+    import ast
+
+    def foreign(name: str) -> bool:
+        return name in _PRIVATE_ATTRIBUTES or (_is_private(name) and name not in own)
+
     found = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Attribute):
             owner = node.value.id if isinstance(node.value, ast.Name) else None
-            if node.attr in _PRIVATE_ATTRIBUTES or (owner, node.attr) in _BYPASSES:
-                found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}: .{node.attr}")
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in {
-            "getattr",
-            "hasattr",
-        }:
+            if foreign(node.attr) or (owner, node.attr) in _BYPASSES:
+                found.append(f"{where}:{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in _GETTERS:
             names = [a.value for a in node.args if isinstance(a, ast.Constant)]
             found.extend(
-                f"{path.relative_to(PACKAGE)}:{node.lineno}: getattr {name!r}"
+                f"{where}:{node.lineno}: {node.func.id} {name!r}"  # type: ignore[attr-defined]
                 for name in names
-                if name in _PRIVATE_ATTRIBUTES
+                if isinstance(name, str) and foreign(name)
             )
     return found
 
 
 def test_no_reads_of_other_libraries_private_internals() -> None:
-    assert [read for path in _sources() for read in _private_reads(path)] == []
+    """No ``_name`` read that the package does not define itself, and none of the pinned
+    ones (stripe's ``_requestor``, structlog's ``_config``/``_CONFIG``, ``hmac``'s ``_hmac``)."""
+    own = _own_private_names()
+    found = [
+        read
+        for path in _sources()
+        for read in _private_reads(
+            path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE)), own
+        )
+    ]
+    assert found == []
+
+
+def test_the_private_read_check_finds_each_read_the_sdk_once_made() -> None:
+    own = _own_private_names()
+    reads = {
+        "key = getattr(client, '_requestor', None)": "getattr '_requestor'",
+        "key = client._requestor.api_key": "._requestor",
+        "config = structlog._config._CONFIG": "._config",
+        "await self._client_async.aclose()": "._client_async",
+    }
+    for source, expected in reads.items():
+        found = _private_reads(f"async def f(self, client):\n    {source}\n", "probe", own)
+        assert any(expected in read for read in found), (source, found)
 
 
 def _module_name(path: Path) -> str:

@@ -1,32 +1,33 @@
-"""The Checkout and card examples run offline on the emulator, as a developer runs them."""
+"""The Checkout and card examples run offline on the emulator, as a developer runs them
+(``python examples/<name>.py``, run in this process: tests/example_runner.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.example_runner import run_example
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def run(name: str) -> str:
-    env = {key: value for key, value in os.environ.items() if key != "STRIPE_API_KEY"}
-    result = subprocess.run(  # noqa: S603 - our own interpreter and example
-        [sys.executable, str(EXAMPLES / f"{name}.py")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+@pytest.fixture
+def run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Callable[[str], str]:
+    def run(name: str) -> str:
+        result = run_example(
+            EXAMPLES / f"{name}.py", monkeypatch, capsys, env={"STRIPE_API_KEY": None}
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result.stdout
+
+    return run
 
 
-def test_hosted_checkout_example() -> None:
+def test_hosted_checkout_example(run: Callable[[str], str]) -> None:
     out = run("checkout_hosted")
     assert "form submitted: status complete, payment unpaid" in out
     assert "ローソン: payment code" in out
@@ -34,7 +35,7 @@ def test_hosted_checkout_example() -> None:
     assert "checkout.session.completed, checkout.session.async_payment_succeeded" in out
 
 
-def test_embedded_checkout_example() -> None:
+def test_embedded_checkout_example(run: Callable[[str], str]) -> None:
     out = run("checkout_embedded")
     assert "client secret for initEmbeddedCheckout: present" in out
     assert "_secret_" not in out
@@ -43,7 +44,7 @@ def test_embedded_checkout_example() -> None:
 
 
 @pytest.mark.parametrize("name", ["card_pay"])
-def test_card_pay_example(name: str) -> None:
+def test_card_pay_example(run: Callable[[str], str], name: str) -> None:
     out = run(name)
     assert "visa: {'success': True, 'status': 'succeeded'}" in out
     assert "(no second charge)" in out

@@ -1,4 +1,8 @@
-"""The README's demo: examples/quickstart.py runs offline and prints a usable voucher."""
+"""The README's demo: examples/quickstart.py runs offline and prints a usable voucher.
+
+The offline run is the one a developer types first: it runs in a fresh interpreter, as typed.
+The refusal of a live key runs the script in this process (tests/example_runner.py).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
+
+import pytest
+
+from tests.example_runner import run_example
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
 
@@ -61,8 +69,12 @@ def test_quickstart_runs_offline_and_prints_the_voucher() -> None:
     assert "konbini.attempt" not in out  # the demo shows warnings only
 
 
-def test_quickstart_refuses_a_live_key() -> None:
-    result = _run(STRIPE_API_KEY="sk_live_" + "0" * 24)
+def test_quickstart_refuses_a_live_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_example(
+        QUICKSTART, monkeypatch, capsys, env={"STRIPE_API_KEY": "sk_live_" + "0" * 24}
+    )
     assert result.returncode == 2
     assert "test-mode secret key" in result.stderr
     assert "sk_live_" not in result.stderr + result.stdout

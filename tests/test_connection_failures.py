@@ -10,6 +10,7 @@ import asyncio
 import socket
 
 import pytest
+import stripe
 from structlog.testing import capture_logs
 
 from konbini_sdk import (
@@ -19,6 +20,7 @@ from konbini_sdk import (
     OutcomeUnknownError,
     StripeAPIError,
 )
+from konbini_sdk._exceptions import translate_stripe_error
 from konbini_sdk._retry import CONNECTION_ATTEMPTS, CONNECTION_RETRY_MAX_WAIT
 
 
@@ -102,3 +104,14 @@ def test_async_client_refused_connection_fails_fast(closed_port: int) -> None:
     assert "connection refused" in str(error)
     assert len(_attempts(logs)) == 2
     assert len(waits) == 1
+
+
+def test_an_error_whose_reason_is_text_stays_an_unknown_outcome() -> None:
+    """Some HTTP errors carry ``reason`` as text (vcrpy's, urllib's): no crash reading it."""
+
+    class TextReasonError(Exception):
+        reason = "no recorded interaction matches"
+
+    error = stripe.APIConnectionError("unexpected error communicating with Stripe")
+    error.__cause__ = TextReasonError("no recorded interaction matches")
+    assert type(translate_stripe_error(error, operation="retrieve")) is OutcomeUnknownError

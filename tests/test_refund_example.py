@@ -1,29 +1,21 @@
-"""examples/refund.py runs offline and shows every refund outcome it promises."""
+"""examples/refund.py runs offline and shows every refund outcome it promises (run as
+``python examples/refund.py`` runs it, in this process: tests/example_runner.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
+
+from tests.example_runner import run_example
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "refund.py"
 
 
-def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and example
-        [sys.executable, str(EXAMPLE)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_refund_example_runs_offline() -> None:
-    env = {key: value for key, value in os.environ.items() if key != "STRIPE_API_KEY"}
-    result = _run(env)
+def test_refund_example_runs_offline(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_example(EXAMPLE, monkeypatch, capsys, env={"STRIPE_API_KEY": None})
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "refundable ¥3,000" in out
@@ -34,8 +26,9 @@ def test_refund_example_runs_offline() -> None:
     assert "hanako" not in out
 
 
-def test_refund_example_refuses_a_live_key() -> None:
-    env = {**os.environ, "STRIPE_API_KEY": "sk_live_nope"}
-    result = _run(env)
+def test_refund_example_refuses_a_live_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_example(EXAMPLE, monkeypatch, capsys, env={"STRIPE_API_KEY": "sk_live_nope"})
     assert result.returncode == 2
     assert "sk_live_nope" not in result.stdout + result.stderr

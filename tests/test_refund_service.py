@@ -3,11 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
 import pytest
 import stripe
 from structlog.testing import capture_logs
 
 from konbini_sdk import (
+    AsyncKonbiniClient,
     ConnectionFailedError,
     InvalidRequestError,
     KonbiniClient,
@@ -217,12 +223,56 @@ def test_expire_helper_and_45_days(emu: Emulator, konbini: KonbiniClient) -> Non
     assert konbini.refunds.refundable_amount(intent) == 2000
 
 
-def test_expire_refuses_a_live_key_locally() -> None:
-    live = KonbiniClient(stripe.StripeClient("sk_live_abc"))
+class _LiveStripe(stripe.HTTPClient):
+    """Answers every request with a live-mode refund (its PaymentIntent expanded), as Stripe
+    does for a live key."""
+
+    name = "live"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+        self.expanded: list[list[str]] = []
+
+    def request(self, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        parts = urlsplit(url)
+        self.sent.append((method.upper(), parts.path))
+        self.expanded.append([v for k, v in parse_qsl(parts.query) if k.startswith("expand[")])
+        intent = {"id": "pi_123", "object": "payment_intent", "livemode": True}
+        refund = {"id": "re_123", "object": "refund", "payment_intent": intent}
+        return json.dumps(refund), 200, {"Request-Id": "req_live"}
+
+    async def request_async(
+        self, method: str, url: str, headers: Any, post_data: Any = None
+    ) -> Any:
+        return self.request(method, url, headers, post_data)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _refused_live(error: KonbiniValidationError, http: _LiveStripe) -> None:
+    assert error.field == "api_key"
+    assert "sk_live_abc" not in str(error)
+    # The refund was read (it says livemode), the test helper never sent.
+    assert http.sent == [("GET", "/v1/refunds/re_123")]
+    assert http.expanded == [["payment_intent", "charge"]]
+
+
+def test_expire_refuses_a_live_refund_locally() -> None:
+    http = _LiveStripe()
+    live = KonbiniClient(stripe.StripeClient("sk_live_abc", http_client=http))
     with pytest.raises(KonbiniValidationError) as caught:
         live.refunds.expire("re_123")
-    assert caught.value.field == "api_key"
-    assert "sk_live_abc" not in str(caught.value)
+    _refused_live(caught.value, http)
+
+
+def test_async_expire_refuses_a_live_refund_locally() -> None:
+    http = _LiveStripe()
+    live = AsyncKonbiniClient(stripe.StripeClient("sk_live_abc", http_client=http))
+    with pytest.raises(KonbiniValidationError) as caught:
+        asyncio.run(live.refunds.expire("re_123"))
+    _refused_live(caught.value, http)
 
 
 def test_unknown_refund_is_not_found(emu: Emulator, konbini: KonbiniClient) -> None:

@@ -11,28 +11,17 @@ server, so there is no create-then-confirm pair here to merge (unlike ``pay_orde
 
 from __future__ import annotations
 
-from typing import Any
-
 import stripe
 
 from konbini_sdk._async.engine import AsyncEngineOwner
 from konbini_sdk._async.payment_intents import read_intent
-from konbini_sdk._checkout import CheckoutSessionRequest, CheckoutState
+from konbini_sdk._checkout import CheckoutSessionRequest, CheckoutState, session_log_fields
 from konbini_sdk._exceptions import VoucherUnavailableError, require_konbini
 from konbini_sdk._idempotency import KeyChain, checkout_session_key, order_key
 from konbini_sdk._rules import rule
 from konbini_sdk._voucher import Voucher
 
 __all__ = ["AsyncCheckoutSessions"]
-
-
-def _described(session: stripe.checkout.Session) -> dict[str, Any]:
-    """Return a session operation's log fields: ids and states (no URL, secret or email)."""
-    return {
-        "session_id": getattr(session, "id", None),
-        "status": getattr(session, "status", None),
-        "payment_status": getattr(session, "payment_status", None),
-    }
 
 
 class AsyncCheckoutSessions:
@@ -76,14 +65,14 @@ class AsyncCheckoutSessions:
             )
             session = answer.value
             require_konbini(session)
-            op.done(**_described(session))
+            op.done(**session_log_fields(session))
             return session
 
     async def retrieve(self, session_id: str) -> stripe.checkout.Session:
         """Return the session's current state."""
         with self._engine.operation("retrieve_checkout_session", {"session_id": session_id}) as op:
             session = await self._retrieve(session_id)
-            op.done(**_described(session))
+            op.done(**session_log_fields(session))
             return session
 
     async def state(self, session_id: str) -> CheckoutState:
@@ -112,7 +101,7 @@ class AsyncCheckoutSessions:
                 context={"session_id": session_id},
             )
             session = answer.value
-            op.done(**_described(session))
+            op.done(**session_log_fields(session))
             return session
 
     async def voucher(self, session_id: str) -> Voucher:

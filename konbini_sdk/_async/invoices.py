@@ -15,6 +15,7 @@ import stripe
 
 from konbini_sdk._async.engine import AsyncEngineOwner
 from konbini_sdk._billing import KonbiniInvoiceRequest
+from konbini_sdk._exceptions import Operation
 from konbini_sdk._idempotency import KeyChain, invoice_key, order_key
 
 __all__ = ["AsyncInvoices"]
@@ -119,29 +120,36 @@ class AsyncInvoices:
         current = await self._retrieve(invoice_id)
         if current.status != "draft":
             return current
-        answer = await self._engine.send(
-            "update",
-            lambda options: self._v1.invoices.finalize_invoice_async(
-                invoice_id, {"auto_advance": False}, options
-            ),
-            chain=KeyChain(invoice_key(invoice_id, "finalize")),
-            context={"invoice_id": invoice_id},
-        )
-        return answer.value
+        finalize = self._v1.invoices.finalize_invoice_async
+        params = {"auto_advance": False}
+        return await self._on_invoice("update", finalize, invoice_id, params, key="finalize")
 
     async def _send(self, invoice_id: str) -> stripe.Invoice:
-        answer = await self._engine.send(
-            "other",
-            lambda options: self._v1.invoices.send_invoice_async(invoice_id, None, options),
-            chain=KeyChain(invoice_key(invoice_id, "send")),
-            context={"invoice_id": invoice_id},
-        )
-        return answer.value
+        send = self._v1.invoices.send_invoice_async
+        return await self._on_invoice("other", send, invoice_id, key="send")
 
     async def _retrieve(self, invoice_id: str) -> stripe.Invoice:
+        return await self._on_invoice("retrieve", self._v1.invoices.retrieve_async, invoice_id)
+
+    async def _on_invoice(
+        self,
+        operation: Operation,
+        method: Callable[[str, Any, stripe.RequestOptions], Awaitable[stripe.Invoice]],
+        invoice_id: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+    ) -> stripe.Invoice:
+        """Send ``method(invoice_id, params, options)`` on the engine; the invoice answered.
+
+        ``key`` names the step in the idempotency key (``invoice_key(invoice_id, key)``);
+        a read has none.
+        """
+        chain = None if key is None else KeyChain(invoice_key(invoice_id, key))
         answer = await self._engine.send(
-            "retrieve",
-            lambda options: self._v1.invoices.retrieve_async(invoice_id, None, options),
+            operation,
+            functools.partial(method, invoice_id, params),
+            chain=chain,
             context={"invoice_id": invoice_id},
         )
         return answer.value

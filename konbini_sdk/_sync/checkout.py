@@ -12,11 +12,9 @@ server, so there is no create-then-confirm pair here to merge (unlike ``pay_orde
 
 from __future__ import annotations
 
-from typing import Any
-
 import stripe
 
-from konbini_sdk._checkout import CheckoutSessionRequest, CheckoutState
+from konbini_sdk._checkout import CheckoutSessionRequest, CheckoutState, session_log_fields
 from konbini_sdk._exceptions import VoucherUnavailableError, require_konbini
 from konbini_sdk._idempotency import KeyChain, checkout_session_key, order_key
 from konbini_sdk._rules import rule
@@ -25,15 +23,6 @@ from konbini_sdk._sync.payment_intents import read_intent
 from konbini_sdk._voucher import Voucher
 
 __all__ = ["CheckoutSessions"]
-
-
-def _described(session: stripe.checkout.Session) -> dict[str, Any]:
-    """Return a session operation's log fields: ids and states (no URL, secret or email)."""
-    return {
-        "session_id": getattr(session, "id", None),
-        "status": getattr(session, "status", None),
-        "payment_status": getattr(session, "payment_status", None),
-    }
 
 
 class CheckoutSessions:
@@ -77,14 +66,14 @@ class CheckoutSessions:
             )
             session = answer.value
             require_konbini(session)
-            op.done(**_described(session))
+            op.done(**session_log_fields(session))
             return session
 
     def retrieve(self, session_id: str) -> stripe.checkout.Session:
         """Return the session's current state."""
         with self._engine.operation("retrieve_checkout_session", {"session_id": session_id}) as op:
             session = self._retrieve(session_id)
-            op.done(**_described(session))
+            op.done(**session_log_fields(session))
             return session
 
     def state(self, session_id: str) -> CheckoutState:
@@ -113,7 +102,7 @@ class CheckoutSessions:
                 context={"session_id": session_id},
             )
             session = answer.value
-            op.done(**_described(session))
+            op.done(**session_log_fields(session))
             return session
 
     def voucher(self, session_id: str) -> Voucher:

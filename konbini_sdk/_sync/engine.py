@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import stripe
@@ -33,32 +34,20 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "EngineOwner"]
 
 
+@dataclass(frozen=True, kw_only=True, eq=False)
 class Engine:
     """Sends requests on one ``stripe.StripeClient`` under one retry policy.
 
     What the services depend on: ``stripe_client`` (to name the request), ``send`` (to run
-    it), ``operation`` (to log a public operation's one line), ``sleep`` and ``clock``
-    (injectable, so tests never wait).
+    it), ``operation`` (to log a public operation's one line), ``sleep(seconds)`` and
+    ``clock()`` (injected, so tests never wait); ``rng`` is the backoff's jitter.
     """
 
-    def __init__(
-        self,
-        stripe_client: stripe.StripeClient,
-        *,
-        policy: RetryPolicy,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
-        rng: random.Random,
-    ) -> None:
-        self.stripe_client = stripe_client
-        self.policy = policy
-        self.clock = clock
-        self._sleep = sleep
-        self._rng = rng
-
-    def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` with the injected sleep."""
-        self._sleep(seconds)
+    stripe_client: stripe.StripeClient
+    policy: RetryPolicy
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    rng: random.Random
 
     def operation(
         self, name: str, context: Mapping[str, Any], *, step: bool = False
@@ -126,9 +115,9 @@ class Engine:
         self, operation: Operation, context: Mapping[str, Any], started_at: float
     ) -> tenacity.Retrying:
         return self.policy.retrying(
-            sleep=self._sleep,
+            sleep=self.sleep,
             clock=self.clock,
-            rng=self._rng,
+            rng=self.rng,
             before_sleep=before_sleep(operation, context),
             started_at=started_at,
         )

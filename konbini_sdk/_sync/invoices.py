@@ -15,6 +15,7 @@ from typing import Any
 import stripe
 
 from konbini_sdk._billing import KonbiniInvoiceRequest
+from konbini_sdk._exceptions import Operation
 from konbini_sdk._idempotency import KeyChain, invoice_key, order_key
 from konbini_sdk._sync.engine import EngineOwner
 
@@ -114,29 +115,36 @@ class Invoices:
         current = self._retrieve(invoice_id)
         if current.status != "draft":
             return current
-        answer = self._engine.send(
-            "update",
-            lambda options: self._v1.invoices.finalize_invoice(
-                invoice_id, {"auto_advance": False}, options
-            ),
-            chain=KeyChain(invoice_key(invoice_id, "finalize")),
-            context={"invoice_id": invoice_id},
-        )
-        return answer.value
+        finalize = self._v1.invoices.finalize_invoice
+        params = {"auto_advance": False}
+        return self._on_invoice("update", finalize, invoice_id, params, key="finalize")
 
     def _send(self, invoice_id: str) -> stripe.Invoice:
-        answer = self._engine.send(
-            "other",
-            lambda options: self._v1.invoices.send_invoice(invoice_id, None, options),
-            chain=KeyChain(invoice_key(invoice_id, "send")),
-            context={"invoice_id": invoice_id},
-        )
-        return answer.value
+        send = self._v1.invoices.send_invoice
+        return self._on_invoice("other", send, invoice_id, key="send")
 
     def _retrieve(self, invoice_id: str) -> stripe.Invoice:
+        return self._on_invoice("retrieve", self._v1.invoices.retrieve, invoice_id)
+
+    def _on_invoice(
+        self,
+        operation: Operation,
+        method: Callable[[str, Any, stripe.RequestOptions], stripe.Invoice],
+        invoice_id: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+    ) -> stripe.Invoice:
+        """Send ``method(invoice_id, params, options)`` on the engine; the invoice answered.
+
+        ``key`` names the step in the idempotency key (``invoice_key(invoice_id, key)``);
+        a read has none.
+        """
+        chain = None if key is None else KeyChain(invoice_key(invoice_id, key))
         answer = self._engine.send(
-            "retrieve",
-            lambda options: self._v1.invoices.retrieve(invoice_id, None, options),
+            operation,
+            functools.partial(method, invoice_id, params),
+            chain=chain,
             context={"invoice_id": invoice_id},
         )
         return answer.value

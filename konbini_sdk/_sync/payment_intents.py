@@ -62,6 +62,7 @@ from konbini_sdk._intents import (
     confirmation_number_params,
     create_params,
     has_voucher,
+    intent_log_fields,
     intent_path,
     is_confirmable,
     no_voucher_error,
@@ -73,6 +74,7 @@ from konbini_sdk._intents import (
     update_discriminator,
     update_params,
     voucher_identity,
+    voucher_log_fields,
     voucher_url,
     without_stored_number,
 )
@@ -125,14 +127,6 @@ def _json(answer: Answer[StripeResponse]) -> dict[str, Any]:
     return cast("dict[str, Any]", answer.value.data)
 
 
-def _voucher_fields(voucher: Voucher) -> dict[str, Any]:
-    return {"payment_intent_id": voucher.payment_intent_id, "status": "requires_action"}
-
-
-def _intent_fields(intent: Mapping[str, Any]) -> dict[str, Any]:
-    return {"payment_intent_id": intent.get("id"), "status": intent.get("status")}
-
-
 class PaymentIntents:
     """The PaymentIntent operations of :class:`~konbini_sdk.KonbiniClient`.
 
@@ -176,7 +170,7 @@ class PaymentIntents:
         """
         with self._engine.operation("create", {"order_id": order_id}) as op:
             answer = self._create(request, order_id)
-            op.done(**_intent_fields(_json(answer)))
+            op.done(**intent_log_fields(_json(answer)))
             return self._payment_intent(answer)
 
     def retrieve(self, payment_intent_id: str) -> stripe.PaymentIntent:
@@ -193,7 +187,7 @@ class PaymentIntents:
         with self._engine.operation("get_voucher", {"payment_intent_id": payment_intent_id}) as op:
             intent = read_intent(self._engine, payment_intent_id, {})
             voucher = Voucher.from_payment_intent(intent)
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return voucher
 
     def confirm(
@@ -213,7 +207,7 @@ class PaymentIntents:
             params = confirm_request_params(billing, confirmation_number)
             intent = read_intent(self._engine, payment_intent_id, {})
             voucher = self._ensure_voucher(intent, params, {})
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return voucher
 
     def pay_order(
@@ -285,7 +279,7 @@ class PaymentIntents:
             else:
                 voucher, intent = self._create_confirmed(order_id, combined, context)
                 if voucher is not None:
-                    op.done(**_voucher_fields(voucher))
+                    op.done(**voucher_log_fields(voucher))
                     return voucher
             require_konbini(intent)
             # A paid, processing or canceled intent cannot change: _ensure_voucher says which.
@@ -298,7 +292,7 @@ class PaymentIntents:
             number_given = confirmation_number is not None or request.confirmation_number
             params = without_stored_number(params, intent, bool(number_given))
             voucher = self._ensure_voucher(intent, params, context)
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return voucher
 
     def reissue_voucher(
@@ -332,7 +326,7 @@ class PaymentIntents:
                 accept=lambda current: voucher_identity(current) not in (None, old),
                 proceed=lambda current: is_confirmable(current) or has_voucher(current),
             )
-            op.done(**_voucher_fields(voucher))
+            op.done(**voucher_log_fields(voucher))
             return ReissuedVoucher(voucher=voucher, voided_voucher_url=old_url)
 
     def update_payment_intent(
@@ -395,7 +389,7 @@ class PaymentIntents:
             except InvalidRequestError as error:
                 decided = self._decide_state_refusal(error, payment_intent_id)
                 raise decided from error.__cause__
-            op.done(**_intent_fields(_json(answer)))
+            op.done(**intent_log_fields(_json(answer)))
             return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     # ---------------------------------------------------------------- steps
@@ -535,36 +529,29 @@ class PaymentIntents:
             raise no_voucher_error(intent)
         intent_id = str(intent["id"])
         ctx = {"payment_intent_id": intent_id, **context}
-        path = intent_path(intent_id)
-        discriminator = update_discriminator(intent, order)
-        chain = KeyChain(intent_key(intent_id, "order_change", discriminator))
-        answer = request_intent(
-            self._engine,
-            "update",
-            "post",
-            path,
-            order,
-            context=ctx,
-            chain=chain,
-            voids_voucher=old_url is not None,
-        )
+
+        def update(discriminator: str, voids_voucher: bool) -> Answer[StripeResponse]:
+            chain = KeyChain(intent_key(intent_id, "order_change", discriminator))
+            path = intent_path(intent_id)
+            return request_intent(
+                self._engine,
+                "update",
+                "post",
+                path,
+                order,
+                context=ctx,
+                chain=chain,
+                voids_voucher=voids_voucher,
+            )
+
+        answer = update(update_discriminator(intent, order), old_url is not None)
         if not answer.replayed:
             return _json(answer)
         # A stored answer: the change was made before, and may have been undone since.
         current = read_intent(self._engine, intent_id, context)
         if not order_changes(current, order):
             return current
-        chain = KeyChain(intent_key(intent_id, "order_change", uuid.uuid4().hex))
-        answer = request_intent(
-            self._engine,
-            "update",
-            "post",
-            path,
-            order,
-            context=ctx,
-            chain=chain,
-            voids_voucher=voucher_url(current) is not None,
-        )
+        answer = update(uuid.uuid4().hex, voucher_url(current) is not None)
         return _json(answer)
 
     def _ensure_voucher(
@@ -660,7 +647,7 @@ class PaymentIntents:
                 raise decided from error.__cause__
             if "allowed_payment_method_types" in params:
                 require_konbini(_json(answer))
-            op.done(**_intent_fields(_json(answer)))
+            op.done(**intent_log_fields(_json(answer)))
             return PaymentIntentChange(self._payment_intent(answer), old_url)
 
     def _decide_state_refusal(

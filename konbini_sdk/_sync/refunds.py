@@ -29,6 +29,7 @@ from konbini_sdk._refund_view import (
     RefundView,
     check_refund_reason,
     check_stripe_id,
+    is_live_refund,
     refund_amount,
     refund_log_fields,
     remainder_of,
@@ -142,12 +143,17 @@ class Refunds:
     def expire(self, refund_id: str) -> RefundView:
         """Test mode only: let the 45 days pass at once (the refund becomes ``failed``).
 
-        Calls Stripe's test helper ``POST /v1/test_helpers/refunds/{id}/expire``. Refused
-        locally (``KonbiniValidationError``) when the client holds a live key.
+        Reads the refund, then calls Stripe's test helper
+        ``POST /v1/test_helpers/refunds/{id}/expire``. A live-mode refund (the client holds
+        a live key) is refused locally (``KonbiniValidationError`` on ``api_key``) and the
+        helper is never sent.
         """
         with self._engine.operation("expire_refund", {"refund_id": refund_id}) as op:
-            check_stripe_id(refund_id, "refund", "re_")
-            if _is_live(self._engine.stripe_client):
+            # Test helpers exist in test mode only: a live refund is refused here, before
+            # the helper is sent. A Refund has no ``livemode``; its PaymentIntent and its
+            # charge do, so they come expanded in the same read.
+            refund = self._read(refund_id, {"expand": ["payment_intent", "charge"]})
+            if is_live_refund(refund.to_dict()):
                 raise KonbiniValidationError(
                     "api_key", "test helpers need a test key (sk_test_...), not a live key"
                 )
@@ -306,13 +312,18 @@ class Refunds:
         return None
 
     def _retrieve(self, refund_id: str) -> RefundView:
+        return RefundView.from_refund(self._read(refund_id))
+
+    def _read(
+        self, refund_id: str, params: stripe.params.RefundRetrieveParams | None = None
+    ) -> stripe.Refund:
         check_stripe_id(refund_id, "refund", "re_")
         answer = self._engine.send(
             "retrieve",
-            lambda options: self._v1.refunds.retrieve(refund_id, None, options),
+            lambda options: self._v1.refunds.retrieve(refund_id, params, options),
             context={"refund_id": refund_id},
         )
-        return RefundView.from_refund(answer.value)
+        return answer.value
 
     def _list_raw(self, payment_intent_id: str) -> builtins.list[stripe.Refund]:
         found: builtins.list[stripe.Refund] = []
@@ -331,10 +342,3 @@ class Refunds:
             if not page.has_more or not page.data:
                 return found
             starting_after = str(page.data[-1].id)
-
-
-def _is_live(stripe_client: stripe.StripeClient) -> bool:
-    # stripe keeps the key on its requestor; there is no public accessor.
-    requestor = getattr(stripe_client, "_requestor", None)
-    key = getattr(requestor, "api_key", None)
-    return isinstance(key, str) and key.startswith(("sk_live_", "rk_live_"))

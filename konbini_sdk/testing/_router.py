@@ -1,8 +1,9 @@
 """The route registry: (method, path pattern) → handler; and what a handler receives.
 
-Resource modules register their routes with :meth:`Router.add`; a handler gets a
-:class:`Call` and returns the JSON object to send with HTTP 200, or raises ``ApiError``.
-Handlers run with the state lock held, so each request is atomic.
+Resource modules declare a :class:`Resource` (its object, id prefix and URL) and register
+its handlers with :meth:`Resource.register`, other routes with :meth:`Router.add`; a handler
+gets a :class:`Call` and returns the JSON object to send with HTTP 200, or raises
+``ApiError``. Handlers run with the state lock held, so each request is atomic.
 """
 
 from __future__ import annotations
@@ -11,13 +12,24 @@ import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._versions import LATEST
 from konbini_sdk.testing._wire import ApiError, Arr, Node, Obj, Str, coerce, invalid
 
-__all__ = ["Call", "Handler", "Route", "Router", "expand", "retrieve_handler"]
+__all__ = [
+    "ON_COLLECTION",
+    "ON_ITEM",
+    "Call",
+    "Handler",
+    "Resource",
+    "Route",
+    "Router",
+    "expand",
+    "list_handler",
+    "retrieve_handler",
+]
 
 
 @dataclass
@@ -134,6 +146,64 @@ class Router:
             "endpoints this emulator serves.",
             stored=False,
         )
+
+
+#: Stripe's REST conventions: the HTTP method of each verb on a :class:`Resource`'s
+#: collection (``url``) and on one of its objects (``item``).
+ON_COLLECTION: Final = {"create": "POST", "list": "GET"}
+ON_ITEM: Final = {"retrieve": "GET", "update": "POST", "delete": "DELETE"}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A Stripe resource the emulator serves, routed by Stripe's REST conventions.
+
+    Its objects are stored as ``kind`` with ids ``{prefix}_...``. ``url`` is the collection
+    (``POST`` creates, ``GET`` lists); :attr:`item`, ``url/{param}``, is one object (``GET``
+    retrieves, ``POST`` updates, ``DELETE`` deletes); ``item/{action}`` acts on it (``POST``).
+    """
+
+    kind: str
+    prefix: str
+    url: str
+    param: str
+
+    @property
+    def item(self) -> str:
+        """The path pattern of one object: ``url/{param}``."""
+        return f"{self.url}/{{{self.param}}}"
+
+    def lister(self, filters: Mapping[str, Node] | None = None) -> Handler:
+        """Return the plain ``GET url`` handler (see :func:`list_handler`)."""
+        return list_handler(self.kind, self.url, filters)
+
+    def register(
+        self,
+        router: Router,
+        state: State,
+        *,
+        actions: Mapping[str, Handler] | None = None,
+        **verbs: Handler,
+    ) -> None:
+        """Declare the id prefix and route the handler of each verb given.
+
+        ``verbs`` are named as in :data:`ON_COLLECTION` and :data:`ON_ITEM` (``create=``,
+        ``list=``, ``update=``...);
+        ``retrieve`` defaults to the stored object (:func:`retrieve_handler`); a verb left
+        out is not served (Stripe's 404). ``actions``: ``POST item/{name}`` handlers.
+        """
+        state.register_kind(self.prefix, self.kind)
+        verbs.setdefault("retrieve", retrieve_handler(self.kind, self.param))
+        for verb, handler in verbs.items():
+            if verb in ON_COLLECTION:
+                router.add(ON_COLLECTION[verb], self.url, handler)
+            elif verb in ON_ITEM:
+                router.add(ON_ITEM[verb], self.item, handler)
+            else:
+                known = ", ".join([*ON_COLLECTION, *ON_ITEM])
+                raise TypeError(f"{verb!r} is not a verb of a resource ({known})")
+        for name, handler in (actions or {}).items():
+            router.add("POST", f"{self.item}/{name}", handler)
 
 
 def expand(state: State, obj: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:

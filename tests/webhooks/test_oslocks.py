@@ -7,6 +7,7 @@ frees its lock, and Stripe's redelivery is processed at once, and exactly once.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from konbini_sdk.webhooks import (
     OrderKey,
     SQLiteEventStore,
     WebhookProcessor,
+    _oslocks,
 )
 from konbini_sdk.webhooks._oslocks import lock_offset, locks_for
 from tests.webhooks.stripe_events import SECRET, sign
@@ -124,13 +126,26 @@ def test_claim_taken_in_one_thread_is_completed_in_another(tmp_path: Path) -> No
 
 
 def test_lock_offsets_are_the_same_in_every_process() -> None:
+    # Another process with another string-hash seed (so ``hash()`` differs: checked) finds the
+    # same offset. The module is stdlib-only: loaded from its file, without the package.
     code = (
-        "from konbini_sdk.webhooks._oslocks import lock_offset; print(lock_offset('refund:re_1'))"
+        "import importlib.util, sys\n"
+        "spec = importlib.util.spec_from_file_location('oslocks', sys.argv[1])\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(module)\n"
+        "print(module.lock_offset('refund:re_1'), hash('refund:re_1'))\n"
     )
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
     out = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-c", code, _oslocks.__file__],
+        env={**os.environ, "PYTHONHASHSEED": seed},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
-    assert int(out) == lock_offset("refund:re_1")
+    offset, other_hash = out.split()
+    assert int(other_hash) != hash("refund:re_1")
+    assert int(offset) == lock_offset("refund:re_1")
     assert 0 <= lock_offset("refund:re_1") < 2**63 - 1
     assert lock_offset("refund:re_1") != lock_offset("refund:re_2")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from konbini_sdk.testing._router import Router, list_handler, retrieve_handler
+from konbini_sdk.testing._router import Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Str
 
@@ -85,14 +85,10 @@ def create_succeeded(
     return state.add(charge)
 
 
-_retrieve = retrieve_handler("charge", "charge")
-
-
-_list = list_handler("charge", "/v1/charges", {"payment_intent": Str(5000), "customer": Str(5000)})
+CHARGES = Resource("charge", "ch", "/v1/charges", "charge")
 
 
 def register(router: Router, state: State) -> None:
     """Register the Charge routes."""
-    state.register_kind("ch", "charge")
-    router.add("GET", "/v1/charges", _list)
-    router.add("GET", "/v1/charges/{charge}", _retrieve)
+    filters = {"payment_intent": Str(5000), "customer": Str(5000)}
+    CHARGES.register(router, state, list=CHARGES.lister(filters))

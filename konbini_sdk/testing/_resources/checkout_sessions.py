@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import card, payment_methods, prices
-from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import ApiError, Arr, Enum, Int, Map, Node, Obj, Str, invalid
 
@@ -423,16 +423,6 @@ def _get(state: State, session_id: str) -> dict[str, Any]:
     return state.get("checkout.session", session_id, param="session")
 
 
-_retrieve = retrieve_handler("checkout.session", "session")
-
-
-_list = list_handler(
-    "checkout.session",
-    "/v1/checkout/sessions",
-    {"payment_intent": Str(5000), "customer": Str(5000)},
-)
-
-
 def _list_line_items(call: Call) -> dict[str, Any]:
     params = call.params(LIST_PARAMS)
     session = _get(call.state, call.path_params["session"])
@@ -623,13 +613,13 @@ def _on_event(state: State, event: dict[str, Any]) -> None:
         state.emit("checkout.session.async_payment_failed", session)
 
 
+SESSIONS = Resource("checkout.session", "cs", "/v1/checkout/sessions", "session")
+
+
 def register(router: Router, state: State) -> None:
     """Register the Checkout Session routes and follow their PaymentIntents."""
-    state.register_kind("cs", "checkout.session")
     state.extra[_ROUTER_KEY] = router
     state.event_listeners.append(lambda event: _on_event(state, event))
-    router.add("POST", "/v1/checkout/sessions", _create)
-    router.add("GET", "/v1/checkout/sessions", _list)
-    router.add("GET", "/v1/checkout/sessions/{session}", _retrieve)
-    router.add("GET", "/v1/checkout/sessions/{session}/line_items", _list_line_items)
-    router.add("POST", "/v1/checkout/sessions/{session}/expire", _expire)
+    listing = SESSIONS.lister({"payment_intent": Str(5000), "customer": Str(5000)})
+    SESSIONS.register(router, state, create=_create, list=listing, actions={"expire": _expire})
+    router.add("GET", f"{SESSIONS.item}/line_items", _list_line_items)

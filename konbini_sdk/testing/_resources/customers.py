@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Arr, Map, Node, Str
 
@@ -73,9 +73,6 @@ def _create(call: Call) -> dict[str, Any]:
     return call.respond(customer, params)
 
 
-_retrieve = retrieve_handler("customer", "customer")
-
-
 def _update(call: Call) -> dict[str, Any]:
     params = call.params(FIELDS)
     customer = call.state.get("customer", call.path_params["customer"], param="customer")
@@ -87,13 +84,10 @@ def _update(call: Call) -> dict[str, Any]:
     return call.respond(customer, params)
 
 
-_list = list_handler("customer", "/v1/customers", {"email": Str(512)})
+CUSTOMERS = Resource("customer", "cus", "/v1/customers", "customer")
 
 
 def register(router: Router, state: State) -> None:
     """Register the Customer routes."""
-    state.register_kind("cus", "customer")
-    router.add("POST", "/v1/customers", _create)
-    router.add("GET", "/v1/customers", _list)
-    router.add("GET", "/v1/customers/{customer}", _retrieve)
-    router.add("POST", "/v1/customers/{customer}", _update)
+    listing = CUSTOMERS.lister({"email": Str(512)})
+    CUSTOMERS.register(router, state, create=_create, list=listing, update=_update)

@@ -5,14 +5,11 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import LIST_PARAMS, State
 from konbini_sdk.testing._wire import Arr, Bool, Str
 
 __all__ = ["register"]
-
-
-_retrieve = retrieve_handler("event", "id")
 
 
 def _list(call: Call) -> dict[str, Any]:
@@ -40,8 +37,9 @@ def _list(call: Call) -> dict[str, Any]:
     return call.respond(page, params)
 
 
+EVENTS = Resource("event", "evt", "/v1/events", "id")
+
+
 def register(router: Router, state: State) -> None:
     """Register the Event routes."""
-    state.register_kind("evt", "event")
-    router.add("GET", "/v1/events", _list)
-    router.add("GET", "/v1/events/{id}", _retrieve)
+    EVENTS.register(router, state, list=_list)

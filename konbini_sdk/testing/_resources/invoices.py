@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import (
     ApiError,
@@ -231,9 +231,6 @@ def _get(state: State, invoice_id: str) -> dict[str, Any]:
     return state.get("invoice", invoice_id, param="invoice")
 
 
-_retrieve = retrieve_handler("invoice", "invoice")
-
-
 def _create_item(call: Call) -> dict[str, Any]:
     state = call.state
     params = call.params(ITEM_SHAPE)
@@ -408,13 +405,13 @@ def _on_event(state: State, event: dict[str, Any]) -> None:
     state.emit("invoice.payment_succeeded", invoice)
 
 
+INVOICES = Resource("invoice", "in", "/v1/invoices", "invoice")
+
+
 def register(router: Router, state: State) -> None:
     """Register the Invoice and invoice item routes."""
-    state.register_kind("in", "invoice")
-    state.register_kind("ii", "invoiceitem")
     state.event_listeners.append(lambda event: _on_event(state, event))
-    router.add("POST", "/v1/invoices", _create)
-    router.add("GET", "/v1/invoices/{invoice}", _retrieve)
-    router.add("POST", "/v1/invoices/{invoice}/finalize", _finalize)
-    router.add("POST", "/v1/invoices/{invoice}/send", _send)
+    actions = {"finalize": _finalize, "send": _send}
+    INVOICES.register(router, state, create=_create, actions=actions)
+    state.register_kind("ii", "invoiceitem")
     router.add("POST", "/v1/invoiceitems", _create_item)

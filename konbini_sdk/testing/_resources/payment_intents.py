@@ -14,7 +14,7 @@ from typing import Any, Final, Protocol
 
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import payment_methods
-from konbini_sdk.testing._router import Call, Router, list_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import ApiError, Arr, Bool, Enum, Int, Map, Node, Obj, Str, invalid
 
@@ -682,9 +682,6 @@ def succeed(state: State, intent: dict[str, Any], details: dict[str, Any]) -> di
     return charge
 
 
-_list = list_handler("payment_intent", "/v1/payment_intents", {"customer": Str(5000)})
-
-
 #: One clause of the search query the emulator understands: ``metadata['key']:'value'``
 #: (``\\'`` and ``\\\\`` escape a quote and a backslash inside the quotes).
 _SEARCH_CLAUSE: Final = re.compile(r"""metadata\['([^'\]]+)'\]:'((?:[^'\\]|\\.)*)'""")
@@ -738,13 +735,18 @@ def _search(call: Call) -> dict[str, Any]:
     return call.respond(page, params)
 
 
+PAYMENT_INTENTS = Resource("payment_intent", "pi", "/v1/payment_intents", "intent")
+
+
 def register(router: Router, state: State) -> None:
     """Register the PaymentIntent routes."""
-    state.register_kind("pi", "payment_intent")
-    router.add("POST", "/v1/payment_intents", _create)
-    router.add("GET", "/v1/payment_intents", _list)
-    router.add("GET", "/v1/payment_intents/search", _search)
-    router.add("GET", "/v1/payment_intents/{intent}", _retrieve)
-    router.add("POST", "/v1/payment_intents/{intent}", _update)
-    router.add("POST", "/v1/payment_intents/{intent}/confirm", _confirm)
-    router.add("POST", "/v1/payment_intents/{intent}/cancel", _cancel)
+    PAYMENT_INTENTS.register(
+        router,
+        state,
+        create=_create,
+        list=PAYMENT_INTENTS.lister({"customer": Str(5000)}),
+        retrieve=_retrieve,
+        update=_update,
+        actions={"confirm": _confirm, "cancel": _cancel},
+    )
+    router.add("GET", f"{PAYMENT_INTENTS.url}/search", _search)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Router, retrieve_handler
+from konbini_sdk.testing._router import Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Enum, Map, Node, Obj, Str, invalid
 
@@ -104,10 +104,9 @@ def create_from_data(
     return state.add(method)
 
 
-_retrieve = retrieve_handler("payment_method", "payment_method")
+PAYMENT_METHODS = Resource("payment_method", "pm", "/v1/payment_methods", "payment_method")
 
 
 def register(router: Router, state: State) -> None:
-    """Register the PaymentMethod routes."""
-    state.register_kind("pm", "payment_method")
-    router.add("GET", "/v1/payment_methods/{payment_method}", _retrieve)
+    """Register the PaymentMethod routes (retrieve only)."""
+    PAYMENT_METHODS.register(router, state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from konbini_sdk.testing._router import Call, Router, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Bool, Enum, Int, Map, Node, Obj, Str, invalid
 
@@ -181,17 +181,11 @@ def _create_price(call: Call) -> dict[str, Any]:
     return call.respond(price, params)
 
 
-_retrieve_price = retrieve_handler("price", "price")
-
-
-_retrieve_product = retrieve_handler("product", "product")
+PRODUCTS = Resource("product", "prod", "/v1/products", "product")
+PRICES = Resource("price", "price", "/v1/prices", "price")
 
 
 def register(router: Router, state: State) -> None:
     """Register the Product and Price routes."""
-    state.register_kind("prod", "product")
-    state.register_kind("price", "price")
-    router.add("POST", "/v1/products", _create_product)
-    router.add("GET", "/v1/products/{product}", _retrieve_product)
-    router.add("POST", "/v1/prices", _create_price)
-    router.add("GET", "/v1/prices/{price}", _retrieve_price)
+    PRODUCTS.register(router, state, create=_create_product)
+    PRICES.register(router, state, create=_create_price)

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from konbini_sdk.testing._clock import Timer
-from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import ApiError, Bool, Enum, Int, Map, Str, invalid
 from konbini_sdk.testing.scenarios import RefundBankAccount
@@ -389,12 +389,6 @@ def _from_intent(state: State, charge: dict[str, Any], name: str) -> str | None:
     return str(value) if value is not None else None
 
 
-_retrieve = retrieve_handler("refund", "refund")
-
-
-_list = list_handler("refund", "/v1/refunds", {"payment_intent": Str(5000), "charge": Str(5000)})
-
-
 def _cancel(call: Call) -> dict[str, Any]:
     params = call.params({})
     return call.respond(cancel(call.state, call.path_params["refund"]), params)
@@ -405,11 +399,11 @@ def _expire(call: Call) -> dict[str, Any]:
     return call.respond(expire(call.state, call.path_params["refund"]), params)
 
 
+REFUNDS = Resource("refund", "re", "/v1/refunds", "refund")
+
+
 def register(router: Router, state: State) -> None:
     """Register the Refund routes and the refund test helper."""
-    state.register_kind("re", "refund")
-    router.add("POST", "/v1/refunds", _create)
-    router.add("GET", "/v1/refunds", _list)
-    router.add("GET", "/v1/refunds/{refund}", _retrieve)
-    router.add("POST", "/v1/refunds/{refund}/cancel", _cancel)
+    listing = REFUNDS.lister({"payment_intent": Str(5000), "charge": Str(5000)})
+    REFUNDS.register(router, state, create=_create, list=listing, actions={"cancel": _cancel})
     router.add("POST", "/v1/test_helpers/refunds/{refund}/expire", _expire)

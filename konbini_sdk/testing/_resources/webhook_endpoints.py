@@ -11,7 +11,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from konbini_sdk.testing import _versions
-from konbini_sdk.testing._router import Call, Router, list_handler, retrieve_handler
+from konbini_sdk.testing._router import Call, Resource, Router
 from konbini_sdk.testing._state import State
 from konbini_sdk.testing._wire import Arr, Bool, Map, Node, Str, invalid
 
@@ -109,9 +109,6 @@ def _create(call: Call) -> dict[str, Any]:
     return answer
 
 
-_retrieve = retrieve_handler("webhook_endpoint", "webhook_endpoint")
-
-
 def _delete(call: Call) -> dict[str, Any]:
     call.params({}, expandable=False)
     endpoint_id = call.path_params["webhook_endpoint"]
@@ -121,13 +118,10 @@ def _delete(call: Call) -> dict[str, Any]:
     return {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True}
 
 
-_list = list_handler("webhook_endpoint", "/v1/webhook_endpoints")
+ENDPOINTS = Resource("webhook_endpoint", "we", "/v1/webhook_endpoints", "webhook_endpoint")
 
 
 def register(router: Router, state: State) -> None:
     """Register the webhook endpoint routes."""
-    state.register_kind("we", "webhook_endpoint")
-    router.add("POST", "/v1/webhook_endpoints", _create)
-    router.add("GET", "/v1/webhook_endpoints", _list)
-    router.add("GET", "/v1/webhook_endpoints/{webhook_endpoint}", _retrieve)
-    router.add("DELETE", "/v1/webhook_endpoints/{webhook_endpoint}", _delete)
+    listing = ENDPOINTS.lister()
+    ENDPOINTS.register(router, state, create=_create, list=listing, delete=_delete)
