@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -68,16 +69,38 @@ class _NoStore:
         return True
 
 
-def main() -> None:
-    """Measure and print the table."""
+def main(argv: list[str] | None = None) -> list[str]:
+    """Measure, print the table and return its rows' side names."""
     args = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     args.add_argument("--rounds", type=int, default=12)
     args.add_argument("--batch", type=int, default=300)
-    options = args.parse_args()
+    options = args.parse_args(argv)
     c.quiet_structlog()
-    deliveries = bw.Deliveries(bw.template_events())
     real_digest = events_module.change_digest
 
+    try:
+        wall, cpu = _measure(options.rounds, options.batch, real_digest)
+    finally:
+        events_module.change_digest = real_digest
+    full = statistics.median(wall["full"])
+    print("| side | wall µs/event | CPU µs/event | wall vs full | bare / side |")
+    print("|---|---:|---:|---:|---:|")
+    for name in wall:
+        median = statistics.median(wall[name])
+        ratio = statistics.median(c.ratios(wall["bare"], wall[name]))
+        print(
+            f"| {name} | {median:.1f} | {statistics.median(cpu[name]):.1f} |"
+            f" {median - full:+.1f} | {ratio:.3f} |"
+        )
+    print(f"\n{options.rounds} rounds of {options.batch} events; load {os.getloadavg()[0]:.2f}")
+    return list(wall)
+
+
+def _measure(
+    rounds: int, batch: int, real_digest: Callable[..., str]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per side, the wall and CPU µs per event of each round."""
+    deliveries = bw.Deliveries(bw.template_events())
     with tempfile.TemporaryDirectory() as tmp:
 
         def processor(name: str) -> Any:
@@ -98,63 +121,64 @@ def main() -> None:
         conn = procs["exclusive"].store._borrow()
         conn.execute("PRAGMA locking_mode=EXCLUSIVE")
         procs["exclusive"].store._give_back(conn)
+        stores = [proc.store for proc in procs.values()]
         procs["no_store"]._store = _NoStore()
+        try:
+            return _interleave(procs, deliveries, rounds, batch, real_digest)
+        finally:
+            for store in stores:
+                store.close()
 
-        def sdk(name: str) -> Callable[[tuple[bytes, str]], object]:
-            proc = procs[name]
-            constant = name == "constant_digest"
 
-            def one(delivery: tuple[bytes, str]) -> object:
-                events_module.change_digest = (lambda _obj: _CONSTANT) if constant else real_digest
-                result = proc.process(*delivery)
-                if result.outcome != "processed":
-                    raise RuntimeError(f"{name}: unexpected outcome {result.outcome}")
-                return result
+def _interleave(
+    procs: dict[str, Any],
+    deliveries: bw.Deliveries,
+    rounds: int,
+    batch: int,
+    real_digest: Callable[..., str],
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Run the sides round by round."""
 
-            return one
+    def sdk(name: str) -> Callable[[tuple[bytes, str]], object]:
+        proc = procs[name]
+        constant = name == "constant_digest"
 
-        def bare(delivery: tuple[bytes, str]) -> object:
-            text = delivery[0].decode("utf-8")
-            stripe.WebhookSignature.verify_header(text, delivery[1], bw.SECRET, 300)
-            return json.loads(text)
+        def one(delivery: tuple[bytes, str]) -> object:
+            events_module.change_digest = (lambda _obj: _CONSTANT) if constant else real_digest
+            result = proc.process(*delivery)
+            if result.outcome != "processed":
+                raise RuntimeError(f"{name}: unexpected outcome {result.outcome}")
+            return result
 
-        handlers = {name: sdk(name) for name in procs} | {"bare": bare}
-        for handle in handlers.values():  # warm up
-            for delivery in deliveries.make(options.batch):
+        return one
+
+    def bare(delivery: tuple[bytes, str]) -> object:
+        text = delivery[0].decode("utf-8")
+        stripe.WebhookSignature.verify_header(text, delivery[1], bw.SECRET, 300)
+        return json.loads(text)
+
+    handlers = {name: sdk(name) for name in procs} | {"bare": bare}
+    for handle in handlers.values():  # warm up
+        for delivery in deliveries.make(batch):
+            handle(delivery)
+    cpu: dict[str, list[float]] = {name: [] for name in handlers}
+
+    def side(name: str) -> Callable[[int], float]:
+        handle = handlers[name]
+
+        def one_round(_round: int) -> float:
+            work = deliveries.make(batch)
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for delivery in work:
                 handle(delivery)
-        cpu: dict[str, list[float]] = {name: [] for name in handlers}
+            cpu[name].append((time.process_time() - started_cpu) / batch * 1e6)
+            return (time.perf_counter() - started) / batch * 1e6
 
-        def side(name: str) -> Callable[[int], float]:
-            handle = handlers[name]
+        return one_round
 
-            def one_round(_round: int) -> float:
-                work = deliveries.make(options.batch)
-                started, started_cpu = time.perf_counter(), time.process_time()
-                for delivery in work:
-                    handle(delivery)
-                cpu[name].append((time.process_time() - started_cpu) / options.batch * 1e6)
-                return (time.perf_counter() - started) / options.batch * 1e6
-
-            return one_round
-
-        wall = c.interleaved({name: side(name) for name in handlers}, options.rounds)
-        events_module.change_digest = real_digest
-        for proc in procs.values():
-            if isinstance(proc.store, SQLiteEventStore):
-                proc.store.close()
-
-    full = statistics.median(wall["full"])
-    print("| side | wall µs/event | CPU µs/event | wall vs full | bare / side |")
-    print("|---|---:|---:|---:|---:|")
-    for name in handlers:
-        median = statistics.median(wall[name])
-        ratio = statistics.median(c.ratios(wall["bare"], wall[name]))
-        print(
-            f"| {name} | {median:.1f} | {statistics.median(cpu[name]):.1f} |"
-            f" {median - full:+.1f} | {ratio:.3f} |"
-        )
-    print(f"\n{options.rounds} rounds of {options.batch} events; load {os.getloadavg()[0]:.2f}")
+    wall = c.interleaved({name: side(name) for name in handlers}, rounds)
+    return wall, cpu
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
