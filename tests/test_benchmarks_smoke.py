@@ -161,6 +161,21 @@ def test_run_py_runs_each_script_in_its_own_interpreter_and_summarises(tmp_path:
     assert json.loads((tmp_path / "summary.json").read_text())["results"] == docs
 
 
+def test_webhook_breakdown_runs_every_side(capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's webhook breakdown tool still runs against the current store."""
+    breakdown = importlib.import_module("webhook_breakdown")
+    real_digest = breakdown.events_module.change_digest
+    sides = breakdown.main(["--rounds", "1", "--batch", "2"])
+
+    assert sides == [
+        "full", "constant_digest", "no_select", "no_insert", "no_sql", "exclusive", "no_store",
+        "bare",
+    ]  # fmt: skip
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert [line.split("|")[1].strip() for line in table] == ["side", *sides]
+    assert breakdown.events_module.change_digest is real_digest  # put back
+
+
 def test_run_refuses_unknown_benchmark_names(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         bench_run.main(["nonsense", "--out", str(tmp_path)])
