@@ -24,7 +24,9 @@ import compileall
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +82,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _keep_the_rewritten_tests(config)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
+    _hypothesis_home(config)
     root = Path(__file__).resolve().parent.parent
     for folder in (root / "konbini_sdk", root / "examples"):
         compileall.compile_dir(folder, quiet=1)
@@ -100,6 +103,23 @@ def _rewrite_only_the_tests(config: pytest.Config) -> None:
     marked = getattr(hook, "_must_rewrite", None)
     if isinstance(marked, set):
         marked.intersection_update({name for name in marked if name.split(".")[0] == "tests"})
+
+
+def _hypothesis_home(config: pytest.Config) -> None:
+    """A temporary directory for Hypothesis' caches, shared by this run's parallel workers
+    (they inherit the variable) and removed at its end (see tests/fuzzing.py)."""
+    variable = "KONBINI_TEST_HYPOTHESIS_HOME"  # tests.fuzzing.HOME_VARIABLE (not imported:
+    # this process need not load hypothesis)
+    if os.environ.get(variable):
+        return
+    home = tempfile.mkdtemp(prefix="konbini-hypothesis-")
+    os.environ[variable] = home
+
+    def remove() -> None:
+        os.environ.pop(variable, None)
+        shutil.rmtree(home, ignore_errors=True)
+
+    config.add_cleanup(remove)
 
 
 def _keep_the_rewritten_tests(config: pytest.Config) -> None:
