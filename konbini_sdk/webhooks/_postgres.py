@@ -72,10 +72,12 @@ class _Statements:
         self.prefix = prefix
         events, objects = f"{prefix}_events", f"{prefix}_objects"
 
-        def compose(template: str) -> sql.Composed:
-            return sql.SQL(template).format(
+        def compose(template: str) -> bytes:
+            # Rendered to bytes here, not at each execution (the table names are quoted).
+            composed = sql.SQL(template).format(
                 events=sql.Identifier(events), objects=sql.Identifier(objects)
             )
+            return composed.as_bytes(None)
 
         # The object's row, created on the first event of the object; an existing row is only
         # probed (no new row version, no lock).
