@@ -111,7 +111,11 @@ class KonbiniClient(PaymentIntents):
 
     @property
     def stripe_client(self) -> stripe.StripeClient:
-        """Return the underlying ``stripe.StripeClient``."""
+        """Return the underlying ``stripe.StripeClient``.
+
+        Built from a key, it makes synchronous requests only (``requests``); its ``*_async``
+        methods need :class:`AsyncKonbiniClient`'s, or a ``StripeClient`` of your own.
+        """
         return self._stripe
 
 

@@ -58,12 +58,19 @@ def check_credentials(stripe_client: object) -> None:
 def sync_stripe_client(
     stripe_client: stripe.StripeClient | str, api_base: str | None
 ) -> stripe.StripeClient:
-    """Return the given ``StripeClient``, or one built from a key with network retries off."""
+    """Return the given ``StripeClient``, or one built from a key with network retries off.
+
+    One built from a key sends with ``stripe.RequestsClient`` alone: stripe's default would
+    also build an httpx client (loading the CA bundle, ~2 ms per client) for ``*_async``
+    calls, which a synchronous client never makes (:class:`AsyncKonbiniClient` is the
+    asyncio client).
+    """
     if isinstance(stripe_client, str):
         return stripe.StripeClient(
             stripe_client,
             base_addresses={"api": api_base} if api_base else None,
             max_network_retries=0,
+            http_client=stripe.RequestsClient(),
         )
     if api_base is not None:
         raise KonbiniValidationError(

@@ -364,7 +364,11 @@ def stripe_backend(request: pytest.FixtureRequest) -> Iterator[StripeBackend]:
             pytest.fail(
                 f"no cassette {path.relative_to(CASSETTES.parent)}; record it with KONBINI_RECORD=1"
             )
-        backend = StripeBackend(mode, stripe.StripeClient("sk_test_replay", max_network_retries=0))
+        # Synchronous only (the async twins build their own client): no httpx client built.
+        replaying = stripe.StripeClient(
+            "sk_test_replay", max_network_retries=0, http_client=stripe.RequestsClient()
+        )
+        backend = StripeBackend(mode, replaying)
         recorded_against = "(replay)"
     elif mode == "emulator":
         from konbini_sdk.testing import Emulator

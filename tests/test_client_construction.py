@@ -69,3 +69,15 @@ def test_async_client_without_httpx_names_the_extra(monkeypatch: pytest.MonkeyPa
     assert str(raised.value) == (
         "AsyncKonbiniClient needs httpx for its requests: pip install 'konbini-sdk[async]'"
     )
+
+
+def test_the_sync_client_builds_no_async_http_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # stripe's default StripeClient also builds an httpx client for *_async calls (the CA
+    # bundle loaded for each client); the synchronous KonbiniClient never makes one.
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("an async HTTP client was built")
+
+    monkeypatch.setattr(stripe.HTTPXClient, "__init__", refuse)
+    monkeypatch.setitem(sys.modules, "httpx", None)  # and httpx is not even needed
+    client = KonbiniClient("sk_test_51HxYz")
+    assert isinstance(client.stripe_client, stripe.StripeClient)
