@@ -86,7 +86,9 @@ class _Statements:
         )
         # The claim's lock: the object's row, locked until COMMIT, unless the event is already
         # recorded (the fast path: a duplicate locks nothing, so it never waits behind a claim
-        # of its object). The NOT EXISTS is evaluated once, before any row is read.
+        # of its object). The NOT EXISTS is evaluated once, with the statement's snapshot,
+        # before any row is read: it may miss a recording committed while the lock was
+        # awaited, which the status read sent after it sees.
         self.lock_unless_recorded = compose(
             "SELECT terminal, created, rank, inflight_token, inflight_until, event_type,"
             " change_digest FROM {objects} WHERE object_key = %s"

@@ -9,6 +9,8 @@ not the one psycopg sends straight after a ``Sync`` when leaving a pipeline.
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import IO, Any
@@ -247,3 +249,52 @@ def test_without_pipeline_mode_the_same_statements_run_one_by_one(
     finally:
         store.close()
         _drop_tables(postgres_dsn, prefix)
+
+
+def test_claim_waiting_for_the_lock_sees_the_completion_it_waited_for(
+    pg_store: PostgresEventStore, postgres_dsn: str
+) -> None:
+    """The status is read after the row lock is granted, not with the snapshot before it.
+
+    A completion holds the row lock while a second delivery of its event waits for it; the
+    lease has run out, and the event has no change digest, so only the ``done`` record that
+    the completion commits can tell the waiting claim that the handler already ran.
+    """
+    p = pg_store._q.prefix
+    claim = pg_store.claim(_event(1), now=1.0, lease_seconds=60)
+    other = _second_store(postgres_dsn, pg_store)
+    answers: list[ClaimOutcome] = []
+    with psycopg.Connection.connect(postgres_dsn) as completing:
+        lock = f"SELECT 1 FROM {p}_objects WHERE object_key = %s FOR UPDATE"  # noqa: S608
+        completing.execute(lock, (claim.event.object_key,))
+        waiting = threading.Thread(
+            target=lambda: answers.append(
+                other.claim(_event(1), now=1000.0, lease_seconds=60).outcome
+            )
+        )
+        waiting.start()
+        with psycopg.Connection.connect(postgres_dsn, autocommit=True) as watch:
+            for _ in range(500):  # until the claim waits for the lock (or has answered)
+                waits = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE %s",
+                    (f"%{p}_objects%FOR UPDATE%",),
+                ).fetchone()
+                if answers or (waits is not None and waits[0]):
+                    break
+                time.sleep(0.01)
+        assert not answers, "the claim did not wait for the row lock"
+        # What a completion writes (the event done, the lease dropped, the state moved).
+        record = (
+            f"INSERT INTO {p}_events VALUES ('evt_1', 'payment_intent.succeeded', %s, 'done', 2)"  # noqa: S608
+        )
+        advance = (
+            f"UPDATE {p}_objects SET inflight_token = NULL, inflight_until = NULL,"  # noqa: S608
+            " terminal = 0, created = 1, rank = 0, event_id = 'evt_1' WHERE object_key = %s"
+        )
+        completing.execute(record, (claim.event.object_key,))
+        completing.execute(advance, (claim.event.object_key,))
+        completing.commit()
+        waiting.join()
+    other.close()
+    assert answers == [ClaimOutcome.DUPLICATE]
