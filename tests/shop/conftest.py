@@ -61,8 +61,8 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture
 def shop() -> Iterator[RunningShop]:
-    """A fresh emulator and shop on free 127.0.0.1 ports (the order page polls every 200 ms)."""
-    with run_offline(poll_ms=200) as running:
+    """A fresh emulator and shop on free 127.0.0.1 ports (the order page polls every 50 ms)."""
+    with run_offline(poll_ms=50) as running:
         yield running
 
 

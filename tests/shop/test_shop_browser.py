@@ -2,7 +2,7 @@
 
 Each test starts a fresh emulator and shop (in-process threads, free 127.0.0.1 ports) and
 drives one session of Chromium. Waits are explicit (``WebDriverWait`` on what the customer
-would see), never sleeps; the order page polls the shop every 200 ms in these tests.
+would see), never sleeps; the order page polls the shop every 50 ms in these tests.
 """
 
 from __future__ import annotations
