@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Install (if missing) Debian's Chromium, its matching ChromeDriver and CJK fonts for the demo
-# shop's browser tests (tests/shop, marked `browser`). Runs as root on a fresh Debian machine
+# Install (if missing) Debian's Chromium, its headless shell (what the tests drive: same engine,
+# less CPU), its matching ChromeDriver and CJK fonts for the demo shop's browser tests
+# (tests/shop, marked `browser`). Runs as root on a fresh Debian machine
 # before the tests; idempotent: nothing is fetched when everything is already there.
-# No browser download of any test tool is used: Selenium drives /usr/bin/chromium through
-# /usr/bin/chromedriver, both from Debian and built together.
+# No browser download of any test tool is used: Selenium drives the headless shell (or
+# /usr/bin/chromium) through /usr/bin/chromedriver, all from Debian and built together.
 set -euo pipefail
 
 installed() { dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null | grep -qx installed; }
 
 missing=()
 # fonts-noto-cjk: Japanese glyphs on the shop's pages (the instructions are in Japanese).
-for package in chromium chromium-driver fonts-noto-cjk; do
+for package in chromium chromium-headless-shell chromium-driver fonts-noto-cjk; do
   installed "$package" || missing+=("$package")
 done
 
@@ -31,4 +32,5 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 chromium --version 2>/dev/null
+/usr/lib/chromium/chromium-headless-shell --version 2>/dev/null || true
 chromedriver --version
