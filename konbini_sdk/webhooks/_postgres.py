@@ -249,13 +249,21 @@ class PostgresEventStore:
         answer. An error (the server's for any statement, or one raised in the block) leaves
         the transaction uncommitted and :meth:`_connection` rolls it back.
         """
-        with (
-            self._connection() as conn,
-            conn.pipeline() if self._pipelined else contextlib.nullcontext(),
-        ):
-            conn.execute("BEGIN")
-            yield conn
-            conn.execute("COMMIT")
+        with self._connection() as conn:
+            lost: psycopg.OperationalError | None = None
+            with conn.pipeline() if self._pipelined else contextlib.nullcontext():
+                try:
+                    conn.execute("BEGIN")
+                    yield conn
+                    conn.execute("COMMIT")
+                except psycopg.OperationalError as error:
+                    # The connection failed. Leaving the pipeline with this error in flight
+                    # would make psycopg log a warning of its own (printed on stderr when the
+                    # application configured no logging); leaving it plainly, its own attempt
+                    # to finish raises the same kind of error, which goes up instead.
+                    lost = error
+            if lost is not None:
+                raise lost
 
     # --- the store --------------------------------------------------------------------------
 
