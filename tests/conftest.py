@@ -78,7 +78,6 @@ def pytest_configure(config: pytest.Config) -> None:
     ``PYTHONDONTWRITEBYTECODE`` set nothing is ever cached). ``pip install`` compiles the same
     way; the files go to ``__pycache__`` (ignored by git). Only the main process does it.
     """
-    _rewrite_only_the_tests(config)
     _keep_the_rewritten_tests(config)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
@@ -86,23 +85,6 @@ def pytest_configure(config: pytest.Config) -> None:
     root = Path(__file__).resolve().parent.parent
     for folder in (root / "konbini_sdk", root / "examples"):
         compileall.compile_dir(folder, quiet=1)
-
-
-def _rewrite_only_the_tests(config: pytest.Config) -> None:
-    """Leave third-party packages' ``assert`` statements as they are: rewrite only ours.
-
-    pytest rewrites the asserts of every package whose distribution registers a pytest plugin
-    (hypothesis, anyio, xdist...), at each import, in every process (with
-    ``PYTHONDONTWRITEBYTECODE`` nothing is cached): hypothesis alone is 1.3 MB of source,
-    parsed and rewritten in each parallel worker and again by the main process when
-    hypothesis' plugin writes its summary. Those rewrites only improve the message of an
-    assert failing inside hypothesis; the tests' own modules (and the plugins under
-    ``tests``) keep theirs. If pytest's internals change, nothing happens but the slowness.
-    """
-    hook = getattr(config.pluginmanager, "rewrite_hook", None)
-    marked = getattr(hook, "_must_rewrite", None)
-    if isinstance(marked, set):
-        marked.intersection_update({name for name in marked if name.split(".")[0] == "tests"})
 
 
 def _hypothesis_home(config: pytest.Config) -> None:

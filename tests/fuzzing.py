@@ -6,23 +6,20 @@ Hypothesis' caches (unicode tables, source constants) go to a temporary director
 at the end, so a test run leaves no ``.hypothesis`` folder behind: one per run, shared by its
 parallel workers (``KONBINI_TEST_HYPOTHESIS_HOME``, made by tests/conftest.py), so that they
 read what another already computed (Hypothesis scans the local modules for constants in
-a different order in each process for that reason). One table is written there
-at once (:func:`_seed_utf8_table`): Hypothesis would build it in every test process by
-encoding all 1.1 million code points one by one (1.3 CPU-seconds), for a result known in
-advance.
+a different order in each process for that reason). Text comes from :func:`texts` and emails
+from :data:`EMAILS`, which need no per-codec table (see there).
 """
 
 from __future__ import annotations
 
 import atexit
-import gzip
-import json
 import os
 import shutil
-import sys
 import tempfile
+from typing import Any
 
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 #: The variable naming the run's directory for Hypothesis' caches (see the docstring).
@@ -35,29 +32,35 @@ if not _HOME:  # this module imported outside the suite's run: a folder of its o
 set_hypothesis_home_dir(_HOME)
 
 
-def _seed_utf8_table() -> None:
-    """Write Hypothesis' table of the characters UTF-8 encodes, in its cache's format.
-
-    ``st.text()``'s default alphabet is ``characters(codec="utf-8")``, and ``st.emails()``
-    builds its domains on it: Hypothesis reads the table from its cache directory, or builds
-    it by trying to encode every code point. UTF-8 encodes every code point but the
-    surrogates (U+D800..U+DFFF), and each one decodes back to itself: the table Hypothesis
-    would write. Its name carries Hypothesis' format version (``codec-v2``) and the Unicode
-    version: should either change, this file is simply not read and Hypothesis builds its own.
-    """
-    from hypothesis.internal.charmap import charmap_file
-
-    path = charmap_file("codec-v2-utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    encodable = [[0, 0xD7FF], [0xE000, sys.maxunicode]]
-    # Written beside, then moved into place: another worker may be reading it.
-    partial = path.with_name(f"{path.name}.{os.getpid()}")
-    with gzip.GzipFile(partial, "wb", mtime=1) as table:
-        table.write(json.dumps([encodable, []]).encode())
-    os.replace(partial, path)
+#: Every code point UTF-8 encodes (all but the surrogates): what ``st.text()`` draws from by
+#: default, given here by Unicode category. ``st.text()``'s default names the codec instead,
+#: and Hypothesis then builds a table of the codec by encoding all 1.1 million code points
+#: (1.3 CPU-seconds in every test process); the category tables come with Hypothesis.
+CHARACTERS = st.characters(exclude_categories=("Cs",))
 
 
-_seed_utf8_table()
+def texts(**kwargs: Any) -> st.SearchStrategy[str]:
+    """``st.text(**kwargs)`` over :data:`CHARACTERS` (the same strings, no codec table)."""
+    return st.text(alphabet=CHARACTERS, **kwargs)
+
+
+#: ``st.emails()`` with these domains (its default domain strategy needs the codec table too):
+#: common Japanese and international ones, a punycode one, the longest label, many labels.
+EMAILS = st.emails(
+    domains=st.sampled_from(
+        [
+            "example.com",
+            "example.co.jp",
+            "docomo.ne.jp",
+            "ezweb.ne.jp",
+            "i.softbank.jp",
+            "mail.konbini.shop",
+            "xn--wgv71a119e.jp",
+            "a.b.c.d.e.example.org",
+            "x" * 63 + ".com",
+        ]
+    )
+)
 
 #: The settings every property test uses.
 FUZZ = settings(

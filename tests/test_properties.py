@@ -23,7 +23,7 @@ from konbini_sdk import (
 )
 from konbini_sdk._idempotency import MAX_KEY_LENGTH, KeyChain, order_key
 from konbini_sdk._requests import metadata_with_order_id
-from tests.fuzzing import FUZZ
+from tests.fuzzing import EMAILS, FUZZ, texts
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 #: A value the rules can never contain: it must never appear in an error's text.
@@ -34,11 +34,11 @@ json_scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(10**20), max_value=10**20),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=30),
+    texts(max_size=30),
 )
 values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts(max_size=5), inner,
                                                                   max_size=3),
     max_leaves=6,
 )  # fmt: skip
@@ -95,8 +95,8 @@ def test_payment_intent_request_builds_or_refuses_cleanly(
 
 @FUZZ
 @given(
-    name=st.one_of(st.text(max_size=30), values),
-    email=st.one_of(st.emails(), st.text(max_size=30), values),
+    name=st.one_of(texts(max_size=30), values),
+    email=st.one_of(EMAILS, texts(max_size=30), values),
     phone=st.one_of(st.none(), st.text(alphabet="0123456789+-() ", max_size=20), values),
 )
 def test_billing_details_builds_or_refuses_without_echoing(
@@ -116,10 +116,10 @@ def test_billing_details_builds_or_refuses_without_echoing(
 
 @FUZZ
 @given(
-    order_id=st.text(min_size=1, max_size=100).filter(lambda s: s.strip() and s.isprintable()),
+    order_id=texts(min_size=1, max_size=100).filter(lambda s: s.strip() and s.isprintable()),
     metadata=st.dictionaries(
         st.text(alphabet=string.ascii_letters + string.digits + "_", min_size=1, max_size=40),
-        st.text(max_size=20),
+        texts(max_size=20),
         max_size=55,
     ),
 )
@@ -155,7 +155,7 @@ separators = st.sampled_from(["", " ", "-", ".", "ー", "－", "　", "(", ")"])
 
 
 @FUZZ
-@given(st.one_of(st.text(max_size=25), values))
+@given(st.one_of(texts(max_size=25), values))
 def test_confirmation_number_is_ten_or_eleven_digits_or_refused(value: Any) -> None:
     number, error = attempt(normalize_confirmation_number, value)
     if error is not None:

@@ -30,7 +30,7 @@ from konbini_sdk.webhooks import (
     WebhookProcessor,
     parse_event,
 )
-from tests.fuzzing import FUZZ
+from tests.fuzzing import FUZZ, texts
 from tests.webhooks.stripe_events import (
     BASE_TIME,
     SECRET,
@@ -75,13 +75,13 @@ json_scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=False),
-    st.text(max_size=20),
+    texts(max_size=20),
     st.sampled_from(["", "pi_x", "konbini_display_details", "succeeded", "requires_action"]),
 )
 json_values = st.recursive(
     json_scalars,
     lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+        st.lists(inner, max_size=3) | st.dictionaries(texts(max_size=8), inner, max_size=4)
     ),
     max_leaves=8,
 )
@@ -120,7 +120,7 @@ def _check(processor: WebhookProcessor, ran: list[str], body: bytes) -> None:
 
 @FUZZ
 @given(
-    event_id=st.one_of(st.text(max_size=10), json_scalars),
+    event_id=st.one_of(texts(max_size=10), json_scalars),
     event_type=event_types,
     created=st.one_of(st.integers(min_value=-(10**25), max_value=10**25), json_scalars),
     obj=json_values,
