@@ -9,9 +9,7 @@ same seed.
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -20,11 +18,12 @@ import stripe
 from konbini_sdk.testing import Emulator, Scenario, WebhookDelivery
 from konbini_sdk.webhooks import MemoryEventStore, PaymentSucceeded, VoucherIssued, WebhookProcessor
 from tests.testing.conftest import konbini_params
+from tests.testing.webhook_receiver import Receiver
 
 MODE = WebhookDelivery(seed=42, duplicate_rate=0.4, split_rate=0.3, max_hold=4, hold_seconds=3600)
 
 
-class ProcessingReceiver:
+class ProcessingReceiver(Receiver):
     """An endpoint that hands each delivery to a ``WebhookProcessor`` and records it all."""
 
     def __init__(self) -> None:
@@ -32,40 +31,21 @@ class ProcessingReceiver:
         self.outcomes: list[str] = []
         self.handled: list[str] = []
         self.processor: WebhookProcessor | None = None
-        self._lock = threading.Lock()
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                assert receiver.processor is not None
-                result = receiver.processor.process(body, self.headers["Stripe-Signature"])
-                with receiver._lock:
-                    receiver.bodies.append(json.loads(body))
-                    receiver.outcomes.append(result.outcome)
-                self.send_response(result.status_code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/webhooks"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self.thread.start()
+    def answer(self, body: bytes, signature: str, count: int) -> int:
+        assert self.processor is not None
+        result = self.processor.process(body, signature)
+        with self._lock:
+            self.bodies.append(json.loads(body))
+            self.outcomes.append(result.outcome)
+        return result.status_code
 
     def listen(self, secret: str) -> None:
         processor = WebhookProcessor([secret], store=MemoryEventStore())
         processor.on(VoucherIssued)(lambda event: self.handled.append(event.id))
         processor.on(PaymentSucceeded)(lambda event: self.handled.append(event.id))
         self.processor = processor
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def _run(delivery: WebhookDelivery | None) -> tuple[ProcessingReceiver, list[dict[str, Any]]]:
