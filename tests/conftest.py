@@ -137,6 +137,13 @@ ONE_WORKER_MODULES = frozenset(
         "tests/testing/test_webhook_delivery_mode.py",
     }
 )
+#: Tests that run on one parallel worker together (node id prefix → group), for the same
+#: reason: the stress tests' worker processes come from a fork server that each parallel
+#: worker would otherwise start for itself (a fresh interpreter importing Django, ~0.45 CPU-s).
+ONE_WORKER_TESTS = {
+    "tests/webhooks/test_stress.py::test_sqlite_worker_processes": "stress-processes",
+    "tests/webhooks/test_stress.py::test_django_worker_processes": "stress-processes",
+}
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
@@ -162,7 +169,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n`` and the default ``--dist load``: each test goes to whichever worker is free,
-    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together.
+    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together,
+    and so do the tests of each :data:`ONE_WORKER_TESTS` group.
 
     (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)
@@ -174,7 +182,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return module if module in ONE_WORKER_MODULES else nodeid
+            if module in ONE_WORKER_MODULES:
+                return module
+            groups = (g for prefix, g in ONE_WORKER_TESTS.items() if nodeid.startswith(prefix))
+            return next(groups, nodeid)
 
     return OneWorkerModules(config, log)
 
