@@ -110,6 +110,8 @@ def _check_claims(doc: dict[str, Any]) -> None:
             "client_first_use",
             "webhooks_first_use",
         }
+        # every side's -X importtime listing was read (quick: most from the staged runs)
+        assert all(doc["importtime_top_self"].values())
         names = [m["name"] for m in doc["metrics"]]
         assert "extra: client imports − import stripe (paired)" in names
         assert "extra: webhooks imports − import stripe (paired)" in names
