@@ -137,6 +137,9 @@ ONE_WORKER_MODULES = frozenset(
         "tests/testing/test_webhook_delivery_mode.py",
     }
 )
+#: Modules that run on the worker of another (their key's): they read the same fresh
+#: interpreters (tests/fresh_interpreters.py), which then start once per run.
+SAME_WORKER_AS = {"tests/test_quiet_by_default.py": "tests/test_lazy_imports.py"}
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
@@ -162,7 +165,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n`` and the default ``--dist load``: each test goes to whichever worker is free,
-    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together.
+    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together
+    (and those of the modules that :data:`SAME_WORKER_AS` sends to it).
 
     (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)
@@ -174,6 +178,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
+            module = SAME_WORKER_AS.get(module, module)
             return module if module in ONE_WORKER_MODULES else nodeid
 
     return OneWorkerModules(config, log)
