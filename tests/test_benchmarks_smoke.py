@@ -180,6 +180,16 @@ def test_webhook_breakdown_runs_every_side(capsys: pytest.CaptureFixture[str]) -
     assert breakdown.events_module.change_digest is real_digest  # put back
 
 
+def test_the_import_benchmark_splits_a_staged_listing_by_step() -> None:
+    """Quick mode's sides read a staged run's ``-X importtime`` listing up to their step."""
+    bench_import = importlib.import_module("bench_import")
+    end = bench_import._STEP_END
+    done = bench_import.Staged([0.1, 0.2], 0.5, f"import time: a\n{end}\nimport time: b\n{end}\n")
+    assert "import time: a" in done.listing(1)
+    assert "import time: b" not in done.listing(1)
+    assert "import time: b" in done.listing(2)
+
+
 def test_run_refuses_unknown_benchmark_names(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         bench_run.main(["nonsense", "--out", str(tmp_path)])
