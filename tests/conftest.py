@@ -169,6 +169,9 @@ ONE_WORKER_MODULES = frozenset(
         "tests/testing/test_webhook_delivery_mode.py",
     }
 )
+#: Modules that run on the worker of another (their key's): they read the same fresh
+#: interpreters (tests/fresh_interpreters.py), which then start once per run.
+SAME_WORKER_AS = {"tests/test_quiet_by_default.py": "tests/test_lazy_imports.py"}
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
@@ -194,8 +197,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n`` and the default ``--dist load``: each test goes to whichever worker needs
-    work, except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker
-    together (tests/scheduling.py).
+    work, except the tests of a :data:`ONE_WORKER_MODULES` module (and of the modules that
+    :data:`SAME_WORKER_AS` sends to it), which go to one worker together (tests/scheduling.py).
 
     (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)
@@ -206,7 +209,14 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     from tests.scheduling import GroupedLoadScheduling
 
-    return GroupedLoadScheduling(len(parse_tx_spec_config(config)), ONE_WORKER_MODULES, log)
+    return GroupedLoadScheduling(len(parse_tx_spec_config(config)), _one_worker_group, log)
+
+
+def _one_worker_group(nodeid: str) -> str | None:
+    """The module whose worker runs this test, or ``None``: any worker."""
+    module = nodeid.split("::", 1)[0]
+    module = SAME_WORKER_AS.get(module, module)
+    return module if module in ONE_WORKER_MODULES else None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,7 +16,7 @@ rather than all sent to the first worker.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: A test that took at least this long (seconds) does not pull more work while its worker still
@@ -25,12 +25,12 @@ SLOW_TEST = 0.1
 
 
 class GroupedLoadScheduling:
-    """Load scheduling in collection order; the tests of each module in ``groups`` (node-id
-    prefixes such as ``tests/test_x.py``) form one unit that a single worker runs."""
+    """Load scheduling in collection order; the tests for which ``group_of`` names the same
+    group form one unit that a single worker runs (``None``: a unit of its own)."""
 
-    def __init__(self, numnodes: int, groups: Collection[str], log: Any) -> None:
+    def __init__(self, numnodes: int, group_of: Callable[[str], str | None], log: Any) -> None:
         self.numnodes = numnodes
-        self.groups = frozenset(groups)
+        self.group_of = group_of
         self.log = log
         self.node2collection: dict[Any, list[str]] = {}
         self.node2pending: dict[Any, list[int]] = {}
@@ -108,15 +108,15 @@ class GroupedLoadScheduling:
         self.collection = collections[0]
         grouped: dict[str, list[int]] = {}
         for index, nodeid in enumerate(self.collection):
-            module = nodeid.split("::", 1)[0]
-            if module in self.groups:
-                unit = grouped.get(module)
-                if unit is None:
-                    unit = grouped[module] = []
-                    self.units.append(unit)
-                unit.append(index)
-            else:
+            group = self.group_of(nodeid)
+            if group is None:
                 self.units.append([index])
+                continue
+            unit = grouped.get(group)
+            if unit is None:
+                unit = grouped[group] = []
+                self.units.append(unit)
+            unit.append(index)
         self.waiting = len(self.collection)
         nodes = self.nodes
         if not nodes:

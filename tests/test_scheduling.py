@@ -8,6 +8,12 @@ from types import SimpleNamespace
 from tests.scheduling import GroupedLoadScheduling
 
 GROUPED = "tests/test_group.py"
+JOINS_GROUPED = "tests/test_joins.py"
+
+
+def group_of(nodeid: str) -> str | None:
+    module = nodeid.split("::", 1)[0]
+    return GROUPED if module in (GROUPED, JOINS_GROUPED) else None
 
 
 @dataclass(eq=False)
@@ -34,11 +40,12 @@ def collection(slow: int = 6, grouped: int = 5, quick: int = 200) -> list[str]:
         [f"tests/test_slow.py::test_{i}" for i in range(slow)]
         + [f"{GROUPED}::test_{i}" for i in range(grouped)]
         + [f"tests/test_quick.py::test_{i}" for i in range(quick)]
+        + [f"{JOINS_GROUPED}::test_{i}" for i in range(3)]
     )
 
 
 def started(workers: list[Worker], tests: list[str]) -> GroupedLoadScheduling:
-    scheduler = GroupedLoadScheduling(len(workers), {GROUPED}, log=lambda *args: None)
+    scheduler = GroupedLoadScheduling(len(workers), group_of, log=lambda *args: None)
     for worker in workers:
         scheduler.add_node(worker)
     for worker in workers:
@@ -64,7 +71,7 @@ def run_all(scheduler: GroupedLoadScheduling, workers: list[Worker]) -> dict[str
     return done
 
 
-def test_every_test_runs_once_and_a_grouped_module_on_one_worker() -> None:
+def test_every_test_runs_once_and_a_group_on_one_worker() -> None:
     tests = collection()
     workers = [Worker("gw0"), Worker("gw1")]
     scheduler = started(workers, tests)
@@ -73,7 +80,8 @@ def test_every_test_runs_once_and_a_grouped_module_on_one_worker() -> None:
     assert sorted(done["gw0"] + done["gw1"]) == list(range(len(tests)))
     assert scheduler.tests_finished
     assert all(worker.shutting_down for worker in workers)
-    grouped = [i for i, nodeid in enumerate(tests) if nodeid.startswith(GROUPED)]
+    grouped = [i for i, nodeid in enumerate(tests) if group_of(nodeid)]
+    assert len(grouped) == 8  # both modules of the group
     holders = [name for name, indices in done.items() if set(grouped) & set(indices)]
     assert len(holders) == 1
     assert set(grouped) <= set(done[holders[0]])
@@ -108,7 +116,7 @@ def test_a_crashed_worker_s_unfinished_tests_go_to_the_other() -> None:
 
 def test_workers_that_collected_different_tests_get_nothing() -> None:
     workers = [Worker("gw0"), Worker("gw1")]
-    scheduler = GroupedLoadScheduling(2, {GROUPED}, log=lambda *args: None)
+    scheduler = GroupedLoadScheduling(2, group_of, log=lambda *args: None)
     for worker in workers:
         scheduler.add_node(worker)
     scheduler.add_node_collection(workers[0], collection())
