@@ -41,6 +41,11 @@ from vcr.request import Request
 
 import konbini_sdk
 
+#: Hypothesis loads the plugins other installed packages register, on import; the only one
+#: here is trio's (a dependency of selenium), which imports all of trio (~0.15 s) in every
+#: process that imports Hypothesis. The suite uses none (Hypothesis' documented switch).
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
 #: Fixtures shared by every directory: one PostgreSQL server and the test Django project.
 pytest_plugins = ["tests.postgres_server", "tests.django_project.fixtures"]
 
