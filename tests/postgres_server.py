@@ -107,24 +107,6 @@ def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 _stop_server(server)
 
 
-#: A cluster takes ~40 MB; a RAM-backed directory with less room than this is not used.
-_MEMORY_ROOM = 1 << 30
-_SHM = "/dev/shm"  # noqa: S108 - mkdtemp makes a directory only this user may write in
-
-
-def _memory_directory() -> str | None:
-    """``/dev/shm`` when it is a roomy RAM-backed directory (Linux), else ``None`` (``TMPDIR``).
-
-    ``initdb`` creates ~1,000 files: on tmpfs that costs ~0.1 CPU-s less than on a disk's file
-    system. Containers often give ``/dev/shm`` only 64 MB, which the server itself needs.
-    """
-    try:
-        stats = os.statvfs(_SHM)
-    except OSError:
-        return None
-    return _SHM if stats.f_bavail * stats.f_frsize >= _MEMORY_ROOM else None
-
-
 def _start_server() -> dict[str, Any]:
     """Start a throwaway server from Debian's binaries (or skip/fail, saying why)."""
     initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
@@ -134,7 +116,7 @@ def _start_server() -> dict[str, Any]:
     as_postgres = os.geteuid() == 0  # initdb refuses to run as root
     if as_postgres and shutil.which("runuser") is None:
         _unavailable("running as root and runuser is missing")
-    home = tempfile.mkdtemp(prefix="konbini-pg-", dir=_memory_directory())
+    home = tempfile.mkdtemp(prefix="konbini-pg-")
     data = os.path.join(home, "data")
     if as_postgres:
         shutil.chown(home, "postgres", "postgres")
