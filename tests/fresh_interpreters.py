@@ -51,7 +51,7 @@ body = json.dumps({"id": "evt_fresh", "object": "event", "type": "refund.updated
 mac = hmac.new(b"whsec_fresh", b"%d." % now + body, hashlib.sha256).hexdigest()
 processor = WebhookProcessor(["whsec_fresh"], store=MemoryEventStore())
 handled = []
-processor.on(RefundUpdated)(lambda event: handled.append([event.refund.id, str(event.refund.state)]))
+processor.on(RefundUpdated)(lambda ev: handled.append([ev.refund.id, str(ev.refund.state)]))
 result = processor.process(body, f"t={now},v1={mac}")
 facts["refund processed"] = [result.outcome, handled]
 facts["webhook path loads stripe or an HTTP client"] = sorted(
