@@ -5,10 +5,7 @@ The shop talks to a real emulator over HTTP (in-process); only the browser is le
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ from konbini_shop.web import payment_request
 from konbini_sdk import KonbiniClient
 from konbini_sdk.testing import REJECTED_CONFIRMATION_NUMBER, Emulator, FaultKind, Scenario
 from konbini_sdk.webhooks import MemoryEventStore
+from tests.example_runner import run_example
 from tests.webhooks.stripe_events import encode, sign
 
 SECRET = "whsec_shop_pages_test"
@@ -343,17 +341,24 @@ def test_every_product_is_a_valid_konbini_payment(product: str) -> None:
     ],
 )
 def test_app_refuses_to_start_on_stripe_without_a_test_key_and_secret(
-    env: dict[str, str], says: str, tmp_path: Path
+    env: dict[str, str],
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # ``python examples/shop/app.py``, run in this process (tests/example_runner.py): its exit
+    # status and output are what the interpreter would give. A shop that started anyway
+    # would serve forever; here it fails the test instead.
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the shop started instead of refusing")
+
+    monkeypatch.setattr(Flask, "run", started)
     app_py = Path(__file__).resolve().parents[2] / "examples" / "shop" / "app.py"
-    answer = subprocess.run(  # noqa: S603
-        [sys.executable, str(app_py), "--data-dir", str(tmp_path)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    answer = run_example(
+        app_py, monkeypatch, capsys, env, args=["--data-dir", str(tmp_path / "data")]
     )
     assert answer.returncode == 1
     assert says in answer.stderr
     assert "sk_live_not_for_demos" not in answer.stderr + answer.stdout
+    assert not (tmp_path / "data").exists()
