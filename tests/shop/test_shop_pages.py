@@ -5,6 +5,7 @@ The shop talks to a real emulator over HTTP (in-process); only the browser is le
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Iterator
@@ -362,3 +363,46 @@ def test_app_refuses_to_start_on_stripe_without_a_test_key_and_secret(
     assert says in answer.stderr
     assert "sk_live_not_for_demos" not in answer.stderr + answer.stdout
     assert not (tmp_path / "data").exists()
+
+
+def fetch(client: FlaskClient, address: str) -> tuple[int, int | None, bytes]:
+    """Status, ``max-age`` and body of a GET (the response closed: a static file is open)."""
+    with client.get(address) as answer:
+        return answer.status_code, answer.cache_control.max_age, answer.get_data()
+
+
+def test_static_files_are_cached_by_their_versioned_address(
+    app: Flask, client: FlaskClient
+) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert app.static_folder is not None
+    static = Path(app.static_folder)
+    for name in ("shop.css", "shop.js"):
+        content = (static / name).read_bytes()
+        address = f"/static/{name}?v={hashlib.sha256(content).hexdigest()[:16]}"
+        assert f'"{address}"' in page
+        assert fetch(client, address) == (200, 365 * 24 * 3600, content)
+        # Any other address (no version, an old one) is revalidated as before.
+        for other in (f"/static/{name}", f"/static/{name}?v=0123456789abcdef"):
+            assert fetch(client, other) == (200, None, content)
+    assert fetch(client, "/static/nothing.css?v=x")[0] == 404
+    assert fetch(client, "/static/../web.py?v=x")[0] == 404
+
+
+def test_a_changed_static_file_gets_a_new_address(tmp_path: Path, emulator: Emulator) -> None:
+    app = make_app(emulator, tmp_path)
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (folder / "shop.css").write_text("a {}")
+    app.static_folder = str(folder)
+    client = app.test_client()
+    pattern = r'href="(/static/shop\.css\?v=\w+)"'
+    first = re.search(pattern, client.get("/").get_data(as_text=True))
+    assert first is not None
+    assert fetch(client, first.group(1)) == (200, 365 * 24 * 3600, b"a {}")
+    (folder / "shop.css").write_text("a { color: red }")
+    second = re.search(pattern, client.get("/").get_data(as_text=True))
+    assert second is not None
+    assert first.group(1) != second.group(1)
+    assert fetch(client, first.group(1)) == (200, None, b"a { color: red }")
+    assert fetch(client, second.group(1)) == (200, 365 * 24 * 3600, b"a { color: red }")
