@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -406,3 +407,34 @@ def test_a_changed_static_file_gets_a_new_address(tmp_path: Path, emulator: Emul
     assert first.group(1) != second.group(1)
     assert fetch(client, first.group(1)) == (200, None, b"a { color: red }")
     assert fetch(client, second.group(1)) == (200, 365 * 24 * 3600, b"a { color: red }")
+
+
+def test_templates_are_compiled_once_per_process(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: list[str | None] = []
+    compile_template = jinja2.Environment.compile
+
+    def counting(self: jinja2.Environment, source: Any, name: str | None = None, *args: Any) -> Any:
+        compiled.append(name)
+        return compile_template(self, source, name, *args)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    assert "1,980円" in make_app(emulator, tmp_path / "a").test_client().get("/").text
+    compiled.clear()
+    # Another app of this process renders the same templates without compiling them again.
+    assert "1,980円" in make_app(emulator, tmp_path / "b").test_client().get("/").text
+    assert compiled == []
+
+    # An edited template is compiled anew (the cache checks each template's source).
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "products.html").write_text("one")
+    one = make_app(emulator, tmp_path / "c")
+    one.template_folder = str(folder)
+    assert one.test_client().get("/").text == "one"
+    (folder / "products.html").write_text("two {{ 1 + 1 }}")
+    two = make_app(emulator, tmp_path / "d")
+    two.template_folder = str(folder)
+    assert two.test_client().get("/").text == "two 2"
+    assert compiled == ["products.html", "products.html"]

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -213,6 +216,36 @@ def make_processor(config: ShopConfig) -> WebhookProcessor:
 STATIC_MAX_AGE = 365 * 24 * 3600
 
 
+class CompiledTemplates(BytecodeCache):
+    """The shop's templates, compiled once per process for every app the process builds.
+
+    A Flask app compiles each template on first use; a process building many apps (the
+    tests build one per test) would compile the same templates again for each. Jinja checks
+    each entry against its template's source, so an edited template is compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Fill ``bucket`` with the compiled template, if this process compiled it already."""
+        with self._lock:
+            code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep a freshly compiled template."""
+        code = bucket.bytecode_to_string()
+        with self._lock:
+            self._code[bucket.key] = code
+
+
+#: Shared by every :class:`ShopFlask` of the process.
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
 class ShopFlask(Flask):
     """The shop's Flask app: its pages ask for static files by a versioned address.
 
@@ -220,11 +253,13 @@ class ShopFlask(Flask):
     carrying the file's current digest is answered with a year's ``max-age``, so a browser
     loads each file once and then takes it from its cache on every page, without asking
     again. A changed file gets a new address; any other request is revalidated as Flask does
-    by default.
+    by default. Its templates are compiled once per process (:class:`CompiledTemplates`).
     """
 
     def __init__(self, import_name: str) -> None:
         super().__init__(import_name)
+        # Read when the app's Jinja environment is made, on its first template.
+        self.jinja_options = {**self.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
         self._versions: dict[str, tuple[tuple[int, int], str]] = {}
 
     def asset_version(self, filename: str) -> str | None:
