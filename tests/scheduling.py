@@ -53,8 +53,8 @@ class GroupedLoadScheduling:
     def tests_finished(self) -> bool:
         """Nothing left to hand out, and each worker holds at most its last test (a worker
         keeps it until told to shut down)."""
-        if not self.collection_is_completed or self.units:
-            return False
+        if self.collection is None or self.units:  # (not collection_is_completed: a worker
+            return False  # that finished and left is no longer counted there)
         return all(len(pending) < 2 for pending in self.node2pending.values())
 
     @property
