@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import runpy
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,14 +33,16 @@ def run_example(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     env: Mapping[str, str | None],
+    args: Sequence[str] = (),
 ) -> ExampleRun:
-    """Run ``path`` as ``__main__``; ``env``: variables to set, or to unset (``None``)."""
+    """Run ``path`` as ``__main__`` with command-line ``args``; ``env``: variables to set, or
+    to unset (``None``)."""
     for key, value in env.items():
         if value is None:
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    monkeypatch.setattr(sys, "argv", [str(path)])
+    monkeypatch.setattr(sys, "argv", [str(path), *args])
     monkeypatch.setattr(sys, "path", [str(path.parent), *sys.path])
     capsys.readouterr()
     try:

@@ -5,15 +5,14 @@ The shop talks to a real emulator over HTTP (in-process); only the browser is le
 
 from __future__ import annotations
 
-import os
+import hashlib
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -23,6 +22,7 @@ from konbini_shop.web import payment_request
 from konbini_sdk import KonbiniClient
 from konbini_sdk.testing import REJECTED_CONFIRMATION_NUMBER, Emulator, FaultKind, Scenario
 from konbini_sdk.webhooks import MemoryEventStore
+from tests.example_runner import run_example
 from tests.webhooks.stripe_events import encode, sign
 
 SECRET = "whsec_shop_pages_test"
@@ -343,17 +343,98 @@ def test_every_product_is_a_valid_konbini_payment(product: str) -> None:
     ],
 )
 def test_app_refuses_to_start_on_stripe_without_a_test_key_and_secret(
-    env: dict[str, str], says: str, tmp_path: Path
+    env: dict[str, str],
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    # ``python examples/shop/app.py``, run in this process (tests/example_runner.py): its exit
+    # status and output are what the interpreter would give. A shop that started anyway
+    # would serve forever; here it fails the test instead.
+    def started(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the shop started instead of refusing")
+
+    monkeypatch.setattr(Flask, "run", started)
     app_py = Path(__file__).resolve().parents[2] / "examples" / "shop" / "app.py"
-    answer = subprocess.run(  # noqa: S603
-        [sys.executable, str(app_py), "--data-dir", str(tmp_path)],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    answer = run_example(
+        app_py, monkeypatch, capsys, env, args=["--data-dir", str(tmp_path / "data")]
     )
     assert answer.returncode == 1
     assert says in answer.stderr
     assert "sk_live_not_for_demos" not in answer.stderr + answer.stdout
+    assert not (tmp_path / "data").exists()
+
+
+def fetch(client: FlaskClient, address: str) -> tuple[int, int | None, bytes]:
+    """Status, ``max-age`` and body of a GET (the response closed: a static file is open)."""
+    with client.get(address) as answer:
+        return answer.status_code, answer.cache_control.max_age, answer.get_data()
+
+
+def test_static_files_are_cached_by_their_versioned_address(
+    app: Flask, client: FlaskClient
+) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert app.static_folder is not None
+    static = Path(app.static_folder)
+    for name in ("shop.css", "shop.js"):
+        content = (static / name).read_bytes()
+        address = f"/static/{name}?v={hashlib.sha256(content).hexdigest()[:16]}"
+        assert f'"{address}"' in page
+        assert fetch(client, address) == (200, 365 * 24 * 3600, content)
+        # Any other address (no version, an old one) is revalidated as before.
+        for other in (f"/static/{name}", f"/static/{name}?v=0123456789abcdef"):
+            assert fetch(client, other) == (200, None, content)
+    assert fetch(client, "/static/nothing.css?v=x")[0] == 404
+    assert fetch(client, "/static/../web.py?v=x")[0] == 404
+
+
+def test_a_changed_static_file_gets_a_new_address(tmp_path: Path, emulator: Emulator) -> None:
+    app = make_app(emulator, tmp_path)
+    folder = tmp_path / "static"
+    folder.mkdir()
+    (folder / "shop.css").write_text("a {}")
+    app.static_folder = str(folder)
+    client = app.test_client()
+    pattern = r'href="(/static/shop\.css\?v=\w+)"'
+    first = re.search(pattern, client.get("/").get_data(as_text=True))
+    assert first is not None
+    assert fetch(client, first.group(1)) == (200, 365 * 24 * 3600, b"a {}")
+    (folder / "shop.css").write_text("a { color: red }")
+    second = re.search(pattern, client.get("/").get_data(as_text=True))
+    assert second is not None
+    assert first.group(1) != second.group(1)
+    assert fetch(client, first.group(1)) == (200, None, b"a { color: red }")
+    assert fetch(client, second.group(1)) == (200, 365 * 24 * 3600, b"a { color: red }")
+
+
+def test_templates_are_compiled_once_per_process(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiled: list[str | None] = []
+    compile_template = jinja2.Environment.compile
+
+    def counting(self: jinja2.Environment, source: Any, name: str | None = None, *args: Any) -> Any:
+        compiled.append(name)
+        return compile_template(self, source, name, *args)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    assert "1,980円" in make_app(emulator, tmp_path / "a").test_client().get("/").text
+    compiled.clear()
+    # Another app of this process renders the same templates without compiling them again.
+    assert "1,980円" in make_app(emulator, tmp_path / "b").test_client().get("/").text
+    assert compiled == []
+
+    # An edited template is compiled anew (the cache checks each template's source).
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "products.html").write_text("one")
+    one = make_app(emulator, tmp_path / "c")
+    one.template_folder = str(folder)
+    assert one.test_client().get("/").text == "one"
+    (folder / "products.html").write_text("two {{ 1 + 1 }}")
+    two = make_app(emulator, tmp_path / "d")
+    two.template_folder = str(folder)
+    assert two.test_client().get("/").text == "two 2"
+    assert compiled == ["products.html", "products.html"]

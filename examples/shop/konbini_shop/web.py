@@ -7,11 +7,17 @@ instructions renderer, ``client.refunds`` and the ``WebhookProcessor`` with its 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from flask import Flask, Response, abort, jsonify, redirect, render_template, request, url_for
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
+from werkzeug.security import safe_join
 from werkzeug.wrappers import Response as BaseResponse
 
 from konbini_sdk import (
@@ -205,9 +211,89 @@ def make_processor(config: ShopConfig) -> WebhookProcessor:
     return processor
 
 
+#: How long browsers keep a static file asked for by its versioned address (a year: the
+#: address changes with the file's content).
+STATIC_MAX_AGE = 365 * 24 * 3600
+
+
+class CompiledTemplates(BytecodeCache):
+    """The shop's templates, compiled once per process for every app the process builds.
+
+    A Flask app compiles each template on first use; a process building many apps (the
+    tests build one per test) would compile the same templates again for each. Jinja checks
+    each entry against its template's source, so an edited template is compiled anew.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Fill ``bucket`` with the compiled template, if this process compiled it already."""
+        with self._lock:
+            code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep a freshly compiled template."""
+        code = bucket.bytecode_to_string()
+        with self._lock:
+            self._code[bucket.key] = code
+
+
+#: Shared by every :class:`ShopFlask` of the process.
+COMPILED_TEMPLATES = CompiledTemplates()
+
+
+class ShopFlask(Flask):
+    """The shop's Flask app: its pages ask for static files by a versioned address.
+
+    ``asset_url("shop.css")`` is ``/static/shop.css?v=<digest of the file's bytes>``; a request
+    carrying the file's current digest is answered with a year's ``max-age``, so a browser
+    loads each file once and then takes it from its cache on every page, without asking
+    again. A changed file gets a new address; any other request is revalidated as Flask does
+    by default. Its templates are compiled once per process (:class:`CompiledTemplates`).
+    """
+
+    def __init__(self, import_name: str) -> None:
+        super().__init__(import_name)
+        # Read when the app's Jinja environment is made, on its first template.
+        self.jinja_options = {**self.jinja_options, "bytecode_cache": COMPILED_TEMPLATES}
+        self._versions: dict[str, tuple[tuple[int, int], str]] = {}
+
+    def asset_version(self, filename: str) -> str | None:
+        """The digest of a static file's current bytes (``None``: no such file)."""
+        if self.static_folder is None:
+            return None
+        path = safe_join(self.static_folder, filename)
+        if path is None or not os.path.isfile(path):
+            return None
+        info = os.stat(path)
+        stamp = (info.st_mtime_ns, info.st_size)
+        known = self._versions.get(filename)
+        if known is not None and known[0] == stamp:
+            return known[1]
+        with open(path, "rb") as file:
+            version = hashlib.sha256(file.read()).hexdigest()[:16]
+        self._versions[filename] = (stamp, version)
+        return version
+
+    def asset_url(self, filename: str) -> str:
+        """The versioned address of a static file, for the pages."""
+        return url_for("static", filename=filename, v=self.asset_version(filename))
+
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        """A year for a static file asked for by its current version; else Flask's default."""
+        version = request.args.get("v")
+        if filename is not None and version and version == self.asset_version(filename):
+            return STATIC_MAX_AGE
+        return super().get_send_file_max_age(filename)
+
+
 def create_app(config: ShopConfig) -> Flask:
     """Build the shop's Flask app."""
-    app = Flask(__name__)
+    app = ShopFlask(__name__)
     app.config["SHOP"] = config
     orders = config.orders
     client = config.client
@@ -221,6 +307,7 @@ def create_app(config: ShopConfig) -> Flask:
             "merchant_name": config.merchant_name,
             "test_mode": clock is not None,
             "emulator_now": format_deadline(clock.now(), "en") if clock is not None else None,
+            "asset_url": app.asset_url,
             "yen": format_yen,
             "jst": _jst,
             "Status": OrderStatus,
