@@ -127,10 +127,12 @@ _BYTECODE_SETTING = pytest.StashKey[bool]()
 
 
 #: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
-#: there is expensive (Chromium, fresh interpreters) or stateful, and would otherwise be set up
-#: once on each worker that gets one of its tests. Every other test is scheduled on its own.
+#: (or cache) there is expensive (Chromium, fresh interpreters, the package's parsed source)
+#: or stateful, and would otherwise be set up once on each worker that gets one of its tests.
+#: Every other test is scheduled on its own.
 ONE_WORKER_MODULES = frozenset(
     {
+        "tests/test_architecture.py",
         "tests/test_lazy_imports.py",
         "tests/shop/test_shop_browser.py",
         "tests/test_hardening_privacy.py",
