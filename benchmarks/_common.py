@@ -19,6 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,31 +245,22 @@ def quiet_structlog() -> None:
 
 
 _EMULATOR_MAIN = """
-import sys
 from konbini_sdk.testing import serve
 
-latency = float(sys.argv[1])
-
-def ready(emu):
-    if latency > 0:
-        emu.inject("latency", times=None, seconds=latency)
-    print(emu.api_base, flush=True)
-
-serve(0, ready=ready, record=False, seed=8)
+serve(0, ready=lambda emu: print(emu.api_base, flush=True), record=False, seed=8)
 """
 
 
 @contextlib.contextmanager
-def emulator_process(latency_seconds: float = 0.0) -> Iterator[str]:
+def emulator_process() -> Iterator[str]:
     """Run the emulator in its own process (its own core and GIL); yield its ``api_base``.
 
     A separate process keeps the emulator's CPU time out of the client's measurements and
     off the client's GIL, as a real server would be. It does not record requests, so its
-    memory stays flat over long runs. ``latency_seconds`` delays every answer (the
-    emulator's ``latency`` fault), standing in for the network between a server and Stripe.
+    memory stays flat over long runs. :func:`set_latency` delays its answers.
     """
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", _EMULATOR_MAIN, str(latency_seconds)],
+        [sys.executable, "-c", _EMULATOR_MAIN],
         stdout=subprocess.PIPE,
         text=True,
         cwd=REPO_ROOT,
@@ -286,6 +279,19 @@ def emulator_process(latency_seconds: float = 0.0) -> Iterator[str]:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+def set_latency(api_base: str, seconds: float) -> None:
+    """Delay every answer of the emulator at ``api_base`` by ``seconds`` from now on (its
+    ``latency`` fault, through its control API; 0: none), standing in for the network between
+    a server and Stripe."""
+    faults = f"{api_base}/_emulator/faults"
+    with urllib.request.urlopen(urllib.request.Request(faults, method="DELETE")):  # noqa: S310
+        pass
+    if seconds > 0:
+        form = urllib.parse.urlencode({"kind": "latency", "times": "none", "seconds": seconds})
+        with urllib.request.urlopen(faults, data=form.encode()):  # noqa: S310 - loopback
+            pass
 
 
 def timed(fn: Callable[[], object]) -> float:

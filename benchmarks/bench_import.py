@@ -27,6 +27,7 @@ import compileall
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Any
 
 import _common as c
@@ -38,9 +39,10 @@ _TIMER = "import time; t = time.perf_counter(); {statement}; print(time.perf_cou
 
 #: What each side imports. ``konbini_sdk`` loads its names lazily, so the payment and the
 #: webhook paths are measured too: they are what an application really pays.
+PYDANTIC_NAMES = "from pydantic import BaseModel, Field"
 SIDES = {
     "stripe": "import stripe",
-    "stripe+pydantic": "import stripe; from pydantic import BaseModel, Field",
+    "stripe+pydantic": f"import stripe; {PYDANTIC_NAMES}",
     "konbini_sdk": "import konbini_sdk",
     "client": "from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest",
     "webhooks": "from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor",
@@ -59,43 +61,77 @@ _CLIENT_FIRST_USE = (
 )
 SIDES["client_first_use"] = f"{SIDES['client']}; {_CLIENT_FIRST_USE}"
 #: The first event's local work besides its handler: the processor's log lines.
-SIDES["webhooks_first_use"] = (
-    f"{SIDES['webhooks']}; from konbini_sdk._logging import get_logger; "
-    "get_logger().is_enabled('info')"
-)
+_WEBHOOKS_FIRST_USE = "from konbini_sdk._logging import get_logger; get_logger().is_enabled('info')"
+SIDES["webhooks_first_use"] = f"{SIDES['webhooks']}; {_WEBHOOKS_FIRST_USE}"
 
 
 #: Staged sides: one interpreter times each step in turn, so the SDK's part is measured without
 #: the variance of ``import stripe`` between interpreters (the sides above differ by it).
 STAGED = {
-    name: [
-        "import stripe",
-        "from pydantic import BaseModel, Field",
-        SIDES[name],
-        first_use,
-    ]
-    for name, first_use in (
-        ("client", _CLIENT_FIRST_USE),
-        (
-            "webhooks",
-            "from konbini_sdk._logging import get_logger; get_logger().is_enabled('info')",
-        ),
-    )
+    name: ["import stripe", PYDANTIC_NAMES, SIDES[name], first_use]
+    for name, first_use in (("client", _CLIENT_FIRST_USE), ("webhooks", _WEBHOOKS_FIRST_USE))
 }
-_STEP = "t = time.perf_counter()\n{step}\nr.append(time.perf_counter() - t)\n"
+
+#: The quick configuration's sides taken from a staged run: ``(staged side, first, last)``,
+#: where the side's statement is exactly steps ``first`` to ``last - 1`` of that run, and the
+#: steps before ``first`` (``import stripe``, the pydantic names) are imports the statement
+#: makes itself. Its time is then steps ``0`` to ``last - 1``, its ``-X importtime`` listing
+#: what those steps printed. ``konbini_sdk`` (``import konbini_sdk``: no stripe, no pydantic)
+#: keeps its own interpreter.
+FROM_STAGED = {
+    "stripe": ("client", 0, 1),
+    "stripe+pydantic": ("webhooks", 0, 2),
+    "client": ("client", 2, 3),
+    "client_first_use": ("client", 2, 4),
+    "webhooks": ("webhooks", 2, 3),
+    "webhooks_first_use": ("webhooks", 2, 4),
+}
+for _side, (_staged, _first, _last) in FROM_STAGED.items():
+    assert SIDES[_side] == "; ".join(STAGED[_staged][_first:_last]), _side
+
+#: Written to stderr after each staged step: splits a ``-X importtime`` listing by step.
+_STEP_END = "-- step done --"
+_STEP = (
+    "t = time.perf_counter()\n{step}\nr.append(time.perf_counter() - t)\n"
+    f"print({_STEP_END!r}, file=sys.stderr, flush=True)\n"
+)
 
 
-def staged_seconds(steps: list[str]) -> list[float]:
-    """Seconds of each step, run in turn in one fresh interpreter."""
-    code = "import json, time\nr = []\n" + "".join(_STEP.format(step=s) for s in steps)
-    done = subprocess.run(  # noqa: S603 - our own interpreter
-        [sys.executable, "-c", code + "print(json.dumps(r))"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=c.REPO_ROOT,
-    )
-    return [float(x) for x in json.loads(done.stdout)]
+@dataclass(frozen=True)
+class Staged:
+    """One staged run: seconds of each step, of the whole subprocess, and its stderr."""
+
+    seconds: list[float]
+    wall: float
+    stderr: str
+
+    def listing(self, steps: int) -> str:
+        """The ``-X importtime`` lines printed by the first ``steps`` steps."""
+        return "".join(self.stderr.split(_STEP_END)[:steps])
+
+
+def staged_seconds(steps: list[str], importtime: bool = False) -> Staged:
+    """Run ``steps`` in turn in one fresh interpreter, timing each (see :class:`Staged`).
+
+    With ``importtime`` the child runs under ``-X importtime`` (the quick configuration).
+    """
+    code = "import json, sys, time\nr = []\n" + "".join(_STEP.format(step=s) for s in steps)
+    flags = ["-X", "importtime"] if importtime else []
+    out: list[subprocess.CompletedProcess[str]] = []
+
+    def child() -> None:
+        done = subprocess.run(  # noqa: S603 - our own interpreter
+            [sys.executable, *flags, "-c", code + "print(json.dumps(r))"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=c.REPO_ROOT,
+        )
+        out.append(done)
+
+    wall = c.timed(child)
+    seconds = [float(x) for x in json.loads(out[0].stdout)]
+    return Staged(seconds, wall, out[0].stderr)
 
 
 def import_seconds(statement: str, importtime: bool = False) -> tuple[float, float, str]:
@@ -153,9 +189,11 @@ def culprits(statement: str, limit: int = 12, stderr: str | None = None) -> list
 def run(repeats: int, quick: bool = False) -> dict[str, Any]:
     """Measure; return the result document.
 
-    ``quick`` (the smoke test's configuration) skips the warm-up runs and takes the
-    ``-X importtime`` listings from the timed runs themselves: every code path runs, with
-    half the interpreters, and the numbers mean nothing.
+    ``quick`` (the smoke test's configuration) skips the warm-up runs, runs the staged sides
+    under ``-X importtime`` and takes every side but ``konbini_sdk`` from them
+    (:data:`FROM_STAGED`: each side's statement runs there, in one interpreter per path), and
+    the listings from the timed runs themselves: every measurement is made and reported,
+    with three interpreters instead of nine, and the numbers mean nothing.
     """
     statement: dict[str, list[float]] = {name: [] for name in SIDES}
     process: dict[str, list[float]] = {name: [] for name in SIDES}
@@ -176,21 +214,32 @@ def run(repeats: int, quick: bool = False) -> dict[str, Any]:
     if not quick:
         for line in SIDES.values():
             import_seconds(line)
-    steps: dict[str, list[list[float]]] = {name: [] for name in STAGED}
+    staged_runs: dict[str, list[Staged]] = {name: [] for name in STAGED}
 
     def staged(name: str) -> Any:
         def one(_round: int) -> float:
-            seconds = staged_seconds(STAGED[name])
-            steps[name].append([x * 1000 for x in seconds])
-            return sum(seconds)
+            done = staged_seconds(STAGED[name], importtime=quick)
+            staged_runs[name].append(done)
+            return sum(done.seconds)
 
         return one
 
+    own_interpreter = [name for name in SIDES if not (quick and name in FROM_STAGED)]
     c.interleaved(
-        {name: side(name) for name in SIDES}
+        {name: side(name) for name in own_interpreter}
         | {f"{name} (staged)": staged(name) for name in STAGED},
         repeats,
     )
+    for name in SIDES.keys() - own_interpreter:
+        path, _, last = FROM_STAGED[name]
+        for done in staged_runs[path]:
+            statement[name].append(sum(done.seconds[:last]) * 1000)
+            process[name].append(done.wall * 1000)
+        listings[name] = staged_runs[path][0].listing(last)
+    steps = {
+        name: [[x * 1000 for x in done.seconds] for done in runs]
+        for name, runs in staged_runs.items()
+    }
 
     def extra(name: str, base: str) -> list[float]:
         """Per repetition: ``name``'s time minus ``base``'s (run back to back, same round)."""
@@ -302,7 +351,7 @@ def run(repeats: int, quick: bool = False) -> dict[str, Any]:
     return c.result(
         NAME,
         TITLE,
-        {"repeats": repeats},
+        {"repeats": repeats, "sides_from_staged_runs": sorted(SIDES.keys() - own_interpreter)},
         metrics,
         importtime_top_self={
             name: culprits(line, stderr=listings.get(name) if quick else None)

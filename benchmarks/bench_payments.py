@@ -213,36 +213,37 @@ Samples = dict[str, list[float]]
 
 
 def measure_sides(
-    latency_seconds: float, rounds: int, batch: int, warmup: int
+    api_base: str, latency_seconds: float, rounds: int, batch: int, warmup: int
 ) -> tuple[Samples, Samples, Samples]:
-    """Per-round batch seconds, wall and CPU seconds per payment, for every side."""
-    with c.emulator_process(latency_seconds) as api_base:
-        stripe_client = stripe.StripeClient(
-            c.API_KEY, base_addresses={"api": api_base}, max_network_retries=0
-        )
-        sides = make_sides(stripe_client)
-        for pay in sides.values():
-            for _ in range(warmup):
+    """Per-round batch seconds, wall and CPU seconds per payment, for every side, against
+    the emulator at ``api_base`` answering ``latency_seconds`` late."""
+    c.set_latency(api_base, latency_seconds)
+    stripe_client = stripe.StripeClient(
+        c.API_KEY, base_addresses={"api": api_base}, max_network_retries=0
+    )
+    sides = make_sides(stripe_client)
+    for pay in sides.values():
+        for _ in range(warmup):
+            pay()
+    wall: Samples = {name: [] for name in sides}
+    cpu: Samples = {name: [] for name in sides}
+
+    def measure(name: str) -> Callable[[int], float]:
+        pay = sides[name]
+
+        def one_round(_round: int) -> float:
+            cpu_started = time.process_time()
+            started = time.perf_counter()
+            for _ in range(batch):
                 pay()
-        wall: Samples = {name: [] for name in sides}
-        cpu: Samples = {name: [] for name in sides}
+            elapsed = time.perf_counter() - started
+            cpu[name].append((time.process_time() - cpu_started) / batch)
+            wall[name].append(elapsed / batch)
+            return elapsed
 
-        def measure(name: str) -> Callable[[int], float]:
-            pay = sides[name]
+        return one_round
 
-            def one_round(_round: int) -> float:
-                cpu_started = time.process_time()
-                started = time.perf_counter()
-                for _ in range(batch):
-                    pay()
-                elapsed = time.perf_counter() - started
-                cpu[name].append((time.process_time() - cpu_started) / batch)
-                wall[name].append(elapsed / batch)
-                return elapsed
-
-            return one_round
-
-        samples = c.interleaved({name: measure(name) for name in sides}, rounds)
+    samples = c.interleaved({name: measure(name) for name in sides}, rounds)
     return samples, wall, cpu
 
 
@@ -251,9 +252,10 @@ def run(
 ) -> dict[str, Any]:
     """Measure; return the result document."""
     c.quiet_structlog()
-    samples, wall, cpu = measure_sides(0.0, rounds, batch, warmup)
+    with c.emulator_process() as api_base:
+        samples, wall, cpu = measure_sides(api_base, 0.0, rounds, batch, warmup)
+        slow, _, _ = measure_sides(api_base, latency_ms / 1000, latency_rounds, 1, 1)
     sides = list(samples)
-    slow, _, _ = measure_sides(latency_ms / 1000, latency_rounds, 1, 1)
 
     us = 1e6
     metrics = [

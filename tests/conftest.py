@@ -41,6 +41,11 @@ from vcr.request import Request
 
 import konbini_sdk
 
+#: Hypothesis loads the plugins other installed packages register, on import; the only one
+#: here is trio's (a dependency of selenium), which imports all of trio (~0.15 s) in every
+#: process that imports Hypothesis. The suite uses none (Hypothesis' documented switch).
+os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
 #: Fixtures shared by every directory: one PostgreSQL server and the test Django project.
 pytest_plugins = ["tests.postgres_server", "tests.django_project.fixtures"]
 
@@ -81,10 +86,42 @@ def pytest_configure(config: pytest.Config) -> None:
     _keep_the_rewritten_tests(config)
     if os.environ.get("PYTEST_XDIST_WORKER"):
         return
+    _temporary_files_in_memory()
     _hypothesis_home(config)
     root = Path(__file__).resolve().parent.parent
     for folder in (root / "konbini_sdk", root / "examples"):
         compileall.compile_dir(folder, quiet=1)
+
+
+#: A RAM-backed folder most Linux machines have (the size check below refuses the small ones).
+MEMORY_TEMP = "/dev/shm"  # noqa: S108 - the parent of private folders (mkdtemp: mode 0700)
+
+
+def _temporary_files_in_memory() -> None:
+    """Keep this run's temporary files in memory when the machine allows it.
+
+    The suite makes over a thousand short-lived files and folders (pytest's ``tmp_path``
+    folders, SQLite event stores and their journals, the throwaway PostgreSQL cluster, the demo
+    shop's data) and removes them again; on a disk each creation, ``fsync`` and removal goes
+    through the file system's journal. When ``TMPDIR`` is not set and :data:`MEMORY_TEMP` is a
+    ``tmpfs`` with at least 1 GiB free, it becomes ``TMPDIR`` for this process, the parallel
+    workers and every subprocess they start (they inherit the variable). Nothing else changes:
+    the tests make and remove the same files.
+    """
+    if os.environ.get("TMPDIR"):
+        return
+    try:
+        with open("/proc/self/mounts", encoding="utf-8") as mounts:
+            is_tmpfs = any(line.split()[1:3] == [MEMORY_TEMP, "tmpfs"] for line in mounts)
+        free = os.statvfs(MEMORY_TEMP)
+    except OSError:
+        return
+    if not is_tmpfs or free.f_bavail * free.f_frsize < 1 << 30:
+        return
+    if not os.access(MEMORY_TEMP, os.W_OK | os.X_OK):
+        return
+    os.environ["TMPDIR"] = MEMORY_TEMP
+    tempfile.tempdir = MEMORY_TEMP
 
 
 def _hypothesis_home(config: pytest.Config) -> None:
@@ -139,6 +176,9 @@ ONE_WORKER_MODULES = frozenset(
         "tests/testing/test_webhook_delivery_mode.py",
     }
 )
+#: Modules that run on the worker of another (their key's): they read the same fresh
+#: interpreters (tests/fresh_interpreters.py), which then start once per run.
+SAME_WORKER_AS = {"tests/test_quiet_by_default.py": "tests/test_lazy_imports.py"}
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
@@ -163,22 +203,27 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """With ``-n`` and the default ``--dist load``: each test goes to whichever worker is free,
-    except the tests of a :data:`ONE_WORKER_MODULES` module, which go to one worker together.
+    """With ``-n`` and the default ``--dist load``: each test goes to whichever worker needs
+    work, except the tests of a :data:`ONE_WORKER_MODULES` module (and of the modules that
+    :data:`SAME_WORKER_AS` sends to it), which go to one worker together (tests/scheduling.py).
 
     (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)
     """
     if config.getoption("dist") != "load":
         return None
-    from xdist.scheduler import LoadScopeScheduling
+    from xdist.workermanage import parse_tx_spec_config
 
-    class OneWorkerModules(LoadScopeScheduling):  # type: ignore[misc]
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module in ONE_WORKER_MODULES else nodeid
+    from tests.scheduling import GroupedLoadScheduling
 
-    return OneWorkerModules(config, log)
+    return GroupedLoadScheduling(len(parse_tx_spec_config(config)), _one_worker_group, log)
+
+
+def _one_worker_group(nodeid: str) -> str | None:
+    """The module whose worker runs this test, or ``None``: any worker."""
+    module = nodeid.split("::", 1)[0]
+    module = SAME_WORKER_AS.get(module, module)
+    return module if module in ONE_WORKER_MODULES else None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

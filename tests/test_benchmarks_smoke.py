@@ -2,11 +2,12 @@
 well-formed results. No timing is asserted: the numbers are for benchmarks/README.md.
 
 Each benchmark runs exactly once, in its own test so that the parallel workers share them
-out: ``retries`` through ``run.py``, which starts each script it is given in a fresh
+out: ``import`` through ``run.py``, which starts each script it is given in a fresh
 interpreter and writes the summary (one script shows that path as well as five: the
-interpreters would import stripe and the SDK again to show nothing more); the others through
-their script's ``main`` in this process (what a script does in its own interpreter it does
-here too: the payments emulator and the import timings still run in child processes).
+interpreters would import stripe and the SDK again to show nothing more; the import
+benchmark's own process imports neither, its timings run in child processes anyway); the
+others through their script's ``main`` in this process (what a script does in its own
+interpreter it does here too: the payments emulator still runs in a child process).
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ GOALS = {
 }
 
 #: Run in this process, one test each; the others run through run.py (see the docstring).
-IN_PROCESS = ["payments", "webhooks", "import", "memory"]
-THROUGH_RUN_PY = ["retries"]
+IN_PROCESS = ["payments", "webhooks", "retries", "memory"]
+THROUGH_RUN_PY = ["import"]
 
 
 def _check_metric(metric: dict[str, Any]) -> None:
@@ -110,6 +111,8 @@ def _check_claims(doc: dict[str, Any]) -> None:
             "client_first_use",
             "webhooks_first_use",
         }
+        # every side's -X importtime listing was read (quick: most from the staged runs)
+        assert all(doc["importtime_top_self"].values())
         names = [m["name"] for m in doc["metrics"]]
         assert "extra: client imports − import stripe (paired)" in names
         assert "extra: webhooks imports − import stripe (paired)" in names
@@ -148,8 +151,9 @@ def test_run_py_runs_each_script_in_its_own_interpreter_and_summarises(tmp_path:
     assert "(quick configuration)" in summary
     goals_table = summary[summary.index("## Goals") : summary.index("### ")]
     # one row per goal, of the benchmarks that have one
-    rows = [line for line in goals_table.splitlines() if line.startswith("| retries |")]
-    assert len(rows) == len(GOALS["retries"])
+    for name in THROUGH_RUN_PY:
+        rows = [line for line in goals_table.splitlines() if line.startswith(f"| {name} |")]
+        assert len(rows) == len(GOALS[name])
     for doc in docs:
         assert f"### {doc['title']}" in summary
     combined = json.loads((tmp_path / "summary.json").read_text())
@@ -174,6 +178,16 @@ def test_webhook_breakdown_runs_every_side(capsys: pytest.CaptureFixture[str]) -
     table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert [line.split("|")[1].strip() for line in table] == ["side", *sides]
     assert breakdown.events_module.change_digest is real_digest  # put back
+
+
+def test_the_import_benchmark_splits_a_staged_listing_by_step() -> None:
+    """Quick mode's sides read a staged run's ``-X importtime`` listing up to their step."""
+    bench_import = importlib.import_module("bench_import")
+    end = bench_import._STEP_END
+    done = bench_import.Staged([0.1, 0.2], 0.5, f"import time: a\n{end}\nimport time: b\n{end}\n")
+    assert "import time: a" in done.listing(1)
+    assert "import time: b" not in done.listing(1)
+    assert "import time: b" in done.listing(2)
 
 
 def test_run_refuses_unknown_benchmark_names(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -321,18 +322,23 @@ def test_help_documents_the_exit_codes() -> None:
         assert command in run.out
 
 
+def test_module_entry_point_exits_with_the_code_of_main_and_reads_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``python -m konbini_sdk.cli``, in this process: the module runs afresh as ``__main__``
+    (runpy, as ``-m`` does; the interpreter's own start is shown by the emulator's test
+    below), and its exit status is the ``SystemExit`` the interpreter would turn into it."""
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_live_x")
+    monkeypatch.setattr(sys, "argv", ["konbini", "status", "pi_1"])
+    monkeypatch.delitem(sys.modules, "konbini_sdk.cli")  # a fresh copy runs, as under -m
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("konbini_sdk.cli", run_name="__main__", alter_sys=True)
+    assert exit_.value.code == 2
+    assert "live key" in capsys.readouterr().err
+
+
 def test_module_entry_point_and_emulator_command_in_subprocesses() -> None:
     env = {key: value for key, value in os.environ.items() if key != "STRIPE_API_KEY"}
-    refused = subprocess.run(
-        [sys.executable, "-m", "konbini_sdk.cli", "status", "pi_1"],
-        env={**env, "STRIPE_API_KEY": "sk_live_x"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert refused.returncode == 2
-    assert "live key" in refused.stderr
     server = subprocess.Popen(
         [sys.executable, "-m", "konbini_sdk.cli", "emulator", "--port", "0", "--seed", "3"],
         env=env,

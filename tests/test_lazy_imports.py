@@ -1,24 +1,23 @@
 """The package loads its public names on first use; the lazy map and the typed imports agree.
 
 What is loaded when is observed in two fresh interpreters (one takes the webhook path first,
-the other the payment path), each checking several facts in turn and reporting them as JSON.
-A check that a module is not loaded yet runs right before the step that would load it.
+the other the payment path), each checking several facts in turn and reporting them as JSON
+(tests/fresh_interpreters.py). A check that a module is not loaded yet runs right before the
+step that would load it.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import konbini_sdk
 import konbini_sdk.webhooks
+from tests import fresh_interpreters
+from tests.fresh_interpreters import Fresh
 
 INIT = Path(konbini_sdk.__file__)
 
@@ -37,123 +36,15 @@ def _typed_imports(path: Path) -> dict[str, str]:
     return found
 
 
-#: One fresh interpreter that takes the webhook path first, then the payment path, then logs
-#: without structlog; each step records what it finds, in order, before the next one runs.
-#: The logged lines go to stdout before the facts (the last line, JSON).
-WEBHOOKS_FIRST = """
-import json, logging, sys
-facts = {}
-import konbini_sdk
-facts["import konbini_sdk loads"] = sorted(
-    m for m in ("stripe", "pydantic", "psycopg", "structlog") if m in sys.modules
-)
-facts["webhooks imported before the attribute"] = "konbini_sdk.webhooks" in sys.modules
-facts["webhooks attribute"] = konbini_sdk.webhooks.WebhookProcessor.__name__
-
-from konbini_sdk.webhooks import RefundUpdated, SQLiteEventStore, WebhookProcessor
-facts["webhook path loads"] = sorted(
-    name for name in sys.modules
-    if name in {"konbini_sdk._retry", "konbini_sdk._engine", "tenacity", "konbini_sdk._requests"}
-    or name.startswith(("konbini_sdk._async", "konbini_sdk._sync"))
-)
-facts["refund event"] = RefundUpdated.__name__
-
-from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
-facts["payment path then loads"] = sorted(m for m in ("tenacity", "structlog") if m in sys.modules)
-facts["request model built at import"] = PaymentIntentRequest.__pydantic_complete__
-request = PaymentIntentRequest(amount=1200)
-facts["request model built on use"] = PaymentIntentRequest.__pydantic_complete__
-facts["request amount"] = request.amount
-
-from konbini_sdk._logging import get_logger
-get_logger().info("konbini.quiet", amount=1)
-logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
-get_logger().info("konbini.test", email="taro@example.com", amount=1200)
-facts["structlog loaded by logging"] = "structlog" in sys.modules
-print(json.dumps(facts))
-"""
-
-#: One fresh interpreter that takes the payment path first: the client, a retry, the
-#: client's refunds and Checkout on first use, then the webhook stores.
-CLIENT_FIRST = """
-import json, sys
-facts = {}
-from konbini_sdk import KonbiniClient
-checkout_modules = {"konbini_sdk._checkout", "konbini_sdk._sync.checkout"}
-facts["client loads webhooks or checkout"] = sorted(
-    {"konbini_sdk.webhooks", *checkout_modules} & set(sys.modules)
-)
-facts["client loads refunds"] = sorted(
-    {"konbini_sdk._sync.refunds", "konbini_sdk._refund_view"} & set(sys.modules)
-)
-
-from konbini_sdk import RateLimitedError, RetryPolicy
-from konbini_sdk._retry import call_with_retries
-
-calls = []
-
-def attempt(number):
-    calls.append(number)
-    if number == 1:
-        raise RateLimitedError("rate limited", code="rate_limit", http_status=429)
-    return "done"
-
-facts["tenacity before a retry"] = "tenacity" in sys.modules
-policy = RetryPolicy(max_attempts=3)
-clock = lambda: 0.0
-facts["retry result"] = call_with_retries(
-    attempt, lambda started: policy.retrying(sleep=lambda s: None, clock=clock,
-                                             started_at=started), clock
-)
-facts["tenacity after a retry"] = "tenacity" in sys.modules
-facts["retry attempts"] = calls
-
-client = KonbiniClient("sk_test_x")
-refunds = client.refunds
-facts["refunds"] = [type(refunds).__name__, client.refunds is refunds]
-facts["checkout module"] = type(KonbiniClient("sk_test_x").checkout).__module__
-
-from konbini_sdk.webhooks import SQLiteEventStore, WebhookProcessor
-facts["webhooks after the client load psycopg"] = "psycopg" in sys.modules
-from konbini_sdk import PostgresEventStore
-facts["postgres store module"] = PostgresEventStore.__module__
-print(json.dumps(facts))
-"""
-
-
-@dataclass(frozen=True)
-class Fresh:
-    """What a fresh interpreter found: its facts, and the lines it printed before them."""
-
-    facts: dict[str, Any]
-    lines: list[str]
-
-
-def _fresh(script: str) -> Fresh:
-    """Run ``script`` in a fresh interpreter; it prints its facts as JSON on its last line."""
-    done = subprocess.run(  # noqa: S603 - our own interpreter and script
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stderr == ""  # nothing written there, the first log line included
-    *lines, last = done.stdout.splitlines()
-    return Fresh(json.loads(last), lines)
-
-
-# Module scope: each interpreter starts once for the tests below (the module runs on one
-# parallel worker, see ONE_WORKER_MODULES in tests/conftest.py).
+# Module scope: each interpreter starts once (tests/fresh_interpreters.py).
 @pytest.fixture(scope="module")
 def webhooks_first() -> Fresh:
-    return _fresh(WEBHOOKS_FIRST)
+    return fresh_interpreters.webhooks_first()
 
 
 @pytest.fixture(scope="module")
 def client_first() -> Fresh:
-    return _fresh(CLIENT_FIRST)
+    return fresh_interpreters.client_first()
 
 
 def test_every_public_name_is_in_the_lazy_map_and_typed_from_the_same_module() -> None:

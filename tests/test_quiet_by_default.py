@@ -1,7 +1,10 @@
 """A library prints nothing by default: the SDK's lines reach ``logging`` only when asked.
 
-Each scenario runs in a fresh interpreter (structlog never configured, no logging set up), a
-``pay_order`` and a failed ``retrieve`` against the emulator.
+Each scenario runs in a fresh interpreter (structlog never configured), a ``pay_order`` and a
+failed ``retrieve`` against the emulator: with no logging set up, as the last step of the
+lazy-import tests' payment-first interpreter (tests/fresh_interpreters.py: nothing there
+configures either, and the whole interpreter's output is checked), and in one of its own with
+``logging.basicConfig`` set up before anything else.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import textwrap
 import pytest
 
 from konbini_sdk._logging import LOGGER_NAME, get_logger
+from tests import fresh_interpreters
 
 _SCRIPT = textwrap.dedent(
     """
@@ -41,7 +45,7 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def _run(setup: str = "") -> subprocess.CompletedProcess[str]:
+def _run(setup: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 (our own script)
         [sys.executable, "-c", _SCRIPT.format(setup=setup)],
         capture_output=True,
@@ -52,10 +56,10 @@ def _run(setup: str = "") -> subprocess.CompletedProcess[str]:
 
 
 def test_pay_order_writes_nothing_with_structlog_unconfigured() -> None:
-    result = _run()
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == ""
-    assert result.stderr == ""
+    fresh = fresh_interpreters.client_first()  # exit status 0 and no stderr, checked there
+    assert fresh.lines == []  # stdout: the facts' JSON line alone
+    assert fresh.facts["quiet payment amount"] == 2980
+    assert fresh.facts["quiet missing intent"] == 404
 
 
 def test_logging_basic_config_shows_the_operation_lines_on_stderr() -> None:
