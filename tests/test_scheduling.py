@@ -125,3 +125,18 @@ def test_workers_that_collected_different_tests_get_nothing() -> None:
 
     assert workers[0].sent == []
     assert workers[1].sent == []
+
+
+def test_the_run_stays_finished_while_the_workers_end_one_by_one() -> None:
+    """A worker that ran out of work ends (and is removed) before the other: the run is still
+    finished, or xdist's controller, never told to shut down, finds no worker left and fails
+    the run ("Unexpectedly no active workers available", exit status 3)."""
+    tests = collection(quick=40)
+    workers = [Worker("gw0"), Worker("gw1")]
+    scheduler = started(workers, tests)
+    run_all(scheduler, workers)
+
+    assert scheduler.remove_node(workers[0]) is None
+    assert scheduler.tests_finished
+    assert scheduler.remove_node(workers[1]) is None
+    assert scheduler.tests_finished
