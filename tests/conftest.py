@@ -179,6 +179,13 @@ ONE_WORKER_MODULES = frozenset(
 #: Modules that run on the worker of another (their key's): they read the same fresh
 #: interpreters (tests/fresh_interpreters.py), which then start once per run.
 SAME_WORKER_AS = {"tests/test_quiet_by_default.py": "tests/test_lazy_imports.py"}
+#: Tests that run on one worker together (node id prefix → group), for the same reason: the
+#: stress tests' worker processes come from a fork server that each parallel worker would
+#: otherwise start for itself (a fresh interpreter importing Django, ~0.45 CPU-s).
+ONE_WORKER_TESTS = {
+    "tests/webhooks/test_stress.py::test_sqlite_worker_processes": "stress-processes",
+    "tests/webhooks/test_stress.py::test_django_worker_processes": "stress-processes",
+}
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
@@ -205,7 +212,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n`` and the default ``--dist load``: each test goes to whichever worker needs
     work, except the tests of a :data:`ONE_WORKER_MODULES` module (and of the modules that
-    :data:`SAME_WORKER_AS` sends to it), which go to one worker together (tests/scheduling.py).
+    :data:`SAME_WORKER_AS` sends to it) and of each :data:`ONE_WORKER_TESTS` group, which go
+    to one worker together (tests/scheduling.py).
 
     (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)
@@ -220,10 +228,13 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def _one_worker_group(nodeid: str) -> str | None:
-    """The module whose worker runs this test, or ``None``: any worker."""
+    """The group (a module, or a :data:`ONE_WORKER_TESTS` name) whose worker runs this test,
+    or ``None``: any worker."""
     module = nodeid.split("::", 1)[0]
     module = SAME_WORKER_AS.get(module, module)
-    return module if module in ONE_WORKER_MODULES else None
+    if module in ONE_WORKER_MODULES:
+        return module
+    return next((g for prefix, g in ONE_WORKER_TESTS.items() if nodeid.startswith(prefix)), None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

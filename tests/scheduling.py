@@ -52,10 +52,9 @@ class GroupedLoadScheduling:
     @property
     def tests_finished(self) -> bool:
         """Nothing left to hand out, and each worker holds at most its last test (a worker
-        keeps it until told to shut down). Once the work was cut up, workers that ended
-        since (and left ``node2collection``) do not make the collection incomplete again."""
-        if not (self.collection is not None or self.collection_is_completed) or self.units:
-            return False
+        keeps it until told to shut down)."""
+        if self.collection is None or self.units:  # (not collection_is_completed: a worker
+            return False  # that finished and left is no longer counted there)
         return all(len(pending) < 2 for pending in self.node2pending.values())
 
     @property

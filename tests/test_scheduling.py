@@ -127,16 +127,26 @@ def test_workers_that_collected_different_tests_get_nothing() -> None:
     assert workers[1].sent == []
 
 
-def test_the_run_stays_finished_while_the_workers_end_one_by_one() -> None:
-    """A worker that ran out of work ends (and is removed) before the other: the run is still
-    finished, or xdist's controller, never told to shut down, finds no worker left and fails
-    the run ("Unexpectedly no active workers available", exit status 3)."""
+def test_the_run_ends_after_a_worker_has_finished_and_left() -> None:
+    """xdist ends the run once ``tests_finished`` holds; a worker that ran out of tests first
+    and left (``remove_node``) must not keep it false, or the run ends in an INTERNALERROR
+    ("Unexpectedly no active workers available", exit status 3) after every test passed."""
     tests = collection(quick=40)
-    workers = [Worker("gw0"), Worker("gw1")]
-    scheduler = started(workers, tests)
-    run_all(scheduler, workers)
+    slow, fast = Worker("gw0"), Worker("gw1")
+    scheduler = started([slow, fast], tests)
 
-    assert scheduler.remove_node(workers[0]) is None
-    assert scheduler.tests_finished
-    assert scheduler.remove_node(workers[1]) is None
+    def run(worker: Worker, keep: int) -> None:
+        pending = scheduler.node2pending[worker]
+        while len(pending) > keep:
+            scheduler.mark_test_complete(worker, pending[0], duration=0.01)
+
+    while scheduler.units:  # the fast worker takes everything left, the slow one its first batch
+        run(fast, keep=1)
+    assert fast.shutting_down
+    run(fast, keep=0)
+    assert scheduler.remove_node(fast) is None  # finished and left: no test was lost
+    assert len(scheduler.node2pending[slow]) >= 2
+    assert not scheduler.tests_finished
+    run(slow, keep=1)  # it holds its last test until xdist tells it to stop
+
     assert scheduler.tests_finished
