@@ -37,8 +37,8 @@ from konbini_sdk._exceptions import (
     ConnectionFailedError,
     OutcomeUnknownError,
     StripeAPIError,
-    translate_stripe_error,
 )
+from konbini_sdk._stripe_errors import translate_stripe_error
 from konbini_sdk.webhooks._events import KNOWN_EVENT_TYPES
 
 __all__ = [

@@ -22,15 +22,11 @@ import stripe
 from stripe import StripeResponse
 
 from konbini_sdk._api_version import STRIPE_API_VERSION
-from konbini_sdk._exceptions import (
-    Operation,
-    StripeAPIError,
-    error_intent_id,
-    translate_stripe_error,
-)
+from konbini_sdk._exceptions import StripeAPIError
 from konbini_sdk._idempotency import KeyChain
 from konbini_sdk._logging import get_logger
 from konbini_sdk._retry import is_definitive, response_replayed
+from konbini_sdk._stripe_errors import Operation, error_intent_id, translate_stripe_error
 
 if TYPE_CHECKING:
     import tenacity

@@ -20,7 +20,6 @@ from urllib.parse import quote_plus
 import stripe
 
 from konbini_sdk._exceptions import (
-    REJECTED_CONFIRMATION_NUMBER,
     IdempotencyError,
     OrderChangedError,
     VoucherUnavailableError,
@@ -33,6 +32,7 @@ from konbini_sdk._requests import (
     metadata_with_order_id,
     normalize_confirmation_number,
 )
+from konbini_sdk._stripe_errors import REJECTED_CONFIRMATION_NUMBER
 from konbini_sdk._voucher import Voucher
 
 __all__ = [

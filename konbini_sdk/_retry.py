@@ -44,8 +44,8 @@ from konbini_sdk._exceptions import (
     OutcomeUnknownError,
     RateLimitedError,
     StripeAPIError,
-    error_intent_id,
 )
+from konbini_sdk._stripe_errors import error_intent_id
 
 if TYPE_CHECKING:
     # tenacity is imported when a Retrying is built (after a failed attempt, or by

@@ -14,11 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-import stripe
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from konbini_sdk._exceptions import KonbiniValidationError
 from konbini_sdk._japanese import JST, to_jst
+from konbini_sdk._stripe_objects import is_stripe_object
 
 __all__ = ["PaymentState", "PaymentStatus", "describe_payment"]
 
@@ -46,7 +46,7 @@ def stripe_mapping(obj: object, field: str) -> Mapping[str, Any]:
     ``stripe`` objects are not dicts; they are converted with ``to_dict()`` (recursively).
     Anything else raises :class:`KonbiniValidationError` naming ``field``.
     """
-    if isinstance(obj, stripe.StripeObject):
+    if is_stripe_object(obj):
         return obj.to_dict()
     if isinstance(obj, Mapping):
         return obj

@@ -8,13 +8,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict, Field
-from stripe import StripeObject
 
 from konbini_sdk._exceptions import VoucherUnavailableError
 from konbini_sdk._japanese import to_jst
+from konbini_sdk._stripe_objects import is_stripe_object
+
+if TYPE_CHECKING:
+    from stripe import StripeObject
 
 __all__ = ["Chain", "StoreCode", "Voucher"]
 
@@ -108,14 +111,16 @@ class Voucher(BaseModel):
         ``to_dict()``. Raises ``VoucherUnavailableError`` naming the intent's status when it
         has no ``konbini_display_details`` next action.
         """
-        if isinstance(payment_intent, StripeObject):
-            payment_intent = payment_intent.to_dict()
-        fields = voucher_input(payment_intent)
+        if is_stripe_object(payment_intent):
+            intent: Mapping[str, Any] = payment_intent.to_dict()
+        else:  # not a stripe object, so the JSON mapping
+            intent = cast("Mapping[str, Any]", payment_intent)
+        fields = voucher_input(intent)
         if fields is None:
-            next_action = payment_intent.get("next_action") or None
+            next_action = intent.get("next_action") or None
             raise VoucherUnavailableError(
-                str(payment_intent.get("id")),
-                payment_intent.get("status"),
+                str(intent.get("id")),
+                intent.get("status"),
                 next_action.get("type") if next_action else None,
             )
         # One validation call builds the voucher and its store codes (pydantic validates the

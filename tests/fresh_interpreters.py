@@ -19,8 +19,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-#: One fresh interpreter that takes the webhook path first, then the payment path, then logs
-#: without structlog; each step records what it finds, in order, before the next one runs.
+#: One fresh interpreter that takes the webhook path first (imports, then a processed event),
+#: then the payment path, then logs without structlog; each step records what it finds, in
+#: order, before the next one runs.
 #: The logged lines go to stdout before the facts (the last line, JSON).
 WEBHOOKS_FIRST = """
 import json, logging, sys
@@ -39,6 +40,23 @@ facts["webhook path loads"] = sorted(
     or name.startswith(("konbini_sdk._async", "konbini_sdk._sync"))
 )
 facts["refund event"] = RefundUpdated.__name__
+# A signed refund.updated, processed: the refund is read from its JSON (no stripe object).
+import hashlib, hmac, time
+from konbini_sdk.webhooks import MemoryEventStore
+now = int(time.time())
+refund = {"id": "re_fresh", "object": "refund", "amount": 500, "currency": "jpy",
+          "created": now, "status": "pending", "payment_intent": "pi_fresh"}
+body = json.dumps({"id": "evt_fresh", "object": "event", "type": "refund.updated",
+                   "created": now, "livemode": False, "data": {"object": refund}}).encode()
+mac = hmac.new(b"whsec_fresh", b"%d." % now + body, hashlib.sha256).hexdigest()
+processor = WebhookProcessor(["whsec_fresh"], store=MemoryEventStore())
+handled = []
+processor.on(RefundUpdated)(lambda ev: handled.append([ev.refund.id, str(ev.refund.state)]))
+result = processor.process(body, f"t={now},v1={mac}")
+facts["refund processed"] = [result.outcome, handled]
+facts["webhook path loads stripe or an HTTP client"] = sorted(
+    m for m in ("stripe", "requests", "httpx", "urllib3") if m in sys.modules
+)
 
 from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest
 facts["payment path then loads"] = sorted(m for m in ("tenacity", "structlog") if m in sys.modules)

@@ -188,6 +188,7 @@ def test_the_import_benchmark_splits_a_staged_listing_by_step() -> None:
     assert "import time: a" in done.listing(1)
     assert "import time: b" not in done.listing(1)
     assert "import time: b" in done.listing(2)
+    assert "import time: a" not in done.listing(2, start=1)
 
 
 def test_run_refuses_unknown_benchmark_names(tmp_path: Path) -> None:

@@ -20,8 +20,8 @@ from konbini_sdk import (
     OutcomeUnknownError,
     StripeAPIError,
 )
-from konbini_sdk._exceptions import translate_stripe_error
 from konbini_sdk._retry import CONNECTION_ATTEMPTS, CONNECTION_RETRY_MAX_WAIT
+from konbini_sdk._stripe_errors import translate_stripe_error
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from konbini_sdk import (
     PaymentMethodUnavailableError,
     RateLimitedError,
 )
-from konbini_sdk._exceptions import translate_stripe_error
+from konbini_sdk._stripe_errors import translate_stripe_error
 
 
 def _stripe_error(

@@ -132,3 +132,17 @@ def test_the_webhook_path_loads_no_retry_machinery_and_no_stripe_service(
     """Issue 18: the refund view is apart from the refund service."""
     assert webhooks_first.facts["webhook path loads"] == []
     assert webhooks_first.facts["refund event"] == "RefundUpdated"
+
+
+def test_the_webhook_path_imports_no_stripe_even_when_it_processes_an_event(
+    webhooks_first: Fresh,
+) -> None:
+    """The webhook path needs the exception tree, never a ``stripe`` error or object.
+
+    Importing the processor and the stores, then verifying and handling a refund.updated,
+    leaves ``stripe`` (and requests/httpx/urllib3 it brings) unloaded: the translation of
+    ``stripe`` errors lives in ``konbini_sdk._stripe_errors``, which only the request path
+    imports, and a ``stripe`` object is recognised without importing ``stripe``.
+    """
+    assert webhooks_first.facts["refund processed"] == ["processed", [["re_fresh", "pending"]]]
+    assert webhooks_first.facts["webhook path loads stripe or an HTTP client"] == []

@@ -15,7 +15,7 @@ from konbini_sdk import (
     PaymentMethodUnavailableError,
     RateLimitedError,
 )
-from konbini_sdk._exceptions import StripeAPIError, translate_stripe_error
+from konbini_sdk._exceptions import StripeAPIError
 from konbini_sdk._idempotency import KeyChain, intent_key, order_key
 from konbini_sdk._retry import (
     RetryPolicy,
@@ -26,6 +26,7 @@ from konbini_sdk._retry import (
     retry_after_seconds,
     was_replayed,
 )
+from konbini_sdk._stripe_errors import translate_stripe_error
 
 
 def _raised(

@@ -118,7 +118,7 @@ def test_str_shows_the_safe_parts_of_a_stripe_error(konbini: KonbiniClient) -> N
 def test_a_client_secret_in_stripe_message_is_not_an_object_id() -> None:
     import stripe
 
-    from konbini_sdk._exceptions import translate_stripe_error
+    from konbini_sdk._stripe_errors import translate_stripe_error
 
     message = "No such payment_intent: 'pi_123_secret_abc'; see ch_456 for taro@example.jp"
     original = stripe.InvalidRequestError(

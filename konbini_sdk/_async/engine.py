@@ -23,9 +23,9 @@ from konbini_sdk._engine import (
     refusal,
     request_options,
 )
-from konbini_sdk._exceptions import Operation
 from konbini_sdk._idempotency import KeyChain
 from konbini_sdk._retry import RetryPolicy, call_with_retries_async
+from konbini_sdk._stripe_errors import Operation
 
 if TYPE_CHECKING:
     import tenacity

@@ -24,9 +24,9 @@ from konbini_sdk._engine import (
     refusal,
     request_options,
 )
-from konbini_sdk._exceptions import Operation
 from konbini_sdk._idempotency import KeyChain
 from konbini_sdk._retry import RetryPolicy, call_with_retries
+from konbini_sdk._stripe_errors import Operation
 
 if TYPE_CHECKING:
     import tenacity

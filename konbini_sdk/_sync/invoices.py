@@ -15,8 +15,8 @@ from typing import Any
 import stripe
 
 from konbini_sdk._billing import KonbiniInvoiceRequest
-from konbini_sdk._exceptions import Operation
 from konbini_sdk._idempotency import KeyChain, invoice_key, order_key
+from konbini_sdk._stripe_errors import Operation
 from konbini_sdk._sync.engine import EngineOwner
 
 __all__ = ["Invoices"]

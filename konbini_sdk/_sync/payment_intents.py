@@ -35,19 +35,14 @@ from stripe import StripeResponse
 
 from konbini_sdk._engine import Answer
 from konbini_sdk._exceptions import (
-    INCOMPATIBLE_PAYMENT_METHOD,
-    SETTLED_STATUSES,
     CancellationRefusedError,
     ConfirmationNumberRejectedError,
     IdempotencyError,
     InvalidRequestError,
     KonbiniNotAllowedError,
     KonbiniValidationError,
-    Operation,
     PaymentIntentStateError,
     StripeAPIError,
-    error_intent,
-    error_intent_status,
     require_konbini,
 )
 from konbini_sdk._idempotency import ORDER_ID_METADATA_KEY, KeyChain, intent_key, order_key
@@ -80,6 +75,13 @@ from konbini_sdk._intents import (
 )
 from konbini_sdk._requests import BillingDetails, PaymentIntentRequest
 from konbini_sdk._retry import RetryPolicy, response_replayed
+from konbini_sdk._stripe_errors import (
+    INCOMPATIBLE_PAYMENT_METHOD,
+    SETTLED_STATUSES,
+    Operation,
+    error_intent,
+    error_intent_status,
+)
 from konbini_sdk._sync.engine import Engine
 from konbini_sdk._voucher import Voucher
 
