@@ -324,6 +324,63 @@ def resolved(kind: Kind) -> Kind:
     return kind.get() if isinstance(kind, _Lazy) else kind
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """What the checks need to know of a type, worked out once per type (:func:`plan`)."""
+
+    kind: Kind  # resolved
+    alternatives: tuple[Kind, ...]  # its options, resolved
+    anything: bool
+    null: bool
+    scalars: frozenset[str]
+    enums: tuple[Enum, ...]
+    enum_values: tuple[Any, ...]  # every enum's values, in order
+    enum_strings: frozenset[str]
+    form_values: frozenset[str]  # every enum value as the form encoding writes it
+    lists: tuple[ListOf, ...]
+    objects: tuple[Kind, ...]  # Shape, MapOf or Page
+    nested: tuple[Kind, ...]  # Shape, MapOf, ListOf or Page
+
+
+#: Plans by the identity of the type they were asked for (kept alive here: the types are the
+#: long-lived ones of :func:`fields_of`, :func:`shape` and their parts).
+_PLANS: dict[int, tuple[Kind, _Plan]] = {}
+
+
+def plan(kind: Kind) -> _Plan:
+    """The :class:`_Plan` of ``kind`` (read once: the checks meet the same types again and
+    again, in every response)."""
+    known = _PLANS.get(id(kind))
+    if known is not None:
+        return known[1]
+    real = resolved(kind)
+    alternatives = tuple(resolved(o) for o in options(real))
+    enums = tuple(o for o in alternatives if isinstance(o, Enum))
+    values = tuple(v for e in enums for v in e.values)
+    made = _Plan(
+        kind=real,
+        alternatives=alternatives,
+        anything=ANY in alternatives,
+        null=any(isinstance(o, Null) for o in alternatives),
+        scalars=frozenset(o.name for o in alternatives if isinstance(o, Scalar)),
+        enums=enums,
+        enum_values=values,
+        enum_strings=frozenset(v for v in values if isinstance(v, str)),
+        form_values=frozenset(_form_value(v) for v in values),
+        lists=tuple(o for o in alternatives if isinstance(o, ListOf)),
+        objects=tuple(o for o in alternatives if isinstance(o, (Shape, MapOf, Page))),
+        nested=tuple(o for o in alternatives if isinstance(o, (Shape, MapOf, ListOf, Page))),
+    )
+    _PLANS[id(kind)] = (kind, made)
+    return made
+
+
+@cache
+def shape(cls: type) -> Shape:
+    """``Shape(cls)``, one object per class (so that its :func:`plan` is made once)."""
+    return Shape(cls)
+
+
 def object_class(object_name: str) -> type | None:
     """The stripe class of a JSON object's ``"object"`` (``payment_intent`` -> PaymentIntent)."""
     if object_name == "error":
@@ -364,7 +421,7 @@ class Route:
     @property
     def regex(self) -> re.Pattern[str]:
         """The template as a regular expression (``{id}`` matches one path segment)."""
-        return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(self.template)) + "$")
+        return _template_regex(self.template)
 
     @property
     def params_class(self) -> type:
@@ -372,6 +429,11 @@ class Route:
         module, name = self.params.split(":")
         cls: type = getattr(importlib.import_module(module), name)
         return cls
+
+
+@cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
 
 
 def _r(method: str, template: str, module: str, returns: str) -> Route:
@@ -539,18 +601,17 @@ class _Form:
         self.errors: list[str] = []
 
     def check(self, node: Any, kind: Kind, where: str) -> None:
-        kind = resolved(kind)
-        alternatives = [resolved(o) for o in options(kind)]
-        if ANY in alternatives:
+        known = plan(kind)
+        if known.anything:
             return
         if isinstance(node, str):
-            self._leaf(node, alternatives, where)
+            self._leaf(node, known, where)
             return
-        nested = [o for o in alternatives if isinstance(o, (Shape, MapOf, ListOf, Page))]
+        nested = known.nested
         if not nested:
             first = next(iter(node), "")
             self.errors.append(
-                f"{where}: expected {_describe(kind)}, got nested parameters "
+                f"{where}: expected {_describe(known.kind)}, got nested parameters "
                 f"({_name(where, first)}=...)"
             )
             return
@@ -592,9 +653,10 @@ class _Form:
             for key in sorted(node, key=int):
                 self.check(node[key], kind.item, _name(where, key))
 
-    def _leaf(self, value: str, alternatives: list[Kind], where: str) -> None:
-        scalars = {o.name for o in alternatives if isinstance(o, Scalar)}
-        enums = [o for o in alternatives if isinstance(o, Enum)]
+    def _leaf(self, value: str, known: _Plan, where: str) -> None:
+        alternatives = known.alternatives
+        scalars = known.scalars
+        enums = known.enums
         if "str" in scalars:
             return
         if "int" in scalars and _INT.fullmatch(value):
@@ -603,7 +665,7 @@ class _Form:
             return
         if "bool" in scalars and value in ("true", "false"):
             return
-        wire = {_form_value(v) for enum in enums for v in enum.values}
+        wire = known.form_values
         if value in wire:
             return
         nested = [o for o in alternatives if isinstance(o, (Shape, MapOf, ListOf, Page))]
@@ -652,7 +714,7 @@ def check_request(method: str, url: str, body: str | bytes | None = None) -> Ver
     joined = "&".join(p for p in (parts.query, text) if p)
     tree = parse_form(joined, verdict.errors)
     form = _Form()
-    form._nested(tree, Shape(route.params_class), "")
+    form._nested(tree, shape(route.params_class), "")
     verdict.errors += form.errors
     return verdict
 
@@ -672,23 +734,23 @@ class _Json:
         self.warnings: list[str] = []
 
     def check(self, value: Any, kind: Kind, where: str) -> None:
-        kind = resolved(kind)
-        alternatives = [resolved(o) for o in options(kind)]
-        if ANY in alternatives:
+        known = plan(kind)
+        if known.anything:
             return
-        scalars = {o.name for o in alternatives if isinstance(o, Scalar)}
-        enums = [o for o in alternatives if isinstance(o, Enum)]
+        kind = known.kind
+        scalars = known.scalars
+        enums = known.enums
         if value is None:
-            if not any(isinstance(o, Null) for o in alternatives):
+            if not known.null:
                 self.errors.append(f"{where}: null, expected {_describe(kind)} (not Optional)")
             return
         if isinstance(value, bool):
-            if "bool" in scalars or any(v is value for e in enums for v in e.values):
+            if "bool" in scalars or any(v is value for v in known.enum_values):
                 return
         elif isinstance(value, int):
             if scalars & {"int", "float"}:
                 return
-            if any(v == value and not isinstance(v, bool) for e in enums for v in e.values):
+            if any(v == value and not isinstance(v, bool) for v in known.enum_values):
                 return
         elif isinstance(value, float):
             if "float" in scalars:
@@ -698,7 +760,7 @@ class _Json:
                 return
             if "decimal" in scalars and _NUMBER.fullmatch(value):
                 return
-            if any(value == v for e in enums for v in e.values):
+            if value in known.enum_strings:
                 return
             if enums:
                 enum = Enum(tuple(v for e in enums for v in e.values), any(e.open for e in enums))
@@ -709,15 +771,15 @@ class _Json:
                 )
                 return
         elif isinstance(value, list):
-            lists = [o for o in alternatives if isinstance(o, ListOf)]
+            lists = known.lists
             if lists:
                 for index, item in enumerate(value):
                     self.check(item, lists[0].item, f"{where}[{index}]")
                 return
         elif isinstance(value, dict):
-            objects = [o for o in alternatives if isinstance(o, (Shape, MapOf, Page))]
+            objects = known.objects
             if objects:
-                self._object(value, objects, where)
+                self._object(value, list(objects), where)
                 return
         got = _JSON_NAMES.get(type(value), type(value).__name__)
         self.errors.append(f"{where}: {_short(value)} is {got}, expected {_describe(kind)}")
@@ -820,17 +882,31 @@ class _Json:
 
 def _may_be_left_out(cls: type, name: str, spec: FieldType, value: dict[str, Any]) -> bool:
     """Declared fields Stripe omits: unexpanded lists, ``deleted``, other types' sub-objects."""
-    alternatives = [resolved(o) for o in options(resolved(spec.kind))]
-    if any(isinstance(o, Page) for o in alternatives):
+    always, per_type = _left_out(cls)
+    if name in always:
         return True
-    if name == "deleted":
-        return True
-    kind_field = fields_of(cls).get("type")
+    if name in per_type:
+        return name != value.get("type")
+    return False
+
+
+@cache
+def _left_out(cls: type) -> tuple[frozenset[str], frozenset[str]]:
+    """:func:`_may_be_left_out`'s answer for ``cls``, read once: the fields it may always
+    leave out (unexpanded lists, ``deleted``), and those named after a value of its ``type``
+    (left out unless they are the object's type)."""
+    fields = fields_of(cls)
+    always = {
+        name
+        for name, spec in fields.items()
+        if name == "deleted" or any(isinstance(o, Page) for o in plan(spec.kind).alternatives)
+    }
+    kind_field = fields.get("type")
+    per_type: set[str] = set()
     if kind_field is not None:
         kinds = [o for o in options(resolved(kind_field.kind)) if isinstance(o, Enum)]
-        if any(name in e.values for e in kinds):
-            return name != value.get("type")
-    return False
+        per_type = {name for name in fields if any(name in e.values for e in kinds)}
+    return frozenset(always), frozenset(per_type - always)
 
 
 def check_response(payload: Any, expected: str = "auto", status: int = 200) -> Verdict:
@@ -844,7 +920,7 @@ def check_response(payload: Any, expected: str = "auto", status: int = 200) -> V
         checker = _Json()
         error_class = object_class("error")
         assert error_class is not None
-        checker.check(payload["error"], Shape(error_class), "$.error")
+        checker.check(payload["error"], shape(error_class), "$.error")
         verdict.errors += checker.errors
         return verdict
     if not isinstance(payload, dict):
@@ -857,7 +933,7 @@ def check_response(payload: Any, expected: str = "auto", status: int = 200) -> V
     wanted = expected.split(":")[-1]
     cls = object_class(wanted) if wanted != "auto" else None
     if expected.startswith("list:"):
-        item: Kind = Shape(cls) if cls is not None else ANY
+        item: Kind = shape(cls) if cls is not None else ANY
         checker.page(payload, item, "$")
     elif cls is None:
         verdict.errors.append(f"$.object: no stripe class for {_short(own)}")

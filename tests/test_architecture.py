@@ -7,7 +7,11 @@
 
 from __future__ import annotations
 
+import ast
+from collections.abc import Mapping
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "konbini_sdk"
 
@@ -23,18 +27,29 @@ def _sources() -> list[Path]:
     return sorted(PACKAGE.rglob("*.py"))
 
 
+#: Each package module's nodes, in ``ast.walk`` order.
+Nodes = Mapping[Path, tuple[ast.AST, ...]]
+
+
+@pytest.fixture(scope="module")
+def package_nodes() -> Nodes:
+    """Every package module parsed once for this module's checks (~90 files; the module's
+    tests run on one parallel worker, see tests/conftest.py), and let go after them."""
+    return {
+        path: tuple(ast.walk(ast.parse(path.read_text(encoding="utf-8")))) for path in _sources()
+    }
+
+
 def _is_private(name: str) -> bool:
     return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
 
 
-def _own_private_names() -> set[str]:
+def _own_private_names(package_nodes: Nodes) -> frozenset[str]:
     """Every ``_name`` the package defines: modules, functions, classes, parameters,
     imports ``as _name``, and the attributes and variables it assigns."""
-    import ast
-
     names = {path.stem for path in _sources()}
-    for path in _sources():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for nodes in package_nodes.values():
+        for node in nodes:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, ast.arg):
@@ -43,18 +58,22 @@ def _own_private_names() -> set[str]:
                 names.add(node.asname or node.name.rpartition(".")[2])
             elif isinstance(node, (ast.Name, ast.Attribute)) and isinstance(node.ctx, ast.Store):
                 names.add(node.id if isinstance(node, ast.Name) else node.attr)
-    return {name for name in names if _is_private(name)}
+    return frozenset(name for name in names if _is_private(name))
 
 
-def _private_reads(source: str, where: str, own: set[str]) -> list[str]:
+def _private_reads(source: str, where: str, own: frozenset[str]) -> list[str]:
     """Reads of private attributes the package does not define (another library's)."""
-    import ast
+    return _private_reads_in(tuple(ast.walk(ast.parse(source))), where, own)
+
+
+def _private_reads_in(nodes: tuple[ast.AST, ...], where: str, own: frozenset[str]) -> list[str]:
+    """:func:`_private_reads` on a module's nodes."""
 
     def foreign(name: str) -> bool:
         return name in _PRIVATE_ATTRIBUTES or (_is_private(name) and name not in own)
 
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in nodes:
         if isinstance(node, ast.Attribute):
             owner = node.value.id if isinstance(node.value, ast.Name) else None
             if foreign(node.attr) or (owner, node.attr) in _BYPASSES:
@@ -69,22 +88,20 @@ def _private_reads(source: str, where: str, own: set[str]) -> list[str]:
     return found
 
 
-def test_no_reads_of_other_libraries_private_internals() -> None:
+def test_no_reads_of_other_libraries_private_internals(package_nodes: Nodes) -> None:
     """No ``_name`` read that the package does not define itself, and none of the pinned
     ones (stripe's ``_requestor``, structlog's ``_config``/``_CONFIG``, ``hmac``'s ``_hmac``)."""
-    own = _own_private_names()
+    own = _own_private_names(package_nodes)
     found = [
         read
-        for path in _sources()
-        for read in _private_reads(
-            path.read_text(encoding="utf-8"), str(path.relative_to(PACKAGE)), own
-        )
+        for path, nodes in package_nodes.items()
+        for read in _private_reads_in(nodes, str(path.relative_to(PACKAGE)), own)
     ]
     assert found == []
 
 
-def test_the_private_read_check_finds_each_read_the_sdk_once_made() -> None:
-    own = _own_private_names()
+def test_the_private_read_check_finds_each_read_the_sdk_once_made(package_nodes: Nodes) -> None:
+    own = _own_private_names(package_nodes)
     reads = {
         "key = getattr(client, '_requestor', None)": "getattr '_requestor'",
         "key = client._requestor.api_key": "._requestor",
@@ -101,14 +118,13 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _imports(path: Path, modules: set[str]) -> set[str]:
-    """Every konbini_sdk module ``path`` imports: at the top, in functions, or for typing."""
-    import ast
-
+def _imports(path: Path, nodes: tuple[ast.AST, ...], modules: set[str]) -> set[str]:
+    """Every konbini_sdk module ``path`` (its ``nodes``) imports: at the top, in functions, or
+    for typing."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -133,9 +149,11 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
     return {module for module in found if module in modules and module != name}
 
 
-def _import_graph() -> dict[str, set[str]]:
-    modules = {_module_name(path) for path in _sources()}
-    return {_module_name(path): _imports(path, modules) for path in _sources()}
+def _import_graph(package_nodes: Nodes) -> dict[str, set[str]]:
+    modules = {_module_name(path) for path in package_nodes}
+    return {
+        _module_name(path): _imports(path, nodes, modules) for path, nodes in package_nodes.items()
+    }
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -161,9 +179,9 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-def test_no_import_cycles_among_the_package_modules() -> None:
+def test_no_import_cycles_among_the_package_modules(package_nodes: Nodes) -> None:
     """Counting imports under ``TYPE_CHECKING``, inside functions, and the lazy tables."""
-    assert _cycle(_import_graph()) is None
+    assert _cycle(_import_graph(package_nodes)) is None
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

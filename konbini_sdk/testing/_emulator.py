@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import copy
 import ipaddress
 import json
 import threading
@@ -39,7 +38,7 @@ from konbini_sdk.testing._server import (
     serve_in_background,
     stop_serving,
 )
-from konbini_sdk.testing._state import RequestInfo, Settings, State, VoucherQuirks
+from konbini_sdk.testing._state import RequestInfo, Settings, State, VoucherQuirks, snapshot
 from konbini_sdk.testing._voucher_page import render_voucher
 from konbini_sdk.testing._webhooks import DeliveryAttempt, Dispatcher, WebhookDelivery
 from konbini_sdk.testing._wire import ApiError, fingerprint, parse_form
@@ -382,15 +381,13 @@ class Emulator:
         """Pass the card's 3D Secure challenge as the customer; return the intent."""
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(
-                card.complete_three_d_secure(self._state, payment_intent, succeed=True)
-            )
+            return snapshot(card.complete_three_d_secure(self._state, payment_intent, succeed=True))
 
     def fail_3ds(self, payment_intent: str) -> dict[str, Any]:
         """Fail the card's 3D Secure challenge as the customer; return the intent."""
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(
+            return snapshot(
                 card.complete_three_d_secure(self._state, payment_intent, succeed=False)
             )
 
@@ -404,7 +401,7 @@ class Emulator:
         """
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(
+            return snapshot(
                 checkout_sessions.submit_konbini(
                     self._state, session, name=name, email=email, phone=phone
                 )
@@ -416,9 +413,7 @@ class Emulator:
         """Pay a Checkout Session by card as the customer; return its PaymentIntent."""
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(
-                checkout_sessions.submit_card(self._state, session, payment_method)
-            )
+            return snapshot(checkout_sessions.submit_card(self._state, session, payment_method))
 
     def pay_invoice_konbini(
         self,
@@ -431,7 +426,7 @@ class Emulator:
         """Choose Konbini on the hosted invoice page as the customer; return the intent."""
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(
+            return snapshot(
                 invoices.pay_with_konbini(
                     self._state,
                     invoice,
@@ -459,19 +454,19 @@ class Emulator:
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
             found = refunds.submit_bank_account(self._state, refund, account_number, routing_number)
-            return copy.deepcopy(found)
+            return snapshot(found)
 
     def return_refund_funds(self, refund: str) -> dict[str, Any]:
         """Return a succeeded refund's funds as the customer's bank would: ``requires_action``."""
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(refunds.return_funds(self._state, refund))
+            return snapshot(refunds.return_funds(self._state, refund))
 
     def expire_refund(self, refund: str) -> dict[str, Any]:
         """Let a waiting refund's 45 days pass now (as the ``expire`` test helper does)."""
         with self._state.lock:
             self._state.request = RequestInfo(None, None)
-            return copy.deepcopy(refunds.expire(self._state, refund))
+            return snapshot(refunds.expire(self._state, refund))
 
     # ---- faults, webhooks, inspection ---------------------------------------------------
 
@@ -542,13 +537,13 @@ class Emulator:
         """Return a copy of any stored object by id (``pi_``, ``ch_``, ``evt_``...), or ``None``."""
         with self._state.lock:
             found = self._state.find(object_id)
-            return copy.deepcopy(found) if found is not None else None
+            return snapshot(found) if found is not None else None
 
     def events(self, event_type: str | None = None) -> list[dict[str, Any]]:
         """Return copies of the events so far, oldest first, optionally of one type."""
         with self._state.lock:
             return [
-                copy.deepcopy(event)
+                snapshot(event)
                 for event in self._state.all("event")
                 if event_type is None or event["type"] == event_type
             ]

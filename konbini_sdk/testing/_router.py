@@ -8,13 +8,12 @@ gets a :class:`Call` and returns the JSON object to send with HTTP 200, or raise
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from konbini_sdk.testing._state import LIST_PARAMS, State
+from konbini_sdk.testing._state import LIST_PARAMS, State, snapshot
 from konbini_sdk.testing._versions import LATEST
 from konbini_sdk.testing._wire import ApiError, Arr, Node, Obj, Str, coerce, invalid
 
@@ -208,7 +207,7 @@ class Resource:
 
 def expand(state: State, obj: Mapping[str, Any], paths: list[str]) -> dict[str, Any]:
     """Copy ``obj`` and replace the ids at each dotted path by the objects they name."""
-    result = copy.deepcopy(dict(obj))
+    result = snapshot(dict(obj))
     for path in paths:
         _expand_path(state, result, path.split("."), path)
     return result
@@ -239,4 +238,4 @@ def _expand_path(state: State, node: Any, parts: list[str], full: str) -> None:
             code="parameter_invalid_string",
             param="expand",
         )
-    node[key] = copy.deepcopy(found)
+    node[key] = snapshot(found)

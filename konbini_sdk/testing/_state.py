@@ -8,14 +8,42 @@ import string
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar, cast
 
 from konbini_sdk.testing._clock import Clock
 from konbini_sdk.testing._wire import ApiError, Arr, Int, IntRange, Str, invalid
 
-__all__ = ["LIST_PARAMS", "RequestInfo", "Settings", "State", "VoucherQuirks"]
+__all__ = ["LIST_PARAMS", "RequestInfo", "Settings", "State", "VoucherQuirks", "snapshot"]
 
 _ALPHABET: Final = string.ascii_letters + string.digits
+
+_T = TypeVar("_T")
+
+#: The types of a JSON value that are never changed in place (shared by a snapshot).
+_IMMUTABLE: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def snapshot(value: _T) -> _T:
+    """Return a copy of a stored object (or any JSON value) sharing nothing mutable with it.
+
+    ``copy.deepcopy`` with the JSON types walked directly, about 3x faster on the emulator's
+    objects (it takes one for every event it records and every object it answers or hands
+    out): dicts and lists are copied, strings, numbers, booleans and ``None`` kept, anything
+    else deep-copied.
+    """
+    return cast(_T, _copied(value))
+
+
+def _copied(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict:
+        return {key: _copied(item) for key, item in value.items()}
+    if kind is list:
+        return [_copied(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
 
 #: Query parameters every list endpoint accepts (``created`` filters, cursors, ``expand``).
 LIST_PARAMS: Final[dict[str, Any]] = {
@@ -154,7 +182,7 @@ class State:
 
     def emit(self, event_type: str, obj: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
         """Record an Event whose ``data.object`` is a snapshot of ``obj``; notify listeners."""
-        data: dict[str, Any] = {"object": copy.deepcopy(dict(obj))}
+        data: dict[str, Any] = {"object": snapshot(dict(obj))}
         if "previous_attributes" in extra:
             data["previous_attributes"] = extra.pop("previous_attributes")
         event: dict[str, Any] = {

@@ -17,7 +17,6 @@ and the same sequence of events.
 
 from __future__ import annotations
 
-import copy
 import functools
 import hashlib
 import heapq
@@ -35,7 +34,7 @@ from typing import Any
 
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources.webhook_endpoints import SECRETS
-from konbini_sdk.testing._state import State
+from konbini_sdk.testing._state import State, snapshot
 
 __all__ = ["DeliveryAttempt", "Dispatcher", "WebhookDelivery", "sign"]
 
@@ -190,7 +189,7 @@ class Dispatcher:
 
     def _split(self, event: dict[str, Any], targets: int) -> dict[str, Any]:
         """Record a second Event object for the same change (a new id, the same data)."""
-        twin = copy.deepcopy(event)
+        twin = snapshot(event)
         twin["id"] = self._state.new_id("evt")
         twin["pending_webhooks"] = targets
         self._state.add(twin)

@@ -269,6 +269,9 @@ def test_an_async_handler_whose_loop_closed_before_it_started(tmp_path: Path, ki
         with pytest.raises(asyncio.CancelledError):
             await task
 
+    # The collection below only needs this test's objects (the handler's coroutine is made in
+    # it): the older ones are frozen, so it does not walk the whole worker's heap (~0.2 s).
+    gc.freeze()
     try:
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
@@ -281,4 +284,5 @@ def test_an_async_handler_whose_loop_closed_before_it_started(tmp_path: Path, ki
         assert asyncio.run(processor.process_async(VOUCHER, sign(VOUCHER))).outcome == "processed"
         assert calls == {"evt_voucher": 1}
     finally:
+        gc.unfreeze()
         store.close()

@@ -26,13 +26,12 @@ PaymentMethod to the customer when the payment succeeds.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any, Final
 
 from konbini_sdk.testing._resources import charges, payment_intents
 from konbini_sdk.testing._router import Router
-from konbini_sdk.testing._state import State
+from konbini_sdk.testing._state import State, snapshot
 from konbini_sdk.testing._wire import ApiError, Enum, Obj, invalid
 
 __all__ = ["TEST_CARDS", "CardType", "complete_three_d_secure", "register"]
@@ -215,7 +214,7 @@ class CardType:
             "decline_code": code,
             "message": message,
             "charge": charge["id"],
-            "payment_method": copy.deepcopy(method),
+            "payment_method": snapshot(method),
             "payment_method_type": "card",
             "doc_url": "https://docs.stripe.com/error-codes#card-declined",
         }
@@ -236,8 +235,8 @@ class CardType:
             extra={
                 "decline_code": code,
                 "charge": charge["id"],
-                "payment_intent": copy.deepcopy(intent),
-                "payment_method": copy.deepcopy(method),
+                "payment_intent": snapshot(intent),
+                "payment_method": snapshot(method),
             },
         )
 
@@ -246,7 +245,7 @@ class CardType:
         customer = intent.get("customer")
         if usage not in ("off_session", "on_session") or not customer:
             return
-        saved = copy.deepcopy(method)
+        saved = snapshot(method)
         saved.update(id=state.new_id("pm"), customer=customer, created=state.now())
         state.add(saved)
         state.extra.setdefault(_BEHAVIOR_KEY, {})[saved["id"]] = _behavior(state, method)
@@ -280,7 +279,7 @@ def complete_three_d_secure(state: State, intent_id: str, *, succeed: bool) -> d
                 "code": "payment_intent_authentication_failure",
                 "message": "We are unable to authenticate your payment method. Please "
                 "choose a different payment method and try again.",
-                "payment_method": copy.deepcopy(method),
+                "payment_method": snapshot(method),
                 "payment_method_type": "card",
             },
         )

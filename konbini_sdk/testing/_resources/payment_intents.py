@@ -8,14 +8,13 @@ added by another module without editing this one.
 
 from __future__ import annotations
 
-import copy
 import re
 from typing import Any, Final, Protocol
 
 from konbini_sdk.testing import _versions
 from konbini_sdk.testing._resources import payment_methods
 from konbini_sdk.testing._router import Call, Resource, Router
-from konbini_sdk.testing._state import State
+from konbini_sdk.testing._state import State, snapshot
 from konbini_sdk.testing._wire import ApiError, Arr, Bool, Enum, Int, Map, Node, Obj, Str, invalid
 
 __all__ = [
@@ -457,7 +456,7 @@ def _create(call: Call) -> dict[str, Any]:
             type_=refused.type,
             code=refused.code,
             param=refused.param,
-            extra={"payment_intent": copy.deepcopy(intent)},
+            extra={"payment_intent": snapshot(intent)},
         )
     if method is not None and "id" not in method:
         method = payment_methods.create_from_data(state, method, intent["customer"])
