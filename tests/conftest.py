@@ -20,7 +20,9 @@ secret-looking replaced by fixed placeholders. See ``tests/cassettes/README.md``
 
 from __future__ import annotations
 
+import atexit
 import compileall
+import gc
 import json
 import os
 import re
@@ -45,6 +47,12 @@ import konbini_sdk
 #: here is trio's (a dependency of selenium), which imports all of trio (~0.15 s) in every
 #: process that imports Hypothesis. The suite uses none (Hypothesis' documented switch).
 os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
+
+#: The last thing each test process does before the interpreter's own shutdown (registered
+#: here, before the plugins' handlers, it runs after them): every object the run made goes to
+#: the garbage collector's permanent generation, so the interpreter's final collections do not
+#: walk them all again (~0.4-0.7 s of CPU per parallel worker, at the end of every run).
+atexit.register(gc.freeze)
 
 #: Fixtures shared by every directory: one PostgreSQL server and the test Django project.
 pytest_plugins = ["tests.postgres_server", "tests.django_project.fixtures"]
