@@ -120,22 +120,9 @@ def staged_seconds(steps: list[str], importtime: bool = False) -> Staged:
     With ``importtime`` the child runs under ``-X importtime`` (the quick configuration).
     """
     code = "import json, sys, time\nr = []\n" + "".join(_STEP.format(step=s) for s in steps)
-    flags = ["-X", "importtime"] if importtime else []
-    out: list[subprocess.CompletedProcess[str]] = []
-
-    def child() -> None:
-        done = subprocess.run(  # noqa: S603 - our own interpreter
-            [sys.executable, *flags, "-c", code + "print(json.dumps(r))"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=c.REPO_ROOT,
-        )
-        out.append(done)
-
-    wall = c.timed(child)
-    seconds = [float(x) for x in json.loads(out[0].stdout)]
-    return Staged(seconds, wall, out[0].stderr)
+    done, wall = _timed_child(code + "print(json.dumps(r))", importtime)
+    seconds = [float(x) for x in json.loads(done.stdout)]
+    return Staged(seconds, wall, done.stderr)
 
 
 def import_seconds(statement: str, importtime: bool = False) -> tuple[float, float, str]:
@@ -144,12 +131,19 @@ def import_seconds(statement: str, importtime: bool = False) -> tuple[float, flo
     With ``importtime`` the child runs under ``-X importtime`` (its stderr is the listing that
     :func:`culprits` reads); the quick configuration times those runs to spare interpreters.
     """
-    out: list[subprocess.CompletedProcess[str]] = []
+    done, wall = _timed_child(_TIMER.format(statement=statement), importtime)
+    return float(done.stdout.strip()), wall, done.stderr
+
+
+def _timed_child(code: str, importtime: bool) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run ``code`` in a fresh interpreter (under ``-X importtime`` if asked); the finished
+    process and the wall seconds it took."""
     flags = ["-X", "importtime"] if importtime else []
+    out: list[subprocess.CompletedProcess[str]] = []
 
     def child() -> None:
         done = subprocess.run(  # noqa: S603 - our own interpreter
-            [sys.executable, *flags, "-c", _TIMER.format(statement=statement)],
+            [sys.executable, *flags, "-c", code],
             capture_output=True,
             text=True,
             check=True,
@@ -158,7 +152,7 @@ def import_seconds(statement: str, importtime: bool = False) -> tuple[float, flo
         out.append(done)
 
     wall = c.timed(child)
-    return float(out[0].stdout.strip()), wall, out[0].stderr
+    return out[0], wall
 
 
 def culprits(statement: str, limit: int = 12, stderr: str | None = None) -> list[dict[str, Any]]:

@@ -23,6 +23,28 @@ from typing import Any
 #: then the payment path, then logs without structlog; each step records what it finds, in
 #: order, before the next one runs.
 #: The logged lines go to stdout before the facts (the last line, JSON).
+#: A payment and a retrieve of a missing intent on the emulator, the SDK's logging left as the
+#: script found it (``voucher`` and ``missing_intent_status`` are defined after it). It ends
+#: :data:`CLIENT_FIRST`, and tests/test_quiet_by_default.py runs it after configuring logging.
+QUIET_PAYMENT = """
+from konbini_sdk import BillingDetails, KonbiniClient, PaymentIntentRequest, StripeAPIError
+from konbini_sdk.testing import Emulator
+
+with Emulator(seed=5) as emu:
+    client = KonbiniClient("sk_test_quiet", api_base=emu.api_base)
+    voucher = client.pay_order(
+        "order-quiet-1",
+        PaymentIntentRequest(amount=2980, product_description="Quiet order"),
+        BillingDetails(name="Yamada Taro", email="taro@example.jp"),
+    )
+    try:
+        client.retrieve("pi_doesnotexist")
+    except StripeAPIError as error:
+        missing_intent_status = error.http_status
+    else:
+        missing_intent_status = "found"
+"""
+
 WEBHOOKS_FIRST = """
 import json, logging, sys
 facts = {}
@@ -120,23 +142,9 @@ facts["postgres store module"] = PostgresEventStore.__module__
 
 # Last: a payment and a failed retrieve, with structlog and logging still unconfigured
 # (nothing above configures either): they must write nothing (tests/test_quiet_by_default.py).
-from konbini_sdk import BillingDetails, PaymentIntentRequest, StripeAPIError
-from konbini_sdk.testing import Emulator
-
-with Emulator(seed=5) as emu:
-    client = KonbiniClient("sk_test_quiet", api_base=emu.api_base)
-    voucher = client.pay_order(
-        "order-quiet-1",
-        PaymentIntentRequest(amount=2980, product_description="Quiet order"),
-        BillingDetails(name="Yamada Taro", email="taro@example.jp"),
-    )
-    facts["quiet payment amount"] = voucher.amount
-    try:
-        client.retrieve("pi_doesnotexist")
-    except StripeAPIError as error:
-        facts["quiet missing intent"] = error.http_status
-    else:
-        facts["quiet missing intent"] = "found"
+""" + QUIET_PAYMENT + """
+facts["quiet payment amount"] = voucher.amount
+facts["quiet missing intent"] = missing_intent_status
 print(json.dumps(facts))
 """
 

@@ -12,36 +12,17 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 from konbini_sdk._logging import LOGGER_NAME, get_logger
 from tests import fresh_interpreters
 
-_SCRIPT = textwrap.dedent(
-    """
-    import logging, sys
-    {setup}
-    from konbini_sdk import (
-        BillingDetails, KonbiniClient, PaymentIntentRequest, StripeAPIError,
-    )
-    from konbini_sdk.testing import Emulator
-
-    with Emulator(seed=5) as emu:
-        client = KonbiniClient("sk_test_quiet", api_base=emu.api_base)
-        voucher = client.pay_order(
-            "order-quiet-1",
-            PaymentIntentRequest(amount=2980, product_description="Quiet order"),
-            BillingDetails(name="Yamada Taro", email="taro@example.jp"),
-        )
-        try:
-            client.retrieve("pi_doesnotexist")
-        except StripeAPIError:
-            pass
-        else:
-            raise SystemExit("retrieve of a missing intent succeeded")
-    """
+_SCRIPT = (
+    "import logging, sys\n{setup}\n"
+    + fresh_interpreters.QUIET_PAYMENT
+    + 'if missing_intent_status == "found":\n'
+    + '    raise SystemExit("retrieve of a missing intent succeeded")\n'
 )
 
 
