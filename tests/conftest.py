@@ -171,28 +171,22 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 _BYTECODE_SETTING = pytest.StashKey[bool]()
 
 
-#: Modules whose tests all run on one parallel worker: a module- or session-scoped fixture
-#: (or cache) there is expensive (Chromium, fresh interpreters, the package's parsed source)
-#: or stateful, and would otherwise be set up once on each worker that gets one of its tests.
-#: Every other test is scheduled on its own.
-ONE_WORKER_MODULES = frozenset(
-    {
-        "tests/test_architecture.py",
-        "tests/test_lazy_imports.py",
-        "tests/shop/test_shop_browser.py",
-        "tests/test_hardening_privacy.py",
-        "tests/testing/test_webhook_delivery_mode.py",
-    }
-)
-#: Modules that run on the worker of another (their key's): they read the same fresh
-#: interpreters (tests/fresh_interpreters.py), which then start once per run.
-SAME_WORKER_AS = {"tests/test_quiet_by_default.py": "tests/test_lazy_imports.py"}
-#: Tests that run on one worker together (node id prefix → group), for the same reason: the
-#: stress tests' worker processes come from a fork server that each parallel worker would
-#: otherwise start for itself (a fresh interpreter importing Django, ~0.45 CPU-s).
-ONE_WORKER_TESTS = {
-    "tests/webhooks/test_stress.py::test_sqlite_worker_processes": "stress-processes",
-    "tests/webhooks/test_stress.py::test_django_worker_processes": "stress-processes",
+#: Tests that run on one parallel worker together, by group. A key is a module
+#: (``tests/x.py``: all its tests) or a test function (``tests/x.py::name``: every
+#: parametrisation); the value names the group. What they share is expensive to set up or
+#: stateful (Chromium, the package's parsed source, the fresh interpreters of
+#: tests/fresh_interpreters.py, the stress tests' fork server importing Django), and would
+#: otherwise be set up once on each worker that gets one of them. Every other test is
+#: scheduled on its own.
+ONE_WORKER_GROUPS: dict[str, str] = {
+    "tests/shop/test_shop_browser.py": "chromium",
+    "tests/test_architecture.py": "the package's parsed source",
+    "tests/test_hardening_privacy.py": "hardening privacy",
+    "tests/testing/test_webhook_delivery_mode.py": "webhook delivery mode",
+    "tests/test_lazy_imports.py": "fresh interpreters",
+    "tests/test_quiet_by_default.py": "fresh interpreters",
+    "tests/webhooks/test_stress.py::test_sqlite_worker_processes": "stress fork server",
+    "tests/webhooks/test_stress.py::test_django_worker_processes": "stress fork server",
 }
 
 
@@ -219,9 +213,8 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: only called when it is installed
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n`` and the default ``--dist load``: each test goes to whichever worker needs
-    work, except the tests of a :data:`ONE_WORKER_MODULES` module (and of the modules that
-    :data:`SAME_WORKER_AS` sends to it) and of each :data:`ONE_WORKER_TESTS` group, which go
-    to one worker together (tests/scheduling.py).
+    work, except the tests of each :data:`ONE_WORKER_GROUPS` group, which go to one worker
+    together (tests/scheduling.py).
 
     (pytest-xdist's own ``loadgroup`` cannot do this under pytest 9.2: it renames node ids
     through an attribute pytest no longer reads.)
@@ -236,13 +229,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def _one_worker_group(nodeid: str) -> str | None:
-    """The group (a module, or a :data:`ONE_WORKER_TESTS` name) whose worker runs this test,
-    or ``None``: any worker."""
-    module = nodeid.split("::", 1)[0]
-    module = SAME_WORKER_AS.get(module, module)
-    if module in ONE_WORKER_MODULES:
-        return module
-    return next((g for prefix, g in ONE_WORKER_TESTS.items() if nodeid.startswith(prefix)), None)
+    """The :data:`ONE_WORKER_GROUPS` group of this test, or ``None``: any worker."""
+    module, _, test = nodeid.partition("::")
+    function = f"{module}::{test.split('[', 1)[0]}"
+    return ONE_WORKER_GROUPS.get(function) or ONE_WORKER_GROUPS.get(module)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

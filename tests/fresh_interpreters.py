@@ -7,7 +7,7 @@ interpreter: each step records its facts, in order, before the next one runs, an
 tests read them. ``tests/test_lazy_imports.py`` reads both; ``tests/test_quiet_by_default.py``
 reads the payment-first one's last step (a payment and a failed retrieve with neither
 structlog nor logging configured). Both modules run on one parallel worker
-(``ONE_WORKER_MODULES`` in tests/conftest.py), so each interpreter starts once per run.
+(``ONE_WORKER_GROUPS`` in tests/conftest.py), so each interpreter starts once per run.
 """
 
 from __future__ import annotations
